@@ -1,0 +1,184 @@
+"""The ``rokkafs`` command line.
+
+Exit codes: 0 success, 1 a rokkafs error (one line on stderr; ``--debug`` shows the
+traceback), 2 a usage error, 3 a consistency check that found problems.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+import platformdirs
+
+from rokkafs.errors import RokkaFSError
+from rokkafs.metadata import compute_hash
+from rokkafs.search import parse_search
+from rokkafs.store.blobs import sha1_file
+from rokkafs.store.local import LocalStore
+from rokkafs.wire import source_image_to_rokka
+
+__all__ = ["main"]
+
+EXIT_ERROR = 1
+EXIT_CHECK_FAILED = 3
+
+
+def default_data_dir() -> Path:
+    """The platform's user data directory for rokkafs."""
+    return Path(platformdirs.user_data_dir("rokkafs"))
+
+
+class _Context:
+    def __init__(self, data: Path) -> None:
+        self.data = data
+
+    def store(self) -> LocalStore:
+        return LocalStore(self.data)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--data",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="ROKKAFS_DATA",
+    default=default_data_dir,
+    show_default="the platform's user data directory",
+    help="Data directory of the embedded store (env ROKKAFS_DATA).",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
+@click.pass_context
+def cli(ctx: click.Context, data: Path, debug: bool) -> None:
+    """rokkafs: a rokka-compatible source image store.
+
+    \b
+    Examples:
+      rokkafs --data ./rokkafs-data info
+      rokkafs --data ./rokkafs-data org create demo
+      rokkafs --data ./rokkafs-data upload demo photos/*.jpg
+      rokkafs hash photos/cat.jpg
+    """
+    ctx.obj = _Context(data)
+    ctx.meta["debug"] = debug
+
+
+@cli.command()
+@click.pass_obj
+def info(obj: _Context) -> None:
+    """Open (or create) the embedded store and summarize it."""
+    with obj.store() as store:
+        organizations = store.list_organizations()
+        click.echo(f"rokkafs store at {obj.data}")
+        click.echo(f"organizations: {len(organizations)}")
+        for organization in organizations:
+            total = store.list_source_images(organization.name, parse_search({"limit": "0"}))
+            click.echo(f"  {organization.name}: {total.total} source images")
+
+
+@cli.group()
+def org() -> None:
+    """Organizations."""
+
+
+@org.command("create")
+@click.argument("name")
+@click.pass_obj
+def org_create(obj: _Context, name: str) -> None:
+    """Create organization NAME (a-z, 0-9 and '-')."""
+    with obj.store() as store:
+        store.create_organization(name)
+    click.echo(f"created organization {name}")
+
+
+@org.command("list")
+@click.pass_obj
+def org_list(obj: _Context) -> None:
+    """List organizations."""
+    with obj.store() as store:
+        for organization in store.list_organizations():
+            click.echo(organization.name)
+
+
+@cli.command()
+@click.argument("organization")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.pass_obj
+def upload(obj: _Context, organization: str, files: tuple[str, ...]) -> None:
+    """Upload FILES into ORGANIZATION; prints hash and name of each."""
+    with obj.store() as store:
+        for file in files:
+            with open(file, "rb") as handle:
+                image = store.create_source_image(organization, handle, name=Path(file).name)
+            click.echo(f"{image.hash}  {image.short_hash}  {image.name}")
+
+
+@cli.command("ls")
+@click.argument("organization")
+@click.option("--json", "as_json", is_flag=True, help="Print rokka's JSON of each image.")
+@click.option("--deleted", is_flag=True, help="List the trash instead.")
+@click.pass_obj
+def list_images(obj: _Context, organization: str, as_json: bool, deleted: bool) -> None:
+    """List the source images of ORGANIZATION, newest first."""
+    params = {"limit": "2000"}
+    if deleted:
+        params["deleted"] = "true"
+    with obj.store() as store:
+        query = parse_search(params)
+        while True:
+            page = store.list_source_images(organization, query)
+            for image in page.items:
+                if as_json:
+                    click.echo(json.dumps(source_image_to_rokka(image)))
+                else:
+                    click.echo(f"{image.short_hash:8} {image.size:>12} {image.format:5} {image.name}")
+            if not page.items or page.cursor is None:
+                break
+            query = parse_search({**params, "offset": page.cursor})
+
+
+@cli.command()
+@click.option("--deep", is_flag=True, help="Also re-hash every blob.")
+@click.pass_obj
+def check(obj: _Context, deep: bool) -> None:
+    """Check the store's consistency (exit 3 on problems)."""
+    with obj.store() as store:
+        report = store.check(deep=deep)
+    for problem in report.problems:
+        click.echo(f"problem: {problem}")
+    for note in report.notes:
+        click.echo(f"note: {note}")
+    click.echo("ok" if report.ok else f"{len(report.problems)} problems")
+    if not report.ok:
+        sys.exit(EXIT_CHECK_FAILED)
+
+
+@cli.command("hash")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+def hash_files(files: tuple[str, ...]) -> None:
+    """Print binary hash and rokka hash (without dynamic metadata) of FILES."""
+    for file in files:
+        binary_hash = sha1_file(Path(file))
+        click.echo(f"{binary_hash}  {compute_hash(binary_hash)}  {file}")
+
+
+def main() -> None:
+    """Entry point of the ``rokkafs`` console script."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(EXIT_ERROR)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except RokkaFSError as exc:
+        if "--debug" in sys.argv:
+            raise
+        click.echo(f"rokkafs: {exc.message}", err=True)
+        sys.exit(EXIT_ERROR)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,415 @@
+"""The Store contract: rokka's source-image semantics, independent of where things live.
+
+Implementations: :class:`rokkafs.store.local.LocalStore` (embedded: SQLite index and
+content-addressed blob files) and, later, a RemoteStore over a rokka-compatible HTTP API. One
+contract test suite (``tests/contract``) runs against every implementation.
+
+Conventions of every method:
+
+* ``org`` is an organization name; an unknown one raises :class:`OrganizationNotFound`.
+* ``ref`` is a source image's hash or short hash (exact match on either); an unknown one, or a
+  deleted one unless stated otherwise, raises :class:`ImageNotFound`.
+* Returned records are frozen snapshots; nothing returned changes behind the caller's back.
+* Every change is atomic: it happens completely or not at all, also across a crash.
+* Implementations are thread-safe; LocalStore is also safe for several processes sharing one
+  data directory.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import BinaryIO, Literal
+
+from rokkafs.formats import DEFAULT_NON_IMAGE_TYPES
+from rokkafs.model import (
+    CheckReport,
+    CopyOutcome,
+    CopyResult,
+    Organization,
+    SourceImage,
+    SourceImageList,
+)
+from rokkafs.search import Filter, SearchQuery
+
+__all__ = ["OptimizeSource", "PurgeResult", "Store", "StoreConfig"]
+
+OptimizeSource = Literal["true", "jpg", "png"]
+MAX_BATCH_COPY = 100
+
+
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    """Limits and policies of a store; the defaults are rokka's documented ones."""
+
+    max_upload_bytes: int = 150_000_000
+    max_pixels: int = 225_000_000
+    non_image_types: tuple[str, ...] = DEFAULT_NON_IMAGE_TYPES
+    trash_retention: timedelta = timedelta(days=30)
+    url_timeout_seconds: float = 30.0
+    allow_private_urls: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeResult:
+    """What a trash purge removed."""
+
+    images: int
+    blobs: int
+    freed_bytes: int
+
+
+class Store(abc.ABC):
+    """The operations of a rokka-compatible source image store."""
+
+    config: StoreConfig
+
+    # ----------------------------------------------------------------- organizations
+
+    @abc.abstractmethod
+    def create_organization(
+        self, name: str, *, display_name: str | None = None, billing_email: str = ""
+    ) -> Organization:
+        """Create an organization.
+
+        Args:
+            name: ``^[a-z0-9-]+$``.
+            display_name: shown name; defaults to ``name``.
+            billing_email: rokka's contact address (not used by rokkafs).
+
+        Returns:
+            The new organization.
+
+        Raises:
+            InvalidInput: the name breaks the rule.
+            AlreadyExists: an organization of that name exists.
+        """
+
+    @abc.abstractmethod
+    def get_organization(self, name: str) -> Organization:
+        """Return one organization.
+
+        Raises:
+            OrganizationNotFound: no such organization.
+        """
+
+    @abc.abstractmethod
+    def list_organizations(self) -> list[Organization]:
+        """Return every organization, sorted by name."""
+
+    # ----------------------------------------------------------------- creating
+
+    @abc.abstractmethod
+    def create_source_image(
+        self,
+        org: str,
+        data: BinaryIO,
+        *,
+        name: str,
+        user_metadata: Mapping[str, object] | None = None,
+        dynamic_metadata: Mapping[str, object] | None = None,
+        optimize_source: OptimizeSource | None = None,
+        protected: bool = False,
+        mtime: float | None = None,
+    ) -> SourceImage:
+        """Upload a source image from a stream, read once and never held in memory.
+
+        The format is detected from the content. Re-uploading identical bytes with the same
+        dynamic metadata returns the same image (undeleted if it was in the trash): user
+        metadata fields given are merged in, fields not given are kept, ``name`` replaces the
+        old name.
+
+        Args:
+            org: the organization.
+            data: a binary stream, read to its end.
+            name: the image name (a path inside the organization), NFC-normalized.
+            user_metadata: typed user metadata (``int:views``, ``title``, …).
+            dynamic_metadata: ``{name: entry}``, e.g. ``{"version": {"text": "b"}}``; changes
+                the hash.
+            optimize_source: for TIFF and PSD: ``"true"`` recompresses losslessly (PSD to
+                PNG), ``"jpg"``/``"png"`` convert; ``binary_hash`` stays the original's.
+            protected: upload as a protected image (a different hash).
+            mtime: modification time to record; defaults to the creation time.
+
+        Returns:
+            The created (or re-found) source image.
+
+        Raises:
+            InvalidInput: bad name or metadata.
+            InvalidImage: empty, truncated or unreadable image data.
+            TooManyPixels: over ``config.max_pixels`` (not for JPEG and WebP).
+            PayloadTooLarge: over ``config.max_upload_bytes``.
+            UnsupportedMediaType: not an image and not on the non-image allow-list.
+            Locked: re-upload of a locked image that would change its user metadata.
+        """
+
+    @abc.abstractmethod
+    def create_source_image_from_url(
+        self,
+        org: str,
+        url: str,
+        *,
+        name: str | None = None,
+        user_metadata: Mapping[str, object] | None = None,
+        dynamic_metadata: Mapping[str, object] | None = None,
+        optimize_source: OptimizeSource | None = None,
+    ) -> SourceImage:
+        """Fetch a public http(s) URL and upload what it returns.
+
+        Redirects are followed only to http(s); loopback, private, link-local and other
+        non-public addresses are refused unless ``config.allow_private_urls``; the download
+        is bounded by ``config.max_upload_bytes`` and ``config.url_timeout_seconds``.
+
+        Args:
+            name: defaults to the last segment of the URL path.
+
+        Raises:
+            InvalidInput: bad URL, refused address or scheme, or a failed download.
+            As :meth:`create_source_image` otherwise.
+        """
+
+    # ----------------------------------------------------------------- reading
+
+    @abc.abstractmethod
+    def get_source_image(self, org: str, ref: str, *, deleted: bool = False) -> SourceImage:
+        """Return a source image by hash or short hash.
+
+        Args:
+            deleted: also find images in the trash (restorable ones).
+
+        Raises:
+            InvalidInput: ``ref`` is not 6 to 40 hex digits.
+            ImageNotFound: no such (live, or with ``deleted`` restorable) image.
+        """
+
+    @abc.abstractmethod
+    def list_source_images(self, org: str, query: SearchQuery | None = None) -> SourceImageList:
+        """List or search an organization's source images.
+
+        Args:
+            query: filters, sort, ``limit``/``offset`` or ``cursor``, ``deleted`` (only
+                images in the trash). Defaults to the first 100, newest first.
+
+        Returns:
+            A page with the total number of matches and, unless a numeric offset was given,
+            a cursor continuing after the last item (the same cursor again once exhausted).
+
+        Raises:
+            InvalidInput: malformed cursor.
+        """
+
+    def find_by_binary_hash(self, org: str, binary_hash: str) -> list[SourceImage]:
+        """Return every live image of ``org`` with this binary hash (all its variants)."""
+        query = SearchQuery(filters=(Filter("binary_hash", value=binary_hash),), limit=2000)
+        return list(self.list_source_images(org, query).items)
+
+    @abc.abstractmethod
+    def open_source_image(self, org: str, ref: str) -> BinaryIO:
+        """Open the stored bytes of a live image for reading (seekable; caller closes).
+
+        Raises:
+            ImageNotFound: no such live image.
+        """
+
+    # ----------------------------------------------------------------- deleting
+
+    @abc.abstractmethod
+    def delete_source_image(self, org: str, ref: str) -> None:
+        """Soft-delete an image into the trash, restorable for ``config.trash_retention``.
+
+        Raises:
+            ImageNotFound: no such live image.
+            Locked: the image is locked.
+        """
+
+    @abc.abstractmethod
+    def delete_by_binary_hash(self, org: str, binary_hash: str) -> list[str]:
+        """Soft-delete every live variant with this binary hash, all or none.
+
+        Returns:
+            The hashes deleted.
+
+        Raises:
+            ImageNotFound: no live image has this binary hash.
+            Locked: one of them is locked (nothing is deleted).
+        """
+
+    @abc.abstractmethod
+    def restore_source_image(self, org: str, ref: str) -> SourceImage:
+        """Bring an image back from the trash (a live image is returned unchanged).
+
+        Raises:
+            ImageNotFound: never existed, or purged / past the retention time.
+        """
+
+    @abc.abstractmethod
+    def purge_trash(self, *, older_than: timedelta | None = None) -> PurgeResult:
+        """Remove trashed images deleted longer ago than ``older_than`` for good.
+
+        Args:
+            older_than: defaults to ``config.trash_retention``; ``timedelta(0)`` empties the
+                whole trash.
+
+        Returns:
+            Counts of removed images and garbage-collected blobs.
+        """
+
+    # ----------------------------------------------------------------- copying
+
+    @abc.abstractmethod
+    def copy_source_image(
+        self, org: str, ref: str, destination: str, *, overwrite: bool = True
+    ) -> CopyOutcome:
+        """Copy a live image to another organization: same hash, name and metadata.
+
+        No bytes are copied: blobs are shared. The copy is independent afterwards (not
+        locked, its own short hash).
+
+        Returns:
+            ``"created"`` or ``"overwritten"`` (the hash existed in the destination).
+
+        Raises:
+            ImageNotFound: no such live image.
+            OrganizationNotFound: source or destination organization missing.
+            ImageExists: the hash exists in the destination and ``overwrite`` is False.
+            Locked: overwriting a locked image in the destination.
+        """
+
+    @abc.abstractmethod
+    def copy_source_images(
+        self, org: str, refs: Iterable[str], destination: str, *, overwrite: bool = True
+    ) -> CopyResult:
+        """Copy up to 100 images at once, reporting per hash.
+
+        Hashes that exist in the destination are overwritten (with ``overwrite``) or left
+        alone, and reported as ``existing`` either way; unknown ones as ``notfound``.
+
+        Raises:
+            InvalidInput: more than 100 hashes.
+            OrganizationNotFound: source or destination organization missing.
+        """
+
+    # ----------------------------------------------------------------- changing
+
+    @abc.abstractmethod
+    def rename_source_image(self, org: str, ref: str, name: str) -> SourceImage:
+        """Change an image's name (its path inside the organization); the hash stays.
+
+        Raises:
+            InvalidInput: invalid name.
+            ImageNotFound: no such live image.
+        """
+
+    @abc.abstractmethod
+    def set_locked(self, org: str, ref: str, locked: bool) -> SourceImage:
+        """Lock or unlock an image (the hash stays).
+
+        Raises:
+            ImageNotFound: no such live image.
+        """
+
+    @abc.abstractmethod
+    def replace_user_metadata(
+        self, org: str, ref: str, metadata: Mapping[str, object]
+    ) -> SourceImage:
+        """Replace all user metadata (``{}`` deletes it all); the hash stays.
+
+        Raises:
+            InvalidInput: a bad key or value.
+            Locked: the image is locked.
+        """
+
+    @abc.abstractmethod
+    def patch_user_metadata(
+        self, org: str, ref: str, changes: Mapping[str, object | None]
+    ) -> SourceImage:
+        """Merge fields into the user metadata; a ``None`` value deletes that field.
+
+        Raises:
+            InvalidInput: a bad key or value.
+            Locked: the image is locked.
+        """
+
+    def set_user_metadata_field(self, org: str, ref: str, key: str, value: object) -> SourceImage:
+        """Set one user metadata field (see :meth:`patch_user_metadata`)."""
+        if value is None:
+            return self.delete_user_metadata_field(org, ref, key)
+        return self.patch_user_metadata(org, ref, {key: value})
+
+    @abc.abstractmethod
+    def delete_user_metadata_field(self, org: str, ref: str, key: str) -> SourceImage:
+        """Delete one user metadata field.
+
+        Raises:
+            NotFound: the image has no such field.
+            Locked: the image is locked.
+        """
+
+    @abc.abstractmethod
+    def set_dynamic_metadata(
+        self,
+        org: str,
+        ref: str,
+        name: str,
+        value: Mapping[str, object],
+        *,
+        delete_previous: bool = False,
+        keep_hash: bool = False,
+    ) -> SourceImage:
+        """Set one dynamic metadata entry, which makes a new image with a new hash.
+
+        The new image copies name and user metadata; if its hash exists already, that image
+        is returned unchanged. The old image is kept unless ``delete_previous`` (soft delete).
+        With ``keep_hash`` the image is changed in place instead. Setting the value it has
+        already returns the image unchanged.
+
+        Raises:
+            InvalidInput: unknown name, bad value, or ``keep_hash`` with ``delete_previous``.
+            NotPermitted: a billable-only type.
+            Locked: ``delete_previous`` on a locked image.
+        """
+
+    @abc.abstractmethod
+    def delete_dynamic_metadata(
+        self,
+        org: str,
+        ref: str,
+        name: str,
+        *,
+        delete_previous: bool = False,
+        keep_hash: bool = False,
+    ) -> SourceImage:
+        """Remove one dynamic metadata entry: a new image as in :meth:`set_dynamic_metadata`.
+
+        Raises:
+            NotFound: the image has no such entry.
+        """
+
+    @abc.abstractmethod
+    def set_mtime(self, org: str, ref: str, mtime: float) -> SourceImage:
+        """Record a modification time (seconds since the epoch) for the filesystem faces.
+
+        Raises:
+            InvalidInput: not a finite number.
+        """
+
+    # ----------------------------------------------------------------- housekeeping
+
+    @abc.abstractmethod
+    def check(self, *, deep: bool = False) -> CheckReport:
+        """Check the store's consistency.
+
+        Args:
+            deep: also re-hash every blob against its id.
+        """
+
+    def close(self) -> None:  # noqa: B027  (optional hook)
+        """Release connections and files; the store is unusable afterwards."""
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

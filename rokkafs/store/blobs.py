@@ -1,0 +1,138 @@
+"""Blob storage: content-addressed files, the bytes behind source images.
+
+A blob's id is the sha1 of its bytes. Blobs are shared by every image (of any organization)
+with the same stored bytes, so copying an image costs a metadata row. :class:`BlobStorage` is
+the small interface LocalStore uses, so that an object store can replace the local files.
+
+:class:`FileBlobStorage` layout under its root::
+
+    blobs/ab/cd/abcd…         one file per blob, never changed after it appears
+    tmp/                      staging files; same filesystem, so publishing is an atomic rename
+
+A blob appears only complete: bytes are written to ``tmp/``, fsynced, then renamed into place
+and the directory fsynced.
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+__all__ = ["BlobStorage", "FileBlobStorage", "sha1_file"]
+
+CHUNK = 1 << 20
+
+
+def sha1_file(path: Path) -> str:
+    """Return the sha1 hex digest of a file, read in 1 MiB pieces."""
+    digest = hashlib.sha1()
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class BlobStorage(abc.ABC):
+    """Where blob bytes live."""
+
+    @abc.abstractmethod
+    def new_staging_file(self) -> tuple[BinaryIO, Path]:
+        """Create an empty staging file on the same storage; the caller writes and closes it."""
+
+    @abc.abstractmethod
+    def publish(self, staged: Path, blob_id: str) -> bool:
+        """Move a complete, fsynced staging file into place as blob ``blob_id``.
+
+        If the blob exists already the staging file is removed instead.
+
+        Returns:
+            True if the blob was new.
+        """
+
+    @abc.abstractmethod
+    def exists(self, blob_id: str) -> bool:
+        """Whether the blob's bytes are present."""
+
+    @abc.abstractmethod
+    def open(self, blob_id: str) -> BinaryIO:
+        """Open a blob for reading (seekable)."""
+
+    @abc.abstractmethod
+    def delete(self, blob_id: str) -> None:
+        """Remove a blob if present."""
+
+    @abc.abstractmethod
+    def iter_blob_ids(self) -> Iterator[str]:
+        """Yield the id of every blob present."""
+
+    @abc.abstractmethod
+    def verify(self, blob_id: str) -> bool:
+        """Whether the blob's bytes hash to its id."""
+
+    @abc.abstractmethod
+    def stale_staging_files(self, older_than_seconds: float) -> list[Path]:
+        """Staging files left behind (by a crash) longer ago than the given age."""
+
+
+class FileBlobStorage(BlobStorage):
+    """Blobs as files in a local directory tree. Safe for several processes."""
+
+    def __init__(self, root: Path) -> None:
+        self._blobs = root / "blobs"
+        self._tmp = root / "tmp"
+        self._blobs.mkdir(parents=True, exist_ok=True)
+        self._tmp.mkdir(parents=True, exist_ok=True)
+
+    def path(self, blob_id: str) -> Path:
+        """The file that holds (or will hold) a blob."""
+        return self._blobs / blob_id[:2] / blob_id[2:4] / blob_id
+
+    def new_staging_file(self) -> tuple[BinaryIO, Path]:
+        fd, name = tempfile.mkstemp(dir=self._tmp, prefix=f"stage-{os.getpid()}-")
+        return os.fdopen(fd, "w+b"), Path(name)
+
+    def publish(self, staged: Path, blob_id: str) -> bool:
+        target = self.path(blob_id)
+        if target.exists():
+            staged.unlink(missing_ok=True)
+            return False
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staged, target)
+        _fsync_directory(target.parent)
+        return True
+
+    def exists(self, blob_id: str) -> bool:
+        return self.path(blob_id).is_file()
+
+    def open(self, blob_id: str) -> BinaryIO:
+        return self.path(blob_id).open("rb")
+
+    def delete(self, blob_id: str) -> None:
+        self.path(blob_id).unlink(missing_ok=True)
+
+    def iter_blob_ids(self) -> Iterator[str]:
+        for first in sorted(self._blobs.iterdir()):
+            for second in sorted(first.iterdir()):
+                for blob in sorted(second.iterdir()):
+                    yield blob.name
+
+    def verify(self, blob_id: str) -> bool:
+        return sha1_file(self.path(blob_id)) == blob_id
+
+    def stale_staging_files(self, older_than_seconds: float) -> list[Path]:
+        cutoff = time.time() - older_than_seconds
+        return [p for p in self._tmp.iterdir() if p.stat().st_mtime < cutoff]
+
+
+def _fsync_directory(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,120 @@
+"""The metadata index interface LocalStore uses, so a database server can replace SQLite.
+
+An index holds organizations, source image records (the rokka fields plus the id of the blob
+holding the bytes) and the list of blobs. All access goes through a transaction: ``read()``
+gives a consistent snapshot, ``write()`` an exclusive transaction that commits on success and
+rolls back on any exception.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+
+from rokkafs.model import Organization, SourceImage
+from rokkafs.search import SearchQuery
+
+__all__ = ["IndexTransaction", "MetadataIndex", "SearchPage", "StoredImage"]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredImage:
+    """A source image record together with the blob that holds its bytes."""
+
+    image: SourceImage
+    blob_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    """One page of index search results; ``last_key`` is the sort key of the last item."""
+
+    total: int
+    items: tuple[StoredImage, ...]
+    last_key: list[object] | None
+
+
+class IndexTransaction(abc.ABC):
+    """Operations inside one index transaction.
+
+    ``trash_cutoff`` arguments are epoch seconds: trashed images deleted before it count as
+    gone (past the retention time) even before a purge removed them.
+    """
+
+    @abc.abstractmethod
+    def get_organization(self, name: str) -> Organization | None:
+        """The organization, or None."""
+
+    @abc.abstractmethod
+    def list_organizations(self) -> list[Organization]:
+        """All organizations by name."""
+
+    @abc.abstractmethod
+    def insert_organization(self, organization: Organization) -> None:
+        """Add an organization (the caller checked it is new)."""
+
+    @abc.abstractmethod
+    def get_image(
+        self, org: str, ref: str, *, include_deleted: bool, trash_cutoff: float
+    ) -> StoredImage | None:
+        """Find an image by exact hash or short hash; live only unless ``include_deleted``."""
+
+    @abc.abstractmethod
+    def hash_prefix_taken(self, org: str, prefix: str, *, exclude_hash: str) -> bool:
+        """Whether another image of ``org`` (in any state) has a hash starting with prefix."""
+
+    @abc.abstractmethod
+    def put_image(self, stored: StoredImage) -> None:
+        """Insert or update the record of (organization, hash)."""
+
+    @abc.abstractmethod
+    def search(self, org: str, query: SearchQuery, *, trash_cutoff: float) -> SearchPage:
+        """Run a listing or search query."""
+
+    @abc.abstractmethod
+    def purge_images(self, *, deleted_before: float) -> int:
+        """Remove records of images trashed before the given time; return how many."""
+
+    @abc.abstractmethod
+    def add_blob(self, blob_id: str, size: int) -> None:
+        """Record that a blob exists (no-op if recorded)."""
+
+    @abc.abstractmethod
+    def unreferenced_blobs(self) -> list[tuple[str, int]]:
+        """Blobs (id, size) that no image record refers to."""
+
+    @abc.abstractmethod
+    def delete_blob(self, blob_id: str) -> None:
+        """Forget a blob."""
+
+    @abc.abstractmethod
+    def blob_ids(self) -> set[str]:
+        """Every recorded blob id."""
+
+    @abc.abstractmethod
+    def referenced_blob_ids(self) -> set[str]:
+        """Every blob id an image record refers to."""
+
+
+class MetadataIndex(abc.ABC):
+    """A transactional metadata index."""
+
+    @abc.abstractmethod
+    def read(self) -> AbstractContextManager[IndexTransaction]:
+        """A read transaction (a consistent snapshot)."""
+
+    @abc.abstractmethod
+    def write(self) -> AbstractContextManager[IndexTransaction]:
+        """An exclusive write transaction."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Close every connection."""
+
+
+def iterate(page: SearchPage) -> Iterator[SourceImage]:
+    """Yield the source images of a page."""
+    for stored in page.items:
+        yield stored.image

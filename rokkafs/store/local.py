@@ -1,0 +1,474 @@
+"""LocalStore: the embedded store — a SQLite index and content-addressed blob files.
+
+Data directory layout::
+
+    index.sqlite3 (+ -wal, -shm)    the metadata index (WAL)
+    blobs/ab/cd/<sha1>              blob files, shared by every image with those bytes
+    tmp/                            staging files of uploads in progress
+
+Consistency: an upload is staged and fsynced, then — inside one exclusive index transaction
+— its blob is moved into place (atomic rename) and its records are written. Garbage collection
+deletes blob files inside an exclusive transaction too, so it can never race an upload of the
+same bytes. A crash at any moment leaves at worst an orphan blob file or a staging file, which
+:meth:`check` reports as notes and :meth:`purge_trash` removes.
+
+Thread-safe, and safe for several processes opening the same directory (a server and a mount).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import BinaryIO
+
+from rokkafs.errors import (
+    AlreadyExists,
+    ImageExists,
+    ImageNotFound,
+    InvalidInput,
+    OrganizationNotFound,
+)
+from rokkafs.metadata import compute_hash, validate_dynamic_metadata, validate_user_metadata
+from rokkafs.model import (
+    CheckReport,
+    CopyOutcome,
+    CopyResult,
+    Organization,
+    SourceImage,
+    SourceImageList,
+    validate_hash_ref,
+    validate_image_name,
+    validate_organization_name,
+)
+from rokkafs.search import Filter, SearchQuery, encode_cursor
+from rokkafs.store import dynamic, maintenance
+from rokkafs.store.base import MAX_BATCH_COPY, OptimizeSource, PurgeResult, Store, StoreConfig
+from rokkafs.store.blobs import FileBlobStorage
+from rokkafs.store.fetch import fetch_url
+from rokkafs.store.index import IndexTransaction, StoredImage
+from rokkafs.store.ingest import (
+    Staged,
+    detect_staged,
+    discard,
+    new_source_image,
+    optimize_staged,
+    read_chunks,
+    stage_chunks,
+)
+from rokkafs.store.records import (
+    CopyStatus,
+    copy_into,
+    deleted,
+    merge_user_metadata,
+    remove_user_metadata_field,
+    require_unlocked,
+    reuploaded,
+    shortest_unique_prefix,
+    undeleted,
+)
+from rokkafs.store.sqlite_index import SqliteIndex
+
+__all__ = ["LocalStore"]
+
+
+class LocalStore(Store):
+    """The embedded store in a data directory."""
+
+    def __init__(
+        self,
+        data_dir: Path | str,
+        config: StoreConfig | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.config = config or StoreConfig()
+        self._clock = clock
+        self._blobs = FileBlobStorage(self.data_dir)
+        self._index = SqliteIndex(self.data_dir / "index.sqlite3")
+
+    # ----------------------------------------------------------------- helpers
+
+    def _trash_cutoff(self) -> float:
+        return self._clock() - self.config.trash_retention.total_seconds()
+
+    def _require_org(self, tx: IndexTransaction, org: str) -> Organization:
+        organization = tx.get_organization(org)
+        if organization is None:
+            raise OrganizationNotFound(f"organization {org!r} not found")
+        return organization
+
+    def _require_image(
+        self, tx: IndexTransaction, org: str, ref: str, *, include_deleted: bool = False
+    ) -> StoredImage:
+        validate_hash_ref(ref)
+        self._require_org(tx, org)
+        stored = tx.get_image(
+            org, ref, include_deleted=include_deleted, trash_cutoff=self._trash_cutoff()
+        )
+        if stored is None:
+            raise ImageNotFound(f"source image {ref} not found in organization {org!r}")
+        return stored
+
+    def _short_hash(self, tx: IndexTransaction, org: str, image_hash: str) -> str:
+        return shortest_unique_prefix(
+            image_hash, lambda p: tx.hash_prefix_taken(org, p, exclude_hash=image_hash)
+        )
+
+    def _existing_row(self, tx: IndexTransaction, org: str, image_hash: str) -> StoredImage | None:
+        return tx.get_image(org, image_hash, include_deleted=True, trash_cutoff=-math.inf)
+
+    def _change(
+        self, org: str, ref: str, change: Callable[[SourceImage], SourceImage]
+    ) -> SourceImage:
+        with self._index.write() as tx:
+            stored = self._require_image(tx, org, ref)
+            image = change(stored.image)
+            tx.put_image(replace(stored, image=image))
+            return image
+
+    # ----------------------------------------------------------------- organizations
+
+    def create_organization(
+        self, name: str, *, display_name: str | None = None, billing_email: str = ""
+    ) -> Organization:
+        validate_organization_name(name)
+        organization = Organization(
+            id=str(uuid.uuid4()),
+            name=name,
+            display_name=display_name or name,
+            billing_email=billing_email,
+            created=datetime.fromtimestamp(int(self._clock()), tz=UTC),
+            master_organization=name,
+        )
+        with self._index.write() as tx:
+            if tx.get_organization(name) is not None:
+                raise AlreadyExists(f"organization {name!r} exists already")
+            tx.insert_organization(organization)
+        return organization
+
+    def get_organization(self, name: str) -> Organization:
+        with self._index.read() as tx:
+            return self._require_org(tx, name)
+
+    def list_organizations(self) -> list[Organization]:
+        with self._index.read() as tx:
+            return tx.list_organizations()
+
+    # ----------------------------------------------------------------- creating
+
+    def create_source_image(
+        self,
+        org: str,
+        data: BinaryIO,
+        *,
+        name: str,
+        user_metadata: Mapping[str, object] | None = None,
+        dynamic_metadata: Mapping[str, object] | None = None,
+        optimize_source: OptimizeSource | None = None,
+        protected: bool = False,
+        mtime: float | None = None,
+    ) -> SourceImage:
+        name = validate_image_name(name)
+        user = validate_user_metadata(user_metadata or {})
+        dyn = validate_dynamic_metadata(dynamic_metadata or {})
+        self.get_organization(org)
+        staged = stage_chunks(
+            self._blobs, read_chunks(data), max_bytes=self.config.max_upload_bytes
+        )
+        return self._commit_upload(org, staged, name, user, dyn, optimize_source, protected, mtime)
+
+    def create_source_image_from_url(
+        self,
+        org: str,
+        url: str,
+        *,
+        name: str | None = None,
+        user_metadata: Mapping[str, object] | None = None,
+        dynamic_metadata: Mapping[str, object] | None = None,
+        optimize_source: OptimizeSource | None = None,
+    ) -> SourceImage:
+        user = validate_user_metadata(user_metadata or {})
+        dyn = validate_dynamic_metadata(dynamic_metadata or {})
+        self.get_organization(org)
+        with fetch_url(
+            url,
+            timeout=self.config.url_timeout_seconds,
+            allow_private=self.config.allow_private_urls,
+        ) as (url_name, chunks):
+            final_name = validate_image_name(name or url_name)
+            staged = stage_chunks(self._blobs, chunks, max_bytes=self.config.max_upload_bytes)
+        return self._commit_upload(org, staged, final_name, user, dyn, optimize_source, False, None)
+
+    def _commit_upload(
+        self,
+        org: str,
+        staged: Staged,
+        name: str,
+        user: dict[str, object],
+        dyn: dict[str, dict[str, object]],
+        optimize_source: OptimizeSource | None,
+        protected: bool,
+        mtime: float | None,
+    ) -> SourceImage:
+        try:
+            staged = detect_staged(
+                staged,
+                max_pixels=self.config.max_pixels,
+                non_image_types=self.config.non_image_types,
+            )
+            if optimize_source is not None:
+                staged = optimize_staged(self._blobs, staged, optimize_source)
+            image_hash = compute_hash(staged.binary_hash, dyn, protected=protected)
+            with self._index.write() as tx:
+                self._require_org(tx, org)
+                existing = self._existing_row(tx, org, image_hash)
+                if existing is not None:
+                    image = reuploaded(existing.image, name, user, mtime)
+                    tx.put_image(replace(existing, image=image))
+                    return image
+                image = new_source_image(
+                    org,
+                    staged,
+                    image_hash=image_hash,
+                    short_hash=self._short_hash(tx, org, image_hash),
+                    name=name,
+                    user_metadata=user,
+                    dynamic_metadata=dyn,
+                    protected=protected,
+                    now=self._clock(),
+                    mtime=mtime,
+                )
+                self._blobs.publish(staged.path, staged.blob_id)
+                tx.add_blob(staged.blob_id, staged.size)
+                tx.put_image(StoredImage(image, staged.blob_id))
+                return image
+        finally:
+            discard(staged)
+
+    # ----------------------------------------------------------------- reading
+
+    def get_source_image(self, org: str, ref: str, *, deleted: bool = False) -> SourceImage:
+        with self._index.read() as tx:
+            return self._require_image(tx, org, ref, include_deleted=deleted).image
+
+    def list_source_images(self, org: str, query: SearchQuery | None = None) -> SourceImageList:
+        query = query or SearchQuery()
+        with self._index.read() as tx:
+            self._require_org(tx, org)
+            page = tx.search(org, query, trash_cutoff=self._trash_cutoff())
+        cursor: str | None = None
+        if query.offset is None:
+            cursor = encode_cursor(page.last_key) if page.last_key else query.cursor
+        return SourceImageList(page.total, tuple(s.image for s in page.items), cursor)
+
+    def open_source_image(self, org: str, ref: str) -> BinaryIO:
+        with self._index.read() as tx:
+            stored = self._require_image(tx, org, ref)
+        try:
+            return self._blobs.open(stored.blob_id)
+        except FileNotFoundError:
+            raise ImageNotFound(f"source image {ref} was removed while opening it") from None
+
+    # ----------------------------------------------------------------- deleting
+
+    def delete_source_image(self, org: str, ref: str) -> None:
+        def trash(image: SourceImage) -> SourceImage:
+            require_unlocked(image, "be deleted")
+            return deleted(image, self._clock())
+
+        self._change(org, ref, trash)
+
+    def delete_by_binary_hash(self, org: str, binary_hash: str) -> list[str]:
+        if len(binary_hash) != 40:
+            validate_hash_ref(binary_hash)
+            raise InvalidInput("a binary hash has 40 hex digits")
+        with self._index.write() as tx:
+            self._require_org(tx, org)
+            query = SearchQuery(filters=(Filter("binary_hash", value=binary_hash),), limit=2000)
+            matches = tx.search(org, query, trash_cutoff=self._trash_cutoff()).items
+            if not matches:
+                raise ImageNotFound(f"no source image with binary hash {binary_hash}")
+            for stored in matches:
+                require_unlocked(stored.image, "be deleted")
+            now = self._clock()
+            for stored in matches:
+                tx.put_image(replace(stored, image=deleted(stored.image, now)))
+            return [s.image.hash for s in matches]
+
+    def restore_source_image(self, org: str, ref: str) -> SourceImage:
+        with self._index.write() as tx:
+            stored = self._require_image(tx, org, ref, include_deleted=True)
+            image = undeleted(stored.image)
+            tx.put_image(replace(stored, image=image))
+            return image
+
+    def purge_trash(self, *, older_than: timedelta | None = None) -> PurgeResult:
+        retention = self.config.trash_retention if older_than is None else older_than
+        cutoff = self._clock() - retention.total_seconds()
+        return maintenance.purge(self._index, self._blobs, deleted_before=cutoff)
+
+    # ----------------------------------------------------------------- copying
+
+    def copy_source_image(
+        self, org: str, ref: str, destination: str, *, overwrite: bool = True
+    ) -> CopyOutcome:
+        with self._index.write() as tx:
+            source = self._require_image(tx, org, ref)
+            self._require_org(tx, destination)
+            outcome = self._copy_one(tx, source, destination, overwrite=overwrite)
+        if outcome == "existing":
+            raise ImageExists(f"source image {source.image.hash} exists in {destination!r}")
+        return outcome
+
+    def copy_source_images(
+        self, org: str, refs: Iterable[str], destination: str, *, overwrite: bool = True
+    ) -> CopyResult:
+        wanted = list(dict.fromkeys(refs))
+        if len(wanted) > MAX_BATCH_COPY:
+            raise InvalidInput(f"at most {MAX_BATCH_COPY} hashes can be copied at once")
+        created: list[str] = []
+        existing: list[str] = []
+        notfound: list[str] = []
+        with self._index.write() as tx:
+            self._require_org(tx, org)
+            self._require_org(tx, destination)
+            cutoff = self._trash_cutoff()
+            for ref in wanted:
+                valid = isinstance(ref, str) and 6 <= len(ref) <= 40
+                source = tx.get_image(org, ref, include_deleted=False, trash_cutoff=cutoff)
+                if not valid or source is None:
+                    notfound.append(ref)
+                    continue
+                outcome = self._copy_one(tx, source, destination, overwrite=overwrite)
+                (created if outcome == "created" else existing).append(source.image.hash)
+        return CopyResult(tuple(created), tuple(existing), tuple(notfound))
+
+    def _copy_one(
+        self, tx: IndexTransaction, source: StoredImage, destination: str, *, overwrite: bool
+    ) -> CopyStatus:
+        target = self._existing_row(tx, destination, source.image.hash)
+        return copy_into(
+            tx,
+            source,
+            target,
+            destination,
+            overwrite=overwrite,
+            short_hash=lambda: self._short_hash(tx, destination, source.image.hash),
+            now=self._clock(),
+        )
+
+    # ----------------------------------------------------------------- changing
+
+    def rename_source_image(self, org: str, ref: str, name: str) -> SourceImage:
+        name = validate_image_name(name)
+        return self._change(org, ref, lambda image: replace(image, name=name))
+
+    def set_locked(self, org: str, ref: str, locked: bool) -> SourceImage:
+        if not isinstance(locked, bool):
+            raise InvalidInput("locked must be true or false")
+        return self._change(org, ref, lambda image: replace(image, locked=locked))
+
+    def replace_user_metadata(
+        self, org: str, ref: str, metadata: Mapping[str, object]
+    ) -> SourceImage:
+        validated = validate_user_metadata(metadata)
+
+        def apply(image: SourceImage) -> SourceImage:
+            require_unlocked(image, "change its user metadata")
+            return replace(image, user_metadata=validated)
+
+        return self._change(org, ref, apply)
+
+    def patch_user_metadata(
+        self, org: str, ref: str, changes: Mapping[str, object | None]
+    ) -> SourceImage:
+        if not isinstance(changes, Mapping):
+            raise InvalidInput("user metadata changes must be a JSON object")
+
+        def apply(image: SourceImage) -> SourceImage:
+            require_unlocked(image, "change its user metadata")
+            return replace(image, user_metadata=merge_user_metadata(image.user_metadata, changes))
+
+        return self._change(org, ref, apply)
+
+    def delete_user_metadata_field(self, org: str, ref: str, key: str) -> SourceImage:
+        def apply(image: SourceImage) -> SourceImage:
+            require_unlocked(image, "change its user metadata")
+            return replace(
+                image, user_metadata=remove_user_metadata_field(image.user_metadata, key)
+            )
+
+        return self._change(org, ref, apply)
+
+    def set_dynamic_metadata(
+        self,
+        org: str,
+        ref: str,
+        name: str,
+        value: Mapping[str, object],
+        *,
+        delete_previous: bool = False,
+        keep_hash: bool = False,
+    ) -> SourceImage:
+        entry = dynamic.validated_entry(name, value)
+        return self._vary(org, ref, lambda d: {**d, name: entry}, delete_previous, keep_hash)
+
+    def delete_dynamic_metadata(
+        self,
+        org: str,
+        ref: str,
+        name: str,
+        *,
+        delete_previous: bool = False,
+        keep_hash: bool = False,
+    ) -> SourceImage:
+        return self._vary(org, ref, lambda d: dynamic.without(d, name), delete_previous, keep_hash)
+
+    def _vary(
+        self,
+        org: str,
+        ref: str,
+        change: Callable[[dict[str, object]], dict[str, object]],
+        delete_previous: bool,
+        keep_hash: bool,
+    ) -> SourceImage:
+        if keep_hash and delete_previous:
+            raise InvalidInput("keepHash and deletePrevious cannot be combined")
+        with self._index.write() as tx:
+            stored = self._require_image(tx, org, ref)
+            return dynamic.apply_variant(
+                dynamic.VariantContext(
+                    tx=tx,
+                    stored=stored,
+                    now=self._clock(),
+                    short_hash=lambda h: self._short_hash(tx, org, h),
+                    existing=lambda h: self._existing_row(tx, org, h),
+                ),
+                change(dict(stored.image.dynamic_metadata)),
+                delete_previous=delete_previous,
+                keep_hash=keep_hash,
+            )
+
+    def set_mtime(self, org: str, ref: str, mtime: float) -> SourceImage:
+        if (
+            isinstance(mtime, bool)
+            or not isinstance(mtime, int | float)
+            or not math.isfinite(mtime)
+        ):
+            raise InvalidInput("the modification time must be a finite number of seconds")
+        return self._change(org, ref, lambda image: replace(image, mtime=float(mtime)))
+
+    # ----------------------------------------------------------------- housekeeping
+
+    def check(self, *, deep: bool = False) -> CheckReport:
+        return maintenance.check(self._index, self._blobs, deep=deep)
+
+    def close(self) -> None:
+        self._index.close()

@@ -1,0 +1,53 @@
+"""Trash purge with blob garbage collection, and the consistency check."""
+
+from __future__ import annotations
+
+from rokkafs.model import CheckReport
+from rokkafs.store.base import PurgeResult
+from rokkafs.store.blobs import BlobStorage
+from rokkafs.store.index import MetadataIndex
+
+__all__ = ["STALE_STAGING_SECONDS", "check", "purge"]
+
+STALE_STAGING_SECONDS = 86_400.0
+
+
+def purge(index: MetadataIndex, blobs: BlobStorage, *, deleted_before: float) -> PurgeResult:
+    """Remove images trashed before the given time, then every blob nothing refers to.
+
+    Blob files are deleted inside the exclusive index transaction, so an upload of the same
+    bytes (which publishes its blob inside its own exclusive transaction) can never lose its
+    file to a concurrent purge. Blob files the index does not know (a crash between publishing
+    and committing) and day-old staging files are removed too.
+    """
+    with index.write() as tx:
+        images = tx.purge_images(deleted_before=deleted_before)
+        unreferenced = tx.unreferenced_blobs()
+        for blob_id, _ in unreferenced:
+            tx.delete_blob(blob_id)
+            blobs.delete(blob_id)
+        known = tx.blob_ids()
+        for blob_id in list(blobs.iter_blob_ids()):
+            if blob_id not in known:
+                blobs.delete(blob_id)
+    for path in blobs.stale_staging_files(STALE_STAGING_SECONDS):
+        path.unlink(missing_ok=True)
+    return PurgeResult(images, len(unreferenced), sum(size for _, size in unreferenced))
+
+
+def check(index: MetadataIndex, blobs: BlobStorage, *, deep: bool) -> CheckReport:
+    """Compare the index with the blob files (and, if ``deep``, every blob with its bytes)."""
+    with index.read() as tx:
+        recorded = tx.blob_ids()
+        referenced = tx.referenced_blob_ids()
+    present = set(blobs.iter_blob_ids())
+    problems = [f"blob {b} is referenced but not recorded" for b in sorted(referenced - recorded)]
+    problems += [f"blob {b} of an image is missing" for b in sorted(referenced - present)]
+    if deep:
+        problems += [
+            f"blob {b} does not match its bytes" for b in sorted(present) if not blobs.verify(b)
+        ]
+    notes = [f"orphan blob file {b}" for b in sorted(present - recorded)]
+    notes += [f"recorded blob {b} is unused" for b in sorted(recorded - referenced)]
+    notes += [f"stale staging file {p.name}" for p in blobs.stale_staging_files(0)]
+    return CheckReport(tuple(problems), tuple(notes))

@@ -1,0 +1,143 @@
+"""Pure rules for deriving new source image records (no I/O): merging user metadata,
+making dynamic-metadata variants, copies and short hashes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Literal
+
+from rokkafs.errors import Locked, NotFound
+from rokkafs.metadata import validate_user_metadata_key, validate_user_metadata_value
+from rokkafs.model import SourceImage
+from rokkafs.store.index import IndexTransaction, StoredImage
+
+__all__ = [
+    "CopyStatus",
+    "copy_into",
+    "deleted",
+    "merge_user_metadata",
+    "remove_user_metadata_field",
+    "require_unlocked",
+    "reuploaded",
+    "shortest_unique_prefix",
+    "undeleted",
+]
+
+MIN_SHORT_HASH = 6
+CopyStatus = Literal["created", "overwritten", "existing"]
+
+
+def _bare(key: str) -> str:
+    return key.rsplit(":", 1)[-1]
+
+
+def merge_user_metadata(
+    old: Mapping[str, object], changes: Mapping[str, object | None]
+) -> dict[str, object]:
+    """Merge changes into user metadata: a given field replaces the field of the same name
+    (whatever its type), ``None`` deletes it.
+
+    Raises:
+        InvalidInput: a bad key or value.
+    """
+    result = dict(old)
+    for raw_key, value in changes.items():
+        key = validate_user_metadata_key(raw_key)
+        for existing in [k for k in result if _bare(k) == _bare(key)]:
+            del result[existing]
+        if value is not None:
+            result[key] = validate_user_metadata_value(key, value)
+    return result
+
+
+def remove_user_metadata_field(old: Mapping[str, object], raw_key: str) -> dict[str, object]:
+    """Remove one field by name (with or without its type prefix).
+
+    Raises:
+        InvalidInput: a bad key.
+        NotFound: no such field.
+    """
+    key = validate_user_metadata_key(raw_key)
+    result = {k: v for k, v in old.items() if _bare(k) != _bare(key)}
+    if len(result) == len(old):
+        raise NotFound(f"the image has no user metadata field {raw_key!r}")
+    return result
+
+
+def require_unlocked(image: SourceImage, action: str) -> None:
+    """Raise :class:`Locked` if the image is locked."""
+    if image.locked:
+        raise Locked(f"the source image {image.hash} is locked: it cannot {action}")
+
+
+def deleted(image: SourceImage, now: float) -> SourceImage:
+    """The image as it looks in the trash."""
+    return replace(image, deleted=True, deleted_date=datetime.fromtimestamp(int(now), tz=UTC))
+
+
+def undeleted(image: SourceImage) -> SourceImage:
+    """The image as it looks when live."""
+    return replace(image, deleted=False, deleted_date=None)
+
+
+def shortest_unique_prefix(image_hash: str, taken: Callable[[str], bool]) -> str:
+    """The shortest prefix (at least 6 characters) of ``image_hash`` not ``taken``."""
+    for length in range(MIN_SHORT_HASH, len(image_hash)):
+        prefix = image_hash[:length]
+        if not taken(prefix):
+            return prefix
+    return image_hash
+
+
+def reuploaded(
+    old: SourceImage, name: str, user: Mapping[str, object], mtime: float | None
+) -> SourceImage:
+    """The image after identical bytes were uploaded again: name replaced, user metadata
+    merged, back from the trash.
+
+    Raises:
+        Locked: the image is locked and its user metadata would change.
+    """
+    merged = merge_user_metadata(old.user_metadata, user)
+    if merged != dict(old.user_metadata):
+        require_unlocked(old, "change its user metadata")
+    image = undeleted(replace(old, name=name, user_metadata=merged))
+    return image if mtime is None else replace(image, mtime=mtime)
+
+
+def copy_into(
+    tx: IndexTransaction,
+    source: StoredImage,
+    target: StoredImage | None,
+    destination: str,
+    *,
+    overwrite: bool,
+    short_hash: Callable[[], str],
+    now: float,
+) -> CopyStatus:
+    """Copy a source image record into ``destination`` (``target`` is the row of that hash
+    there, live or trashed, if any). The copy keeps hash, name, metadata and mtime; it is not
+    locked and has its own short hash and creation time.
+
+    Returns:
+        ``"existing"`` (and nothing changed) when a live target exists and not ``overwrite``.
+
+    Raises:
+        Locked: overwriting a locked image.
+    """
+    live_target = target is not None and not target.image.deleted
+    if target is not None and live_target:
+        if not overwrite:
+            return "existing"
+        require_unlocked(target.image, "be overwritten")
+    copy = replace(
+        source.image,
+        organization=destination,
+        short_hash=target.image.short_hash if target else short_hash(),
+        created=target.image.created if target else datetime.fromtimestamp(int(now), tz=UTC),
+        locked=False,
+    )
+    tx.put_image(StoredImage(copy, source.blob_id))
+    return "overwritten" if live_target else "created"

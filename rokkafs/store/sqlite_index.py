@@ -1,0 +1,301 @@
+"""The SQLite metadata index (WAL mode; safe for several threads and processes).
+
+Each thread gets its own connection. Write transactions start with ``BEGIN IMMEDIATE`` so
+two writers never deadlock on a lock upgrade; readers never block writers (WAL).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rokkafs.model import Organization, SourceImage
+from rokkafs.search import SearchQuery
+from rokkafs.store.index import IndexTransaction, MetadataIndex, SearchPage, StoredImage
+from rokkafs.store.sqlite_search import build_search, cursor_condition
+
+__all__ = ["SqliteIndex"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS organizations (
+    name TEXT PRIMARY KEY,
+    id TEXT NOT NULL,
+    display_name TEXT NOT NULL,
+    billing_email TEXT NOT NULL,
+    created REAL NOT NULL,
+    master_organization TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS blobs (
+    blob_id TEXT PRIMARY KEY,
+    size INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS images (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    org TEXT NOT NULL REFERENCES organizations(name),
+    hash TEXT NOT NULL,
+    short_hash TEXT NOT NULL,
+    binary_hash TEXT NOT NULL,
+    blob_id TEXT NOT NULL REFERENCES blobs(blob_id),
+    name TEXT NOT NULL,
+    format TEXT NOT NULL,
+    mimetype TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    opaque INTEGER,
+    animated INTEGER,
+    locked INTEGER NOT NULL,
+    protected INTEGER NOT NULL,
+    created REAL NOT NULL,
+    mtime REAL NOT NULL,
+    deleted_at REAL,
+    user_metadata TEXT NOT NULL,
+    dynamic_metadata TEXT NOT NULL,
+    UNIQUE (org, hash),
+    UNIQUE (org, short_hash)
+);
+CREATE INDEX IF NOT EXISTS images_by_created ON images (org, deleted_at, created, seq);
+CREATE INDEX IF NOT EXISTS images_by_binary_hash ON images (org, binary_hash);
+CREATE INDEX IF NOT EXISTS images_by_name ON images (org, name);
+CREATE INDEX IF NOT EXISTS images_by_blob ON images (blob_id);
+CREATE INDEX IF NOT EXISTS images_in_trash ON images (deleted_at) WHERE deleted_at IS NOT NULL;
+"""
+
+_IMAGE_COLUMNS = (
+    "org, hash, short_hash, binary_hash, blob_id, name, format, mimetype, size, width, height, "
+    "opaque, animated, locked, protected, created, mtime, deleted_at, user_metadata, "
+    "dynamic_metadata"
+)
+
+
+def _timestamp(value: float) -> datetime:
+    return datetime.fromtimestamp(int(value), tz=UTC)
+
+
+def _optional_bool(value: int | None) -> bool | None:
+    return None if value is None else bool(value)
+
+
+def _row_to_stored(row: sqlite3.Row) -> StoredImage:
+    image = SourceImage(
+        organization=row["org"],
+        hash=row["hash"],
+        short_hash=row["short_hash"],
+        binary_hash=row["binary_hash"],
+        name=row["name"],
+        format=row["format"],
+        mimetype=row["mimetype"],
+        size=row["size"],
+        width=row["width"],
+        height=row["height"],
+        created=_timestamp(row["created"]),
+        mtime=row["mtime"],
+        user_metadata=json.loads(row["user_metadata"]),
+        dynamic_metadata=json.loads(row["dynamic_metadata"]),
+        locked=bool(row["locked"]),
+        protected=bool(row["protected"]),
+        opaque=_optional_bool(row["opaque"]),
+        animated=_optional_bool(row["animated"]),
+        deleted=row["deleted_at"] is not None,
+        deleted_date=None if row["deleted_at"] is None else _timestamp(row["deleted_at"]),
+    )
+    return StoredImage(image, row["blob_id"])
+
+
+def _row_to_organization(row: sqlite3.Row) -> Organization:
+    return Organization(
+        id=row["id"],
+        name=row["name"],
+        display_name=row["display_name"],
+        billing_email=row["billing_email"],
+        created=_timestamp(row["created"]),
+        master_organization=row["master_organization"],
+    )
+
+
+class _SqliteTransaction(IndexTransaction):
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._db = connection
+
+    def get_organization(self, name: str) -> Organization | None:
+        row = self._db.execute("SELECT * FROM organizations WHERE name = ?", (name,)).fetchone()
+        return None if row is None else _row_to_organization(row)
+
+    def list_organizations(self) -> list[Organization]:
+        rows = self._db.execute("SELECT * FROM organizations ORDER BY name").fetchall()
+        return [_row_to_organization(r) for r in rows]
+
+    def insert_organization(self, organization: Organization) -> None:
+        self._db.execute(
+            "INSERT INTO organizations VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                organization.name,
+                organization.id,
+                organization.display_name,
+                organization.billing_email,
+                organization.created.timestamp(),
+                organization.master_organization,
+            ),
+        )
+
+    def get_image(
+        self, org: str, ref: str, *, include_deleted: bool, trash_cutoff: float
+    ) -> StoredImage | None:
+        column = "hash" if len(ref) == 40 else "short_hash"
+        row = self._db.execute(
+            f"SELECT * FROM images WHERE org = ? AND {column} = ?", (org, ref)
+        ).fetchone()
+        if row is None and column == "hash":
+            row = self._db.execute(
+                "SELECT * FROM images WHERE org = ? AND short_hash = ?", (org, ref)
+            ).fetchone()
+        if row is None:
+            return None
+        deleted_at = row["deleted_at"]
+        if deleted_at is not None and (not include_deleted or deleted_at < trash_cutoff):
+            return None
+        return _row_to_stored(row)
+
+    def hash_prefix_taken(self, org: str, prefix: str, *, exclude_hash: str) -> bool:
+        row = self._db.execute(
+            "SELECT 1 FROM images WHERE org = ? AND hash >= ? AND hash < ? AND hash != ? LIMIT 1",
+            (org, prefix, prefix + "g", exclude_hash),
+        ).fetchone()
+        return row is not None
+
+    def put_image(self, stored: StoredImage) -> None:
+        image = stored.image
+        values = (
+            image.organization,
+            image.hash,
+            image.short_hash,
+            image.binary_hash,
+            stored.blob_id,
+            image.name,
+            image.format,
+            image.mimetype,
+            image.size,
+            image.width,
+            image.height,
+            image.opaque,
+            image.animated,
+            image.locked,
+            image.protected,
+            image.created.timestamp(),
+            image.mtime,
+            image.deleted_date.timestamp() if image.deleted_date else None,
+            json.dumps(dict(image.user_metadata), separators=(",", ":")),
+            json.dumps(dict(image.dynamic_metadata), separators=(",", ":")),
+        )
+        updates = ", ".join(
+            f"{c} = excluded.{c}" for c in _IMAGE_COLUMNS.split(", ") if c not in ("org", "hash")
+        )
+        self._db.execute(
+            f"INSERT INTO images ({_IMAGE_COLUMNS}) VALUES ({', '.join('?' * len(values))}) "
+            f"ON CONFLICT (org, hash) DO UPDATE SET {updates}",
+            values,
+        )
+
+    def search(self, org: str, query: SearchQuery, *, trash_cutoff: float) -> SearchPage:
+        sql = build_search(org, query, trash_cutoff=trash_cutoff)
+        where = " AND ".join(sql.where)
+        total = self._db.execute(f"SELECT COUNT(*) FROM images WHERE {where}", sql.params)
+        count = int(total.fetchone()[0])
+        params = list(sql.params)
+        if query.cursor is not None:
+            condition, cursor_params = cursor_condition(sql, query.cursor)
+            where = f"{where} AND {condition}"
+            params.extend(cursor_params)
+        rows = self._db.execute(
+            f"SELECT *, {sql.select_keys} FROM images WHERE {where} ORDER BY {sql.order_by} "
+            "LIMIT ? OFFSET ?",
+            (*params, query.limit, query.offset or 0),
+        ).fetchall()
+        key_count = len(sql.sort_exprs)
+        last_key = list(tuple(rows[-1])[-key_count:]) if rows else None
+        return SearchPage(count, tuple(_row_to_stored(r) for r in rows), last_key)
+
+    def purge_images(self, *, deleted_before: float) -> int:
+        cursor = self._db.execute(
+            "DELETE FROM images WHERE deleted_at IS NOT NULL AND deleted_at < ?",
+            (deleted_before,),
+        )
+        return cursor.rowcount
+
+    def add_blob(self, blob_id: str, size: int) -> None:
+        self._db.execute(
+            "INSERT INTO blobs VALUES (?, ?) ON CONFLICT (blob_id) DO NOTHING", (blob_id, size)
+        )
+
+    def unreferenced_blobs(self) -> list[tuple[str, int]]:
+        rows = self._db.execute(
+            "SELECT blob_id, size FROM blobs WHERE NOT EXISTS "
+            "(SELECT 1 FROM images WHERE images.blob_id = blobs.blob_id)"
+        ).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    def delete_blob(self, blob_id: str) -> None:
+        self._db.execute("DELETE FROM blobs WHERE blob_id = ?", (blob_id,))
+
+    def blob_ids(self) -> set[str]:
+        return {r[0] for r in self._db.execute("SELECT blob_id FROM blobs")}
+
+    def referenced_blob_ids(self) -> set[str]:
+        return {r[0] for r in self._db.execute("SELECT DISTINCT blob_id FROM images")}
+
+
+class SqliteIndex(MetadataIndex):
+    """The metadata index in one SQLite database file."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        with self.write() as _:
+            pass
+
+    def _connection(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(
+                self._path, timeout=60.0, isolation_level=None, check_same_thread=False
+            )
+            connection.row_factory = sqlite3.Row
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = NORMAL")
+            connection.execute("PRAGMA foreign_keys = ON")
+            connection.executescript(f"BEGIN IMMEDIATE; {SCHEMA} COMMIT;")
+            self._local.connection = connection
+            with self._lock:
+                self._connections.append(connection)
+        return connection
+
+    @contextmanager
+    def _transaction(self, begin: str) -> Iterator[IndexTransaction]:
+        connection = self._connection()
+        connection.execute(begin)
+        try:
+            yield _SqliteTransaction(connection)
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+
+    def read(self) -> AbstractContextManager[IndexTransaction]:
+        return self._transaction("BEGIN")
+
+    def write(self) -> AbstractContextManager[IndexTransaction]:
+        return self._transaction("BEGIN IMMEDIATE")
+
+    def close(self) -> None:
+        with self._lock:
+            for connection in self._connections:
+                connection.close()
+            self._connections.clear()
+        self._local = threading.local()

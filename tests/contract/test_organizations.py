@@ -1,0 +1,36 @@
+"""Store contract: organizations."""
+
+from __future__ import annotations
+
+import pytest
+
+from rokkafs.errors import AlreadyExists, InvalidInput, OrganizationNotFound
+from rokkafs.store.base import Store
+
+
+def test_create_get_list(store: Store) -> None:
+    created = store.create_organization("photo-lib-2", display_name="Photos")
+    assert created.name == "photo-lib-2"
+    assert created.display_name == "Photos"
+    assert created.master_organization == "photo-lib-2"
+    assert store.get_organization("photo-lib-2") == created
+    assert [o.name for o in store.list_organizations()] == ["acme", "other", "photo-lib-2"]
+
+
+@pytest.mark.parametrize("name", ["", "Acme", "a_b", "a b", "ä", "x" * 65, "../etc", "a/b"])
+def test_invalid_names_are_refused_and_change_nothing(store: Store, name: str) -> None:
+    with pytest.raises(InvalidInput):
+        store.create_organization(name)
+    assert [o.name for o in store.list_organizations()] == ["acme", "other"]
+
+
+def test_duplicate_is_refused(store: Store) -> None:
+    with pytest.raises(AlreadyExists):
+        store.create_organization("acme")
+
+
+def test_unknown_organization(store: Store) -> None:
+    with pytest.raises(OrganizationNotFound):
+        store.get_organization("nope")
+    with pytest.raises(OrganizationNotFound):
+        store.list_source_images("nope")
