@@ -14,6 +14,7 @@ from rokkafs.store.base import Store, StoreConfig  # noqa: E402
 from rokkafs.store.local import LocalStore  # noqa: E402
 from support import Clock, StoreFactory  # noqa: E402
 
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock()

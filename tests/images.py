@@ -14,7 +14,9 @@ from PIL import Image
 pillow_heif.register_heif_opener()
 
 
-def raster(fmt: str, size: tuple[int, int] = (64, 48), *, color: int = 0, **params: object) -> bytes:
+def raster(
+    fmt: str, size: tuple[int, int] = (64, 48), *, color: int = 0, **params: object
+) -> bytes:
     """Encode a small picture (colour varied by ``color``) with Pillow's writer for ``fmt``."""
     mode = "RGBA" if params.pop("alpha", False) else "RGB"
     image = Image.new(mode, size, (color % 256, (color * 7) % 256, (color * 13) % 256, 128))

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Literal
 
-from rokkafs.errors import Locked, NotFound
+from rokkafs.errors import InvalidInput, Locked, NotFound
 from rokkafs.metadata import validate_user_metadata_key, validate_user_metadata_value
 from rokkafs.model import SourceImage
 from rokkafs.store.index import IndexTransaction, StoredImage
@@ -43,8 +43,12 @@ def merge_user_metadata(
         InvalidInput: a bad key or value.
     """
     result = dict(old)
+    given: set[str] = set()
     for raw_key, value in changes.items():
         key = validate_user_metadata_key(raw_key)
+        if _bare(key) in given:
+            raise InvalidInput(f"user metadata field {_bare(key)!r} is given twice")
+        given.add(_bare(key))
         for existing in [k for k in result if _bare(k) == _bare(key)]:
             del result[existing]
         if value is not None:

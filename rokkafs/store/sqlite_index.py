@@ -222,7 +222,7 @@ class _SqliteTransaction(IndexTransaction):
 
     def purge_images(self, *, deleted_before: float) -> int:
         cursor = self._db.execute(
-            "DELETE FROM images WHERE deleted_at IS NOT NULL AND deleted_at < ?",
+            "DELETE FROM images WHERE deleted_at IS NOT NULL AND deleted_at <= ?",
             (deleted_before,),
         )
         return cursor.rowcount

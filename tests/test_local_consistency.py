@@ -1,0 +1,175 @@
+"""LocalStore under crashes and concurrency: real processes, real SIGKILLs, real threads."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import images
+import pytest
+
+from rokkafs.errors import AlreadyExists
+from rokkafs.search import SearchQuery
+from rokkafs.store.local import LocalStore
+
+WORKER = textwrap.dedent(
+    """
+    import io, os, random, sys
+    from datetime import timedelta
+    from PIL import Image
+    from rokkafs.errors import AlreadyExists, RokkaFSError
+    from rokkafs.store.local import LocalStore
+
+    store = LocalStore(sys.argv[1])
+    for org in ("acme", "other"):
+        try:
+            store.create_organization(org)
+        except AlreadyExists:
+            pass
+    rng = random.Random(int(sys.argv[2]))
+    print("ready", flush=True)
+    while True:
+        side = rng.choice([16, 200, 700])
+        image = Image.frombytes("RGB", (side, side), rng.randbytes(side * side * 3))
+        out = io.BytesIO()
+        image.save(out, "PNG", compress_level=0)
+        made = store.create_source_image("acme", io.BytesIO(out.getvalue()), name=f"f{rng.random()}.png")
+        action = rng.random()
+        try:
+            if action < 0.3:
+                store.copy_source_image("acme", made.hash, "other")
+            elif action < 0.5:
+                store.delete_source_image("acme", made.hash)
+            elif action < 0.6:
+                store.purge_trash(older_than=timedelta(0))
+            elif action < 0.8:
+                store.patch_user_metadata("acme", made.hash, {"int:n": rng.randrange(100)})
+            else:
+                store.set_dynamic_metadata("acme", made.hash, "version", {"text": str(rng.random())})
+        except RokkaFSError:
+            pass
+    """
+)
+
+
+def assert_consistent(data: Path) -> int:
+    store = LocalStore(data)
+    try:
+        report = store.check(deep=True)
+        assert report.ok, report.problems
+        count = 0
+        for org in ("acme", "other"):
+            for deleted in (False, True):
+                page = store.list_source_images(org, SearchQuery(limit=2000, deleted=deleted))
+                for image in page.items:
+                    if deleted:
+                        continue
+                    with store.open_source_image(org, image.hash) as handle:
+                        assert hashlib.sha1(handle.read()).hexdigest() == image.binary_hash
+                    count += 1
+        return count
+    finally:
+        store.close()
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_leaves_a_consistent_store(tmp_path: Path) -> None:
+    rng = random.Random(7)
+    data = tmp_path / "data"
+    for round_number in range(8):
+        child = subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(data), str(round_number)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert child.stdout is not None
+            assert child.stdout.readline().strip() == "ready"
+            time.sleep(rng.uniform(0.05, 1.0))
+        finally:
+            os.kill(child.pid, signal.SIGKILL)
+            child.wait(timeout=30)
+            if child.stdout is not None:
+                child.stdout.close()
+        assert_consistent(data)
+    # the leftovers of the crashes (orphan blobs, staging files) are garbage-collected
+    store = LocalStore(data)
+    store.purge_trash()
+    assert not [n for n in store.check().notes if "orphan" in n]
+    store.close()
+
+
+def test_threads_upload_same_and_different_images(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    store.create_organization("acme")
+    shared = images.png(color=1, size=(300, 200))
+    own = [images.png(color=10 + i, size=(200, 100)) for i in range(8)]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(8)
+
+    def work(i: int) -> None:
+        try:
+            barrier.wait()
+            for _ in range(5):
+                store.create_source_image("acme", io.BytesIO(shared), name="shared.png")
+                store.create_source_image("acme", io.BytesIO(own[i]), name=f"own{i}.png")
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors
+    listed = store.list_source_images("acme")
+    assert listed.total == 9
+    assert sorted(i.name for i in listed.items) == sorted(
+        ["shared.png", *(f"own{i}.png" for i in range(8))]
+    )
+    assert len({i.short_hash for i in listed.items}) == 9
+    assert store.check(deep=True).ok
+    store.close()
+
+
+UPLOADER = textwrap.dedent(
+    """
+    import io, sys
+    sys.path.insert(0, sys.argv[3])
+    import images
+    from rokkafs.store.local import LocalStore
+    store = LocalStore(sys.argv[1])
+    me = int(sys.argv[2])
+    for round in range(10):
+        store.create_source_image("acme", io.BytesIO(images.png(color=1)), name="shared.png")
+        store.create_source_image("acme", io.BytesIO(images.png(color=100 + me * 10 + round)), name=f"p{me}-{round}.png")
+    store.close()
+    """
+)
+
+
+def test_two_processes_share_a_data_directory(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    with pytest.raises(AlreadyExists):
+        store.create_organization("acme")
+        store.create_organization("acme")
+    tests_dir = str(Path(__file__).parent)
+    children = [
+        subprocess.Popen([sys.executable, "-c", UPLOADER, str(tmp_path), str(me), tests_dir])
+        for me in range(2)
+    ]
+    for child in children:
+        assert child.wait(timeout=120) == 0
+    listed = store.list_source_images("acme", SearchQuery(limit=100))
+    assert listed.total == 21
+    assert store.check(deep=True).ok
+    store.close()
