@@ -132,7 +132,9 @@ def list_images(obj: _Context, organization: str, as_json: bool, deleted: bool) 
                 if as_json:
                     click.echo(json.dumps(source_image_to_rokka(image)))
                 else:
-                    click.echo(f"{image.short_hash:8} {image.size:>12} {image.format:5} {image.name}")
+                    click.echo(
+                        f"{image.short_hash:8} {image.size:>12} {image.format:5} {image.name}"
+                    )
             if not page.items or page.cursor is None:
                 break
             query = parse_search({**params, "offset": page.cursor})

@@ -10,9 +10,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from rokkafs.store.base import Store, StoreConfig  # noqa: E402
-from rokkafs.store.local import LocalStore  # noqa: E402
-from support import Clock, StoreFactory  # noqa: E402
+from support import Clock, StoreFactory
+
+from rokkafs.store.base import Store, StoreConfig
+from rokkafs.store.local import LocalStore
 
 
 @pytest.fixture

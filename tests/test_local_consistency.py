@@ -9,7 +9,6 @@ import random
 import signal
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from pathlib import Path
@@ -21,44 +20,7 @@ from rokkafs.errors import AlreadyExists
 from rokkafs.search import SearchQuery
 from rokkafs.store.local import LocalStore
 
-WORKER = textwrap.dedent(
-    """
-    import io, os, random, sys
-    from datetime import timedelta
-    from PIL import Image
-    from rokkafs.errors import AlreadyExists, RokkaFSError
-    from rokkafs.store.local import LocalStore
-
-    store = LocalStore(sys.argv[1])
-    for org in ("acme", "other"):
-        try:
-            store.create_organization(org)
-        except AlreadyExists:
-            pass
-    rng = random.Random(int(sys.argv[2]))
-    print("ready", flush=True)
-    while True:
-        side = rng.choice([16, 200, 700])
-        image = Image.frombytes("RGB", (side, side), rng.randbytes(side * side * 3))
-        out = io.BytesIO()
-        image.save(out, "PNG", compress_level=0)
-        made = store.create_source_image("acme", io.BytesIO(out.getvalue()), name=f"f{rng.random()}.png")
-        action = rng.random()
-        try:
-            if action < 0.3:
-                store.copy_source_image("acme", made.hash, "other")
-            elif action < 0.5:
-                store.delete_source_image("acme", made.hash)
-            elif action < 0.6:
-                store.purge_trash(older_than=timedelta(0))
-            elif action < 0.8:
-                store.patch_user_metadata("acme", made.hash, {"int:n": rng.randrange(100)})
-            else:
-                store.set_dynamic_metadata("acme", made.hash, "version", {"text": str(rng.random())})
-        except RokkaFSError:
-            pass
-    """
-)
+WORKERS = Path(__file__).parent / "workers"
 
 
 def assert_consistent(data: Path) -> int:
@@ -87,7 +49,7 @@ def test_sigkill_at_random_moments_leaves_a_consistent_store(tmp_path: Path) -> 
     data = tmp_path / "data"
     for round_number in range(8):
         child = subprocess.Popen(
-            [sys.executable, "-c", WORKER, str(data), str(round_number)],
+            [sys.executable, str(WORKERS / "crash_worker.py"), str(data), str(round_number)],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -141,30 +103,13 @@ def test_threads_upload_same_and_different_images(tmp_path: Path) -> None:
     store.close()
 
 
-UPLOADER = textwrap.dedent(
-    """
-    import io, sys
-    sys.path.insert(0, sys.argv[3])
-    import images
-    from rokkafs.store.local import LocalStore
-    store = LocalStore(sys.argv[1])
-    me = int(sys.argv[2])
-    for round in range(10):
-        store.create_source_image("acme", io.BytesIO(images.png(color=1)), name="shared.png")
-        store.create_source_image("acme", io.BytesIO(images.png(color=100 + me * 10 + round)), name=f"p{me}-{round}.png")
-    store.close()
-    """
-)
-
-
 def test_two_processes_share_a_data_directory(tmp_path: Path) -> None:
     store = LocalStore(tmp_path)
     with pytest.raises(AlreadyExists):
         store.create_organization("acme")
         store.create_organization("acme")
-    tests_dir = str(Path(__file__).parent)
     children = [
-        subprocess.Popen([sys.executable, "-c", UPLOADER, str(tmp_path), str(me), tests_dir])
+        subprocess.Popen([sys.executable, str(WORKERS / "uploader.py"), str(tmp_path), str(me)])
         for me in range(2)
     ]
     for child in children:

@@ -31,9 +31,8 @@ from rokkafs.errors import (
     ImageExists,
     ImageNotFound,
     InvalidInput,
-    OrganizationNotFound,
 )
-from rokkafs.metadata import compute_hash, validate_dynamic_metadata, validate_user_metadata
+from rokkafs.metadata import validate_dynamic_metadata, validate_user_metadata
 from rokkafs.model import (
     CheckReport,
     CopyOutcome,
@@ -53,13 +52,11 @@ from rokkafs.store.fetch import fetch_url
 from rokkafs.store.index import IndexTransaction, StoredImage
 from rokkafs.store.ingest import (
     Staged,
-    detect_staged,
-    discard,
-    new_source_image,
-    optimize_staged,
     read_chunks,
     stage_chunks,
 )
+from rokkafs.store.local_upload import UploadRequest, commit_upload
+from rokkafs.store.lookups import existing_row, require_image, require_org, short_hash_for
 from rokkafs.store.records import (
     CopyStatus,
     copy_into,
@@ -67,8 +64,6 @@ from rokkafs.store.records import (
     merge_user_metadata,
     remove_user_metadata_field,
     require_unlocked,
-    reuploaded,
-    shortest_unique_prefix,
     undeleted,
 )
 from rokkafs.store.sqlite_index import SqliteIndex
@@ -98,31 +93,12 @@ class LocalStore(Store):
     def _trash_cutoff(self) -> float:
         return self._clock() - self.config.trash_retention.total_seconds()
 
-    def _require_org(self, tx: IndexTransaction, org: str) -> Organization:
-        organization = tx.get_organization(org)
-        if organization is None:
-            raise OrganizationNotFound(f"organization {org!r} not found")
-        return organization
-
     def _require_image(
         self, tx: IndexTransaction, org: str, ref: str, *, include_deleted: bool = False
     ) -> StoredImage:
-        validate_hash_ref(ref)
-        self._require_org(tx, org)
-        stored = tx.get_image(
-            org, ref, include_deleted=include_deleted, trash_cutoff=self._trash_cutoff()
+        return require_image(
+            tx, org, ref, include_deleted=include_deleted, trash_cutoff=self._trash_cutoff()
         )
-        if stored is None:
-            raise ImageNotFound(f"source image {ref} not found in organization {org!r}")
-        return stored
-
-    def _short_hash(self, tx: IndexTransaction, org: str, image_hash: str) -> str:
-        return shortest_unique_prefix(
-            image_hash, lambda p: tx.hash_prefix_taken(org, p, exclude_hash=image_hash)
-        )
-
-    def _existing_row(self, tx: IndexTransaction, org: str, image_hash: str) -> StoredImage | None:
-        return tx.get_image(org, image_hash, include_deleted=True, trash_cutoff=-math.inf)
 
     def _change(
         self, org: str, ref: str, change: Callable[[SourceImage], SourceImage]
@@ -155,7 +131,7 @@ class LocalStore(Store):
 
     def get_organization(self, name: str) -> Organization:
         with self._index.read() as tx:
-            return self._require_org(tx, name)
+            return require_org(tx, name)
 
     def list_organizations(self) -> list[Organization]:
         with self._index.read() as tx:
@@ -175,14 +151,19 @@ class LocalStore(Store):
         protected: bool = False,
         mtime: float | None = None,
     ) -> SourceImage:
-        name = validate_image_name(name)
-        user = validate_user_metadata(user_metadata or {})
-        dyn = validate_dynamic_metadata(dynamic_metadata or {})
-        self.get_organization(org)
-        staged = stage_chunks(
-            self._blobs, read_chunks(data), max_bytes=self.config.max_upload_bytes
+        request = UploadRequest(
+            org,
+            validate_image_name(name),
+            validate_user_metadata(user_metadata or {}),
+            validate_dynamic_metadata(dynamic_metadata or {}),
+            optimize_source,
+            protected,
+            mtime,
         )
-        return self._commit_upload(org, staged, name, user, dyn, optimize_source, protected, mtime)
+        self.get_organization(org)
+        max_bytes = self.config.max_upload_bytes
+        staged = stage_chunks(self._blobs, read_chunks(data), max_bytes=max_bytes)
+        return self._commit(request, staged)
 
     def create_source_image_from_url(
         self,
@@ -194,63 +175,28 @@ class LocalStore(Store):
         dynamic_metadata: Mapping[str, object] | None = None,
         optimize_source: OptimizeSource | None = None,
     ) -> SourceImage:
-        user = validate_user_metadata(user_metadata or {})
-        dyn = validate_dynamic_metadata(dynamic_metadata or {})
+        request = UploadRequest(
+            org,
+            validate_image_name(name) if name is not None else "unnamed",
+            validate_user_metadata(user_metadata or {}),
+            validate_dynamic_metadata(dynamic_metadata or {}),
+            optimize_source,
+        )
         self.get_organization(org)
         with fetch_url(
             url,
             timeout=self.config.url_timeout_seconds,
             allow_private=self.config.allow_private_urls,
         ) as (url_name, chunks):
-            final_name = validate_image_name(name or url_name)
+            if name is None:
+                request = replace(request, name=validate_image_name(url_name))
             staged = stage_chunks(self._blobs, chunks, max_bytes=self.config.max_upload_bytes)
-        return self._commit_upload(org, staged, final_name, user, dyn, optimize_source, False, None)
+        return self._commit(request, staged)
 
-    def _commit_upload(
-        self,
-        org: str,
-        staged: Staged,
-        name: str,
-        user: dict[str, object],
-        dyn: dict[str, dict[str, object]],
-        optimize_source: OptimizeSource | None,
-        protected: bool,
-        mtime: float | None,
-    ) -> SourceImage:
-        try:
-            staged = detect_staged(
-                staged,
-                max_pixels=self.config.max_pixels,
-                non_image_types=self.config.non_image_types,
-            )
-            if optimize_source is not None:
-                staged = optimize_staged(self._blobs, staged, optimize_source)
-            image_hash = compute_hash(staged.binary_hash, dyn, protected=protected)
-            with self._index.write() as tx:
-                self._require_org(tx, org)
-                existing = self._existing_row(tx, org, image_hash)
-                if existing is not None:
-                    image = reuploaded(existing.image, name, user, mtime)
-                    tx.put_image(replace(existing, image=image))
-                    return image
-                image = new_source_image(
-                    org,
-                    staged,
-                    image_hash=image_hash,
-                    short_hash=self._short_hash(tx, org, image_hash),
-                    name=name,
-                    user_metadata=user,
-                    dynamic_metadata=dyn,
-                    protected=protected,
-                    now=self._clock(),
-                    mtime=mtime,
-                )
-                self._blobs.publish(staged.path, staged.blob_id)
-                tx.add_blob(staged.blob_id, staged.size)
-                tx.put_image(StoredImage(image, staged.blob_id))
-                return image
-        finally:
-            discard(staged)
+    def _commit(self, request: UploadRequest, staged: Staged) -> SourceImage:
+        return commit_upload(
+            self._index, self._blobs, self.config, request, staged, now=self._clock()
+        )
 
     # ----------------------------------------------------------------- reading
 
@@ -261,7 +207,7 @@ class LocalStore(Store):
     def list_source_images(self, org: str, query: SearchQuery | None = None) -> SourceImageList:
         query = query or SearchQuery()
         with self._index.read() as tx:
-            self._require_org(tx, org)
+            require_org(tx, org)
             page = tx.search(org, query, trash_cutoff=self._trash_cutoff())
         cursor: str | None = None
         if query.offset is None:
@@ -290,7 +236,7 @@ class LocalStore(Store):
             validate_hash_ref(binary_hash)
             raise InvalidInput("a binary hash has 40 hex digits")
         with self._index.write() as tx:
-            self._require_org(tx, org)
+            require_org(tx, org)
             query = SearchQuery(filters=(Filter("binary_hash", value=binary_hash),), limit=2000)
             matches = tx.search(org, query, trash_cutoff=self._trash_cutoff()).items
             if not matches:
@@ -321,7 +267,7 @@ class LocalStore(Store):
     ) -> CopyOutcome:
         with self._index.write() as tx:
             source = self._require_image(tx, org, ref)
-            self._require_org(tx, destination)
+            require_org(tx, destination)
             outcome = self._copy_one(tx, source, destination, overwrite=overwrite)
         if outcome == "existing":
             raise ImageExists(f"source image {source.image.hash} exists in {destination!r}")
@@ -337,8 +283,8 @@ class LocalStore(Store):
         existing: list[str] = []
         notfound: list[str] = []
         with self._index.write() as tx:
-            self._require_org(tx, org)
-            self._require_org(tx, destination)
+            require_org(tx, org)
+            require_org(tx, destination)
             cutoff = self._trash_cutoff()
             for ref in wanted:
                 valid = isinstance(ref, str) and 6 <= len(ref) <= 40
@@ -353,14 +299,14 @@ class LocalStore(Store):
     def _copy_one(
         self, tx: IndexTransaction, source: StoredImage, destination: str, *, overwrite: bool
     ) -> CopyStatus:
-        target = self._existing_row(tx, destination, source.image.hash)
+        target = existing_row(tx, destination, source.image.hash)
         return copy_into(
             tx,
             source,
             target,
             destination,
             overwrite=overwrite,
-            short_hash=lambda: self._short_hash(tx, destination, source.image.hash),
+            short_hash=lambda: short_hash_for(tx, destination, source.image.hash),
             now=self._clock(),
         )
 
@@ -375,37 +321,30 @@ class LocalStore(Store):
             raise InvalidInput("locked must be true or false")
         return self._change(org, ref, lambda image: replace(image, locked=locked))
 
+    def _edit_user_metadata(
+        self, org: str, ref: str, edit: Callable[[Mapping[str, object]], dict[str, object]]
+    ) -> SourceImage:
+        def apply(image: SourceImage) -> SourceImage:
+            require_unlocked(image, "change its user metadata")
+            return replace(image, user_metadata=edit(image.user_metadata))
+
+        return self._change(org, ref, apply)
+
     def replace_user_metadata(
         self, org: str, ref: str, metadata: Mapping[str, object]
     ) -> SourceImage:
         validated = validate_user_metadata(metadata)
-
-        def apply(image: SourceImage) -> SourceImage:
-            require_unlocked(image, "change its user metadata")
-            return replace(image, user_metadata=validated)
-
-        return self._change(org, ref, apply)
+        return self._edit_user_metadata(org, ref, lambda _: validated)
 
     def patch_user_metadata(
         self, org: str, ref: str, changes: Mapping[str, object | None]
     ) -> SourceImage:
         if not isinstance(changes, Mapping):
             raise InvalidInput("user metadata changes must be a JSON object")
-
-        def apply(image: SourceImage) -> SourceImage:
-            require_unlocked(image, "change its user metadata")
-            return replace(image, user_metadata=merge_user_metadata(image.user_metadata, changes))
-
-        return self._change(org, ref, apply)
+        return self._edit_user_metadata(org, ref, lambda old: merge_user_metadata(old, changes))
 
     def delete_user_metadata_field(self, org: str, ref: str, key: str) -> SourceImage:
-        def apply(image: SourceImage) -> SourceImage:
-            require_unlocked(image, "change its user metadata")
-            return replace(
-                image, user_metadata=remove_user_metadata_field(image.user_metadata, key)
-            )
-
-        return self._change(org, ref, apply)
+        return self._edit_user_metadata(org, ref, lambda old: remove_user_metadata_field(old, key))
 
     def set_dynamic_metadata(
         self,
@@ -448,8 +387,8 @@ class LocalStore(Store):
                     tx=tx,
                     stored=stored,
                     now=self._clock(),
-                    short_hash=lambda h: self._short_hash(tx, org, h),
-                    existing=lambda h: self._existing_row(tx, org, h),
+                    short_hash=lambda h: short_hash_for(tx, org, h),
+                    existing=lambda h: existing_row(tx, org, h),
                 ),
                 change(dict(stored.image.dynamic_metadata)),
                 delete_previous=delete_previous,

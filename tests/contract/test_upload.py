@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import io
 from pathlib import Path
 
 import images
 import pytest
+from support import StoreFactory, upload
 
 from rokkafs.errors import (
     ImageNotFound,
@@ -22,8 +22,6 @@ from rokkafs.errors import (
 from rokkafs.metadata import compute_hash
 from rokkafs.store.base import Store, StoreConfig
 from rokkafs.store.local import LocalStore
-
-from support import StoreFactory, upload
 
 
 def test_plain_upload_has_rokkas_fields_and_hash(store: Store) -> None:

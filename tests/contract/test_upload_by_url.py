@@ -21,7 +21,7 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         routes = {
             "/img/cat%20photo.png": (200, {"Content-Type": "image/png"}, PNG),
             "/redirect": (302, {"Location": "/img/cat%20photo.png"}, b""),

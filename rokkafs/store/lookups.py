@@ -1,0 +1,54 @@
+"""Lookups inside an index transaction that raise the store's errors."""
+
+from __future__ import annotations
+
+import math
+
+from rokkafs.errors import ImageNotFound, OrganizationNotFound
+from rokkafs.model import Organization, validate_hash_ref
+from rokkafs.store.index import IndexTransaction, StoredImage
+from rokkafs.store.records import shortest_unique_prefix
+
+__all__ = ["existing_row", "require_image", "require_org", "short_hash_for"]
+
+
+def require_org(tx: IndexTransaction, org: str) -> Organization:
+    """The organization.
+
+    Raises:
+        OrganizationNotFound: it does not exist.
+    """
+    organization = tx.get_organization(org)
+    if organization is None:
+        raise OrganizationNotFound(f"organization {org!r} not found")
+    return organization
+
+
+def require_image(
+    tx: IndexTransaction, org: str, ref: str, *, include_deleted: bool, trash_cutoff: float
+) -> StoredImage:
+    """A live (or, with ``include_deleted``, restorable) image by hash or short hash.
+
+    Raises:
+        InvalidInput: ``ref`` is not a hash.
+        OrganizationNotFound: unknown organization.
+        ImageNotFound: no such image.
+    """
+    validate_hash_ref(ref)
+    require_org(tx, org)
+    stored = tx.get_image(org, ref, include_deleted=include_deleted, trash_cutoff=trash_cutoff)
+    if stored is None:
+        raise ImageNotFound(f"source image {ref} not found in organization {org!r}")
+    return stored
+
+
+def existing_row(tx: IndexTransaction, org: str, image_hash: str) -> StoredImage | None:
+    """The record of that hash in ``org`` in any state (live, trashed, expired)."""
+    return tx.get_image(org, image_hash, include_deleted=True, trash_cutoff=-math.inf)
+
+
+def short_hash_for(tx: IndexTransaction, org: str, image_hash: str) -> str:
+    """The shortest prefix (>= 6) of ``image_hash`` that no other hash of ``org`` starts with."""
+    return shortest_unique_prefix(
+        image_hash, lambda prefix: tx.hash_prefix_taken(org, prefix, exclude_hash=image_hash)
+    )
