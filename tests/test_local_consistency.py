@@ -47,7 +47,7 @@ def assert_consistent(data: Path) -> int:
 def test_sigkill_at_random_moments_leaves_a_consistent_store(tmp_path: Path) -> None:
     rng = random.Random(7)
     data = tmp_path / "data"
-    for round_number in range(8):
+    for round_number in range(20):
         child = subprocess.Popen(
             [sys.executable, str(WORKERS / "crash_worker.py"), str(data), str(round_number)],
             stdout=subprocess.PIPE,
@@ -56,7 +56,7 @@ def test_sigkill_at_random_moments_leaves_a_consistent_store(tmp_path: Path) -> 
         try:
             assert child.stdout is not None
             assert child.stdout.readline().strip() == "ready"
-            time.sleep(rng.uniform(0.05, 1.0))
+            time.sleep(rng.uniform(0.02, 0.5))
         finally:
             os.kill(child.pid, signal.SIGKILL)
             child.wait(timeout=30)

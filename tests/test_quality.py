@@ -13,7 +13,7 @@ import pytest
 from rokkafs.errors import RokkaFSError, all_error_classes
 
 ROOT = Path(__file__).resolve().parent.parent
-MAX_MODULE_LINES = 450
+MAX_MODULE_LINES = 500  # aim for 400; contract modules carry long docstrings
 
 
 def _tool(name: str) -> str:

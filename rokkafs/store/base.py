@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import BinaryIO, Literal
 
+from rokkafs.errors import InvalidInput
 from rokkafs.formats import DEFAULT_NON_IMAGE_TYPES
 from rokkafs.model import (
     CheckReport,
@@ -34,7 +35,7 @@ from rokkafs.model import (
 )
 from rokkafs.search import Filter, SearchQuery
 
-__all__ = ["OptimizeSource", "PurgeResult", "Store", "StoreConfig"]
+__all__ = ["CopyAllResult", "OptimizeSource", "PurgeResult", "Store", "StoreConfig"]
 
 OptimizeSource = Literal["true", "jpg", "png"]
 MAX_BATCH_COPY = 100
@@ -59,6 +60,14 @@ class PurgeResult:
     images: int
     blobs: int
     freed_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class CopyAllResult:
+    """Counts of a whole-organization copy."""
+
+    created: int
+    existing: int
 
 
 class Store(abc.ABC):
@@ -290,6 +299,35 @@ class Store(abc.ABC):
             InvalidInput: more than 100 hashes.
             OrganizationNotFound: source or destination organization missing.
         """
+
+    def copy_all_source_images(
+        self, org: str, destination: str, *, overwrite: bool = True
+    ) -> CopyAllResult:
+        """Copy every live image of ``org`` to ``destination`` (rokka CLIs' ``copy-all``).
+
+        Idempotent: re-running after an interruption reports the copied ones as existing.
+        This default pages with a cursor and copies 100 at a time, as rokka's CLIs do;
+        implementations may do it in fewer, larger steps.
+
+        Raises:
+            OrganizationNotFound: source or destination organization missing.
+            InvalidInput: ``org`` and ``destination`` are the same.
+        """
+        if org == destination:
+            raise InvalidInput("source and destination organization are the same")
+        self.get_organization(destination)
+        created = existing = 0
+        query = SearchQuery(limit=MAX_BATCH_COPY)
+        while True:
+            page = self.list_source_images(org, query)
+            if not page.items:
+                return CopyAllResult(created, existing)
+            result = self.copy_source_images(
+                org, [i.hash for i in page.items], destination, overwrite=overwrite
+            )
+            created += len(result.created)
+            existing += len(result.existing)
+            query = SearchQuery(limit=MAX_BATCH_COPY, cursor=page.cursor)
 
     # ----------------------------------------------------------------- changing
 

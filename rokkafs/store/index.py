@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from rokkafs.model import Organization, SourceImage
 from rokkafs.search import SearchQuery
 
-__all__ = ["IndexTransaction", "MetadataIndex", "SearchPage", "StoredImage"]
+__all__ = ["ImageState", "IndexTransaction", "MetadataIndex", "SearchPage", "StoredImage"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +25,17 @@ class StoredImage:
 
     image: SourceImage
     blob_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImageState:
+    """The few fields of a record that copying decides on."""
+
+    hash: str
+    short_hash: str
+    deleted: bool
+    locked: bool
+    created: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,12 +73,36 @@ class IndexTransaction(abc.ABC):
         """Find an image by exact hash or short hash; live only unless ``include_deleted``."""
 
     @abc.abstractmethod
+    def get_images(self, org: str, refs: list[str]) -> list[StoredImage]:
+        """Every record of ``org`` (in any state) whose hash or short hash is in ``refs``."""
+
+    @abc.abstractmethod
+    def image_states(self, org: str, refs: list[str]) -> list[ImageState]:
+        """Like :meth:`get_images`, only the fields copying needs (cheap for batches)."""
+
+    @abc.abstractmethod
+    def copy_records(
+        self, org: str, destination: str, copies: list[tuple[str, str, float]]
+    ) -> None:
+        """Copy records ``(hash, short hash in destination, created)`` of ``org`` into
+        ``destination`` unlocked and live, replacing a record of the same hash there."""
+
+    @abc.abstractmethod
+    def live_hashes(self, org: str, *, after: str, limit: int) -> list[str]:
+        """Hashes of live images of ``org`` greater than ``after``, in hash order."""
+
+    @abc.abstractmethod
     def hash_prefix_taken(self, org: str, prefix: str, *, exclude_hash: str) -> bool:
         """Whether another image of ``org`` (in any state) has a hash starting with prefix."""
 
     @abc.abstractmethod
     def put_image(self, stored: StoredImage) -> None:
         """Insert or update the record of (organization, hash)."""
+
+    def put_images(self, records: list[StoredImage]) -> None:
+        """Insert or update several records at once."""
+        for stored in records:
+            self.put_image(stored)
 
     @abc.abstractmethod
     def search(self, org: str, query: SearchQuery, *, trash_cutoff: float) -> SearchPage:

@@ -8,9 +8,11 @@ Data directory layout::
 
 Consistency: an upload is staged and fsynced, then — inside one exclusive index transaction
 — its blob is moved into place (atomic rename) and its records are written. Garbage collection
-deletes blob files inside an exclusive transaction too, so it can never race an upload of the
-same bytes. A crash at any moment leaves at worst an orphan blob file or a staging file, which
-:meth:`check` reports as notes and :meth:`purge_trash` removes.
+first commits that blobs are unreferenced, then deletes the unrecorded files inside a second
+exclusive transaction, so it can neither race an upload of the same bytes nor, by crashing,
+leave an image whose file is gone (see :func:`rokkafs.store.maintenance.purge`). A crash at
+any moment leaves at worst an orphan blob file or a staging file, which :meth:`check` reports
+as notes and :meth:`purge_trash` removes.
 
 Thread-safe, and safe for several processes opening the same directory (a server and a mount).
 """
@@ -46,8 +48,16 @@ from rokkafs.model import (
 )
 from rokkafs.search import Filter, SearchQuery, encode_cursor
 from rokkafs.store import dynamic, maintenance
-from rokkafs.store.base import MAX_BATCH_COPY, OptimizeSource, PurgeResult, Store, StoreConfig
+from rokkafs.store.base import (
+    MAX_BATCH_COPY,
+    CopyAllResult,
+    OptimizeSource,
+    PurgeResult,
+    Store,
+    StoreConfig,
+)
 from rokkafs.store.blobs import FileBlobStorage
+from rokkafs.store.copying import copy_batch, copy_into
 from rokkafs.store.fetch import fetch_url
 from rokkafs.store.index import IndexTransaction, StoredImage
 from rokkafs.store.ingest import (
@@ -58,8 +68,6 @@ from rokkafs.store.ingest import (
 from rokkafs.store.local_upload import UploadRequest, commit_upload
 from rokkafs.store.lookups import existing_row, require_image, require_org, short_hash_for
 from rokkafs.store.records import (
-    CopyStatus,
-    copy_into,
     deleted,
     merge_user_metadata,
     remove_user_metadata_field,
@@ -268,7 +276,17 @@ class LocalStore(Store):
         with self._index.write() as tx:
             source = self._require_image(tx, org, ref)
             require_org(tx, destination)
-            outcome = self._copy_one(tx, source, destination, overwrite=overwrite)
+            target = existing_row(tx, destination, source.image.hash)
+            outcome, record = copy_into(
+                source,
+                target,
+                destination,
+                overwrite=overwrite,
+                short_hash=lambda: short_hash_for(tx, destination, source.image.hash),
+                now=self._clock(),
+            )
+            if record is not None:
+                tx.put_image(record)
         if outcome == "existing":
             raise ImageExists(f"source image {source.image.hash} exists in {destination!r}")
         return outcome
@@ -279,36 +297,31 @@ class LocalStore(Store):
         wanted = list(dict.fromkeys(refs))
         if len(wanted) > MAX_BATCH_COPY:
             raise InvalidInput(f"at most {MAX_BATCH_COPY} hashes can be copied at once")
-        created: list[str] = []
-        existing: list[str] = []
-        notfound: list[str] = []
         with self._index.write() as tx:
             require_org(tx, org)
             require_org(tx, destination)
-            cutoff = self._trash_cutoff()
-            for ref in wanted:
-                valid = isinstance(ref, str) and 6 <= len(ref) <= 40
-                source = tx.get_image(org, ref, include_deleted=False, trash_cutoff=cutoff)
-                if not valid or source is None:
-                    notfound.append(ref)
-                    continue
-                outcome = self._copy_one(tx, source, destination, overwrite=overwrite)
-                (created if outcome == "created" else existing).append(source.image.hash)
-        return CopyResult(tuple(created), tuple(existing), tuple(notfound))
+            return copy_batch(tx, org, wanted, destination, overwrite=overwrite, now=self._clock())
 
-    def _copy_one(
-        self, tx: IndexTransaction, source: StoredImage, destination: str, *, overwrite: bool
-    ) -> CopyStatus:
-        target = existing_row(tx, destination, source.image.hash)
-        return copy_into(
-            tx,
-            source,
-            target,
-            destination,
-            overwrite=overwrite,
-            short_hash=lambda: short_hash_for(tx, destination, source.image.hash),
-            now=self._clock(),
-        )
+    def copy_all_source_images(
+        self, org: str, destination: str, *, overwrite: bool = True
+    ) -> CopyAllResult:
+        if org == destination:
+            raise InvalidInput("source and destination organization are the same")
+        created = existing = 0
+        after = ""
+        while True:  # steps of 2000 keep each exclusive transaction short
+            with self._index.write() as tx:
+                require_org(tx, org)
+                require_org(tx, destination)
+                hashes = tx.live_hashes(org, after=after, limit=2000)
+                if not hashes:
+                    return CopyAllResult(created, existing)
+                result = copy_batch(
+                    tx, org, hashes, destination, overwrite=overwrite, now=self._clock()
+                )
+            created += len(result.created)
+            existing += len(result.existing)
+            after = hashes[-1]
 
     # ----------------------------------------------------------------- changing
 

@@ -15,17 +15,22 @@ STALE_STAGING_SECONDS = 86_400.0
 def purge(index: MetadataIndex, blobs: BlobStorage, *, deleted_before: float) -> PurgeResult:
     """Remove images trashed before the given time, then every blob nothing refers to.
 
-    Blob files are deleted inside the exclusive index transaction, so an upload of the same
-    bytes (which publishes its blob inside its own exclusive transaction) can never lose its
-    file to a concurrent purge. Blob files the index does not know (a crash between publishing
-    and committing) and day-old staging files are removed too.
+    Two exclusive transactions, so that neither a crash nor a concurrent upload of the same
+    bytes can leave an image without its blob file:
+
+    1. forget the expired image records and the blob records nothing refers to (commit);
+    2. delete every blob file the index does not know. An upload publishes its file and
+       records it inside one exclusive transaction, so here a file without a record is
+       garbage for sure — also one left by a crash between publishing and committing.
+
+    A crash between the two leaves unrecorded files, which the next purge removes.
     """
     with index.write() as tx:
         images = tx.purge_images(deleted_before=deleted_before)
         unreferenced = tx.unreferenced_blobs()
         for blob_id, _ in unreferenced:
             tx.delete_blob(blob_id)
-            blobs.delete(blob_id)
+    with index.write() as tx:
         known = tx.blob_ids()
         for blob_id in list(blobs.iter_blob_ids()):
             if blob_id not in known:

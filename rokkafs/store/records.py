@@ -6,16 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Literal
 
 from rokkafs.errors import InvalidInput, Locked, NotFound
 from rokkafs.metadata import validate_user_metadata_key, validate_user_metadata_value
 from rokkafs.model import SourceImage
-from rokkafs.store.index import IndexTransaction, StoredImage
 
 __all__ = [
-    "CopyStatus",
-    "copy_into",
     "deleted",
     "merge_user_metadata",
     "remove_user_metadata_field",
@@ -26,7 +22,6 @@ __all__ = [
 ]
 
 MIN_SHORT_HASH = 6
-CopyStatus = Literal["created", "overwritten", "existing"]
 
 
 def _bare(key: str) -> str:
@@ -109,39 +104,3 @@ def reuploaded(
         require_unlocked(old, "change its user metadata")
     image = undeleted(replace(old, name=name, user_metadata=merged))
     return image if mtime is None else replace(image, mtime=mtime)
-
-
-def copy_into(
-    tx: IndexTransaction,
-    source: StoredImage,
-    target: StoredImage | None,
-    destination: str,
-    *,
-    overwrite: bool,
-    short_hash: Callable[[], str],
-    now: float,
-) -> CopyStatus:
-    """Copy a source image record into ``destination`` (``target`` is the row of that hash
-    there, live or trashed, if any). The copy keeps hash, name, metadata and mtime; it is not
-    locked and has its own short hash and creation time.
-
-    Returns:
-        ``"existing"`` (and nothing changed) when a live target exists and not ``overwrite``.
-
-    Raises:
-        Locked: overwriting a locked image.
-    """
-    live_target = target is not None and not target.image.deleted
-    if target is not None and live_target:
-        if not overwrite:
-            return "existing"
-        require_unlocked(target.image, "be overwritten")
-    copy = replace(
-        source.image,
-        organization=destination,
-        short_hash=target.image.short_hash if target else short_hash(),
-        created=target.image.created if target else datetime.fromtimestamp(int(now), tz=UTC),
-        locked=False,
-    )
-    tx.put_image(StoredImage(copy, source.blob_id))
-    return "overwritten" if live_target else "created"

@@ -16,7 +16,13 @@ from pathlib import Path
 
 from rokkafs.model import Organization, SourceImage
 from rokkafs.search import SearchQuery
-from rokkafs.store.index import IndexTransaction, MetadataIndex, SearchPage, StoredImage
+from rokkafs.store.index import (
+    ImageState,
+    IndexTransaction,
+    MetadataIndex,
+    SearchPage,
+    StoredImage,
+)
 from rokkafs.store.sqlite_search import build_search, cursor_condition
 
 __all__ = ["SqliteIndex"]
@@ -71,6 +77,52 @@ _IMAGE_COLUMNS = (
     "opaque, animated, locked, protected, created, mtime, deleted_at, user_metadata, "
     "dynamic_metadata"
 )
+
+
+_UPSERT = (
+    f"INSERT INTO images ({_IMAGE_COLUMNS}) VALUES ({', '.join('?' * 20)}) "
+    "ON CONFLICT (org, hash) DO UPDATE SET "
+    + ", ".join(
+        f"{c} = excluded.{c}" for c in _IMAGE_COLUMNS.split(", ") if c not in ("org", "hash")
+    )
+)
+
+
+_COPIED = {"org": "?", "short_hash": "?", "created": "?", "locked": "0", "deleted_at": "NULL"}
+_COPY = (
+    f"INSERT INTO images ({_IMAGE_COLUMNS}) SELECT "
+    + ", ".join(_COPIED.get(c, c) for c in _IMAGE_COLUMNS.split(", "))
+    + " FROM images WHERE org = ? AND hash = ? ON CONFLICT (org, hash) DO UPDATE SET "
+    + ", ".join(
+        f"{c} = excluded.{c}" for c in _IMAGE_COLUMNS.split(", ") if c not in ("org", "hash")
+    )
+)
+
+
+def _record_values(stored: StoredImage) -> tuple[object, ...]:
+    image = stored.image
+    return (
+        image.organization,
+        image.hash,
+        image.short_hash,
+        image.binary_hash,
+        stored.blob_id,
+        image.name,
+        image.format,
+        image.mimetype,
+        image.size,
+        image.width,
+        image.height,
+        image.opaque,
+        image.animated,
+        image.locked,
+        image.protected,
+        image.created.timestamp(),
+        image.mtime,
+        image.deleted_date.timestamp() if image.deleted_date else None,
+        json.dumps(dict(image.user_metadata), separators=(",", ":")),
+        json.dumps(dict(image.dynamic_metadata), separators=(",", ":")),
+    )
 
 
 def _timestamp(value: float) -> datetime:
@@ -150,16 +202,50 @@ class _SqliteTransaction(IndexTransaction):
         row = self._db.execute(
             f"SELECT * FROM images WHERE org = ? AND {column} = ?", (org, ref)
         ).fetchone()
-        if row is None and column == "hash":
-            row = self._db.execute(
-                "SELECT * FROM images WHERE org = ? AND short_hash = ?", (org, ref)
-            ).fetchone()
         if row is None:
             return None
         deleted_at = row["deleted_at"]
         if deleted_at is not None and (not include_deleted or deleted_at < trash_cutoff):
             return None
         return _row_to_stored(row)
+
+    def get_images(self, org: str, refs: list[str]) -> list[StoredImage]:
+        if not refs:
+            return []
+        marks = ", ".join("?" * len(refs))
+        rows = self._db.execute(
+            f"SELECT * FROM images WHERE org = ? AND hash IN ({marks}) UNION "
+            f"SELECT * FROM images WHERE org = ? AND short_hash IN ({marks})",
+            (org, *refs, org, *refs),
+        ).fetchall()
+        return [_row_to_stored(r) for r in rows]
+
+    def image_states(self, org: str, refs: list[str]) -> list[ImageState]:
+        if not refs:
+            return []
+        marks = ", ".join("?" * len(refs))
+        columns = "hash, short_hash, deleted_at, locked, created"
+        rows = self._db.execute(
+            f"SELECT {columns} FROM images WHERE org = ? AND hash IN ({marks}) UNION "
+            f"SELECT {columns} FROM images WHERE org = ? AND short_hash IN ({marks})",
+            (org, *refs, org, *refs),
+        ).fetchall()
+        return [ImageState(r[0], r[1], r[2] is not None, bool(r[3]), r[4]) for r in rows]
+
+    def copy_records(
+        self, org: str, destination: str, copies: list[tuple[str, str, float]]
+    ) -> None:
+        self._db.executemany(
+            _COPY, [(destination, short, created, org, h) for h, short, created in copies]
+        )
+
+    def live_hashes(self, org: str, *, after: str, limit: int) -> list[str]:
+        rows = self._db.execute(
+            "SELECT hash FROM images WHERE org = ? AND hash > ? AND deleted_at IS NULL "
+            "ORDER BY hash LIMIT ?",
+            (org, after, limit),
+        )
+        return [r[0] for r in rows]
 
     def hash_prefix_taken(self, org: str, prefix: str, *, exclude_hash: str) -> bool:
         row = self._db.execute(
@@ -169,37 +255,10 @@ class _SqliteTransaction(IndexTransaction):
         return row is not None
 
     def put_image(self, stored: StoredImage) -> None:
-        image = stored.image
-        values = (
-            image.organization,
-            image.hash,
-            image.short_hash,
-            image.binary_hash,
-            stored.blob_id,
-            image.name,
-            image.format,
-            image.mimetype,
-            image.size,
-            image.width,
-            image.height,
-            image.opaque,
-            image.animated,
-            image.locked,
-            image.protected,
-            image.created.timestamp(),
-            image.mtime,
-            image.deleted_date.timestamp() if image.deleted_date else None,
-            json.dumps(dict(image.user_metadata), separators=(",", ":")),
-            json.dumps(dict(image.dynamic_metadata), separators=(",", ":")),
-        )
-        updates = ", ".join(
-            f"{c} = excluded.{c}" for c in _IMAGE_COLUMNS.split(", ") if c not in ("org", "hash")
-        )
-        self._db.execute(
-            f"INSERT INTO images ({_IMAGE_COLUMNS}) VALUES ({', '.join('?' * len(values))}) "
-            f"ON CONFLICT (org, hash) DO UPDATE SET {updates}",
-            values,
-        )
+        self.put_images([stored])
+
+    def put_images(self, records: list[StoredImage]) -> None:
+        self._db.executemany(_UPSERT, [_record_values(stored) for stored in records])
 
     def search(self, org: str, query: SearchQuery, *, trash_cutoff: float) -> SearchPage:
         sql = build_search(org, query, trash_cutoff=trash_cutoff)

@@ -177,3 +177,30 @@ def test_copy_into_trash_row_revives_it(store: Store) -> None:
     store.delete_source_image("other", image.hash)
     assert store.copy_source_image("acme", image.hash, "other", overwrite=False) == "created"
     assert not store.get_source_image("other", image.hash).deleted
+
+
+def test_copy_all_is_complete_and_idempotent(store: Store) -> None:
+    for i in range(7):
+        upload(store, images.png(color=i), f"{i}.png", user_metadata={"int:i": i})
+    gone = upload(store, images.jpeg(), "gone.jpg")
+    store.delete_source_image("acme", gone.hash)
+    result = store.copy_all_source_images("acme", "other")
+    assert (result.created, result.existing) == (7, 0)
+    copied = store.list_source_images("other")
+    assert sorted(i.name for i in copied.items) == [f"{i}.png" for i in range(7)]
+    assert {i.user_metadata["int:i"] for i in copied.items} == set(range(7))
+    again = store.copy_all_source_images("acme", "other", overwrite=False)
+    assert (again.created, again.existing) == (0, 7)
+    with pytest.raises(InvalidInput):
+        store.copy_all_source_images("acme", "acme")
+    with pytest.raises(OrganizationNotFound):
+        store.copy_all_source_images("acme", "missing")
+
+
+def test_default_copy_all_pages_like_rokkas_clis(store: Store) -> None:
+    """The Store base implementation (used by stores without a native one) gives the same."""
+    for i in range(5):
+        upload(store, images.png(color=i), f"{i}.png")
+    result = Store.copy_all_source_images(store, "acme", "other")
+    assert (result.created, result.existing) == (5, 0)
+    assert store.list_source_images("other").total == 5
