@@ -1,0 +1,69 @@
+"""The rokkafs command line, run as a real subprocess."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import images
+
+
+def rokkafs(*args: str, data: Path | None = None) -> subprocess.CompletedProcess[str]:
+    prefix = ["--data", str(data)] if data else []
+    return subprocess.run(
+        [sys.executable, "-m", "rokkafs.cli", *prefix, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_hash_prints_binary_hash_and_rokka_hash(tmp_path: Path) -> None:
+    path = tmp_path / "cat.png"
+    path.write_bytes(images.png())
+    result = rokkafs("hash", str(path))
+    assert result.returncode == 0, result.stderr
+    binary_hash, image_hash, name = result.stdout.split()
+    assert binary_hash == hashlib.sha1(path.read_bytes()).hexdigest()
+    assert image_hash == hashlib.sha1((binary_hash + "a:0:{}").encode()).hexdigest()
+    assert name == str(path)
+
+
+def test_org_upload_ls_check(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert rokkafs("org", "create", "demo", data=data).returncode == 0
+    assert rokkafs("org", "list", data=data).stdout.split() == ["demo"]
+    picture = tmp_path / "pic.jpg"
+    picture.write_bytes(images.jpeg())
+    uploaded = rokkafs("upload", "demo", str(picture), data=data)
+    assert uploaded.returncode == 0, uploaded.stderr
+    image_hash = uploaded.stdout.split()[0]
+    listing = rokkafs("ls", "demo", data=data)
+    assert "pic.jpg" in listing.stdout and image_hash[:6] in listing.stdout
+    as_json = rokkafs("ls", "demo", "--json", data=data)
+    assert f'"hash": "{image_hash}"' in as_json.stdout
+    info = rokkafs("info", data=data)
+    assert "demo: 1 source images" in info.stdout
+    check = rokkafs("check", "--deep", data=data)
+    assert check.returncode == 0 and check.stdout.strip().endswith("ok")
+
+
+def test_errors_are_one_line_with_exit_codes(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    bad = rokkafs("org", "create", "Not Valid", data=data)
+    assert bad.returncode == 1
+    assert bad.stderr.startswith("rokkafs: invalid organization name")
+    assert "Traceback" not in bad.stderr
+    missing = rokkafs("ls", "nope", data=data)
+    assert missing.returncode == 1 and "not found" in missing.stderr
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(bytes(range(256)) * 10)
+    rokkafs("org", "create", "demo", data=data)
+    refused = rokkafs("upload", "demo", str(junk), data=data)
+    assert refused.returncode == 1 and "unknown file type" in refused.stderr
+    usage = rokkafs("no-such-command")
+    assert usage.returncode == 2
+    debug = rokkafs("--debug", "ls", "nope", data=data)
+    assert "Traceback" in debug.stderr
