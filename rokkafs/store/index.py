@@ -9,7 +9,6 @@ rolls back on any exception.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
@@ -73,12 +72,9 @@ class IndexTransaction(abc.ABC):
         """Find an image by exact hash or short hash; live only unless ``include_deleted``."""
 
     @abc.abstractmethod
-    def get_images(self, org: str, refs: list[str]) -> list[StoredImage]:
-        """Every record of ``org`` (in any state) whose hash or short hash is in ``refs``."""
-
-    @abc.abstractmethod
     def image_states(self, org: str, refs: list[str]) -> list[ImageState]:
-        """Like :meth:`get_images`, only the fields copying needs (cheap for batches)."""
+        """The copy-relevant fields of every record of ``org`` (in any state) whose hash or
+        short hash is in ``refs``."""
 
     @abc.abstractmethod
     def copy_records(
@@ -98,11 +94,6 @@ class IndexTransaction(abc.ABC):
     @abc.abstractmethod
     def put_image(self, stored: StoredImage) -> None:
         """Insert or update the record of (organization, hash)."""
-
-    def put_images(self, records: list[StoredImage]) -> None:
-        """Insert or update several records at once."""
-        for stored in records:
-            self.put_image(stored)
 
     @abc.abstractmethod
     def search(self, org: str, query: SearchQuery, *, trash_cutoff: float) -> SearchPage:
@@ -147,9 +138,3 @@ class MetadataIndex(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None:
         """Close every connection."""
-
-
-def iterate(page: SearchPage) -> Iterator[SourceImage]:
-    """Yield the source images of a page."""
-    for stored in page.items:
-        yield stored.image

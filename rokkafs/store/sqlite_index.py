@@ -209,17 +209,6 @@ class _SqliteTransaction(IndexTransaction):
             return None
         return _row_to_stored(row)
 
-    def get_images(self, org: str, refs: list[str]) -> list[StoredImage]:
-        if not refs:
-            return []
-        marks = ", ".join("?" * len(refs))
-        rows = self._db.execute(
-            f"SELECT * FROM images WHERE org = ? AND hash IN ({marks}) UNION "
-            f"SELECT * FROM images WHERE org = ? AND short_hash IN ({marks})",
-            (org, *refs, org, *refs),
-        ).fetchall()
-        return [_row_to_stored(r) for r in rows]
-
     def image_states(self, org: str, refs: list[str]) -> list[ImageState]:
         if not refs:
             return []
@@ -255,10 +244,7 @@ class _SqliteTransaction(IndexTransaction):
         return row is not None
 
     def put_image(self, stored: StoredImage) -> None:
-        self.put_images([stored])
-
-    def put_images(self, records: list[StoredImage]) -> None:
-        self._db.executemany(_UPSERT, [_record_values(stored) for stored in records])
+        self._db.execute(_UPSERT, _record_values(stored))
 
     def search(self, org: str, query: SearchQuery, *, trash_cutoff: float) -> SearchPage:
         sql = build_search(org, query, trash_cutoff=trash_cutoff)
