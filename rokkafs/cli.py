@@ -65,6 +65,37 @@ def cli(ctx: click.Context, data: Path, debug: bool) -> None:
 
 
 @cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_obj
+def serve(obj: _Context, host: str, port: int, tls_cert: Path | None, tls_key: Path | None) -> None:
+    """Serve rokka's REST API on the embedded store.
+
+    On first start an admin API key is created, written to DATA/admin-api-key (mode 0600)
+    and printed; send it as the Api-Key header.
+    """
+    from rokkafs.adminkey import ADMIN_KEY_FILE, ensure_admin_key
+    from rokkafs.server import make_server
+
+    key, created = ensure_admin_key(obj.data)
+    if created:
+        click.echo(f"created the admin API key {key}")
+        click.echo(f"(saved in {obj.data / ADMIN_KEY_FILE}, mode 0600)")
+    store = obj.store()
+    server = make_server(
+        store, lambda: [key], host=host, port=port, tls_cert=tls_cert, tls_key=tls_key
+    )
+    scheme = "https" if tls_cert else "http"
+    click.echo(f"rokkafs serves the REST API at {scheme}://{host}:{port}/ (data: {obj.data})")
+    try:
+        server.safe_start()
+    finally:
+        store.close()
+
+
+@cli.command()
 @click.pass_obj
 def info(obj: _Context) -> None:
     """Open (or create) the embedded store and summarize it."""

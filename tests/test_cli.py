@@ -67,3 +67,42 @@ def test_errors_are_one_line_with_exit_codes(tmp_path: Path) -> None:
     assert usage.returncode == 2
     debug = rokkafs("--debug", "ls", "nope", data=data)
     assert "Traceback" in debug.stderr
+
+
+def test_serve_creates_the_admin_key_and_answers(tmp_path: Path) -> None:
+    import socket
+    import stat
+    import time
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    data = tmp_path / "data"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "rokkafs.cli", "--data", str(data), "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        key_file = data / "admin-api-key"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                key = key_file.read_text().strip()
+                response = httpx.get(f"http://127.0.0.1:{port}/", headers={"Api-Key": key})
+                break
+            except (OSError, httpx.TransportError):
+                assert time.monotonic() < deadline, "rokkafs serve did not come up"
+                time.sleep(0.2)
+        assert response.status_code == 200
+        assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+        assert len(key) == 64
+        refused = httpx.get(f"http://127.0.0.1:{port}/sourceimages/x", headers={"Api-Key": "no"})
+        assert refused.status_code == 403
+    finally:
+        server.terminate()
+        out, _ = server.communicate(timeout=30)
+    assert f"created the admin API key {key}" in out

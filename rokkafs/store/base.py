@@ -21,7 +21,7 @@ import abc
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import BinaryIO, Literal
+from typing import IO, BinaryIO, Literal
 
 from rokkafs.errors import InvalidInput
 from rokkafs.formats import DEFAULT_NON_IMAGE_TYPES
@@ -114,7 +114,7 @@ class Store(abc.ABC):
     def create_source_image(
         self,
         org: str,
-        data: BinaryIO,
+        data: IO[bytes],
         *,
         name: str,
         user_metadata: Mapping[str, object] | None = None,

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from PIL import Image
 
@@ -49,7 +49,7 @@ class Staged:
     info: ImageInfo | None = None
 
 
-def read_chunks(data: BinaryIO) -> Iterator[bytes]:
+def read_chunks(data: IO[bytes]) -> Iterator[bytes]:
     """Yield a stream's bytes in 1 MiB pieces."""
     while chunk := data.read(CHUNK):
         yield chunk

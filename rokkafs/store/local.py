@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from rokkafs.errors import (
     AlreadyExists,
@@ -150,7 +150,7 @@ class LocalStore(Store):
     def create_source_image(
         self,
         org: str,
-        data: BinaryIO,
+        data: IO[bytes],
         *,
         name: str,
         user_metadata: Mapping[str, object] | None = None,

@@ -1,0 +1,122 @@
+"""The WSGI application: routing, authentication and the one error mapping of the REST API.
+
+Errors leave as rokka does: ``{"error": {"code": N, "message": "…"}}``, except missing or
+invalid credentials, which get rokka's flat ``{"code": 403, "message": …,
+"invalid_authentication": true}``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from rokkafs.api import sourceimages
+from rokkafs.api.responses import json_response
+from rokkafs.errors import RokkaFSError
+from rokkafs.store.base import Store
+
+__all__ = ["make_app"]
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[..., Response]
+_SI = "/sourceimages/<org>"
+_IMG = "/sourceimages/<org>/<ref>"
+ROUTES: list[tuple[str, tuple[str, ...], Handler]] = [
+    ("/", ("GET",), sourceimages.resources),
+    ("/organizations/<name>", ("PUT",), sourceimages.create_organization),
+    ("/organizations/<name>", ("GET",), sourceimages.get_organization),
+    (_SI, ("POST",), sourceimages.create),
+    (_SI, ("GET",), sourceimages.list_images),
+    (_SI, ("DELETE",), sourceimages.delete_by_binary_hash),
+    (f"{_SI}/copy", ("POST",), sourceimages.copy_batch),
+    (f"{_SI}/binaryhash/<binary_hash>", ("GET",), sourceimages.by_binary_hash),
+    (_IMG, ("GET",), sourceimages.get),
+    (_IMG, ("DELETE",), sourceimages.delete),
+    (_IMG, ("COPY",), sourceimages.copy),
+    (f"{_IMG}/copy", ("POST",), sourceimages.copy),
+    (f"{_IMG}/restore", ("POST",), sourceimages.restore),
+    (f"{_IMG}/download", ("GET",), sourceimages.download),
+    (f"{_IMG}/name", ("PUT",), sourceimages.rename),
+    (f"{_IMG}/options/locked", ("PUT",), sourceimages.set_locked),
+    (f"{_IMG}/cache", ("DELETE",), sourceimages.invalidate_cache),
+    (f"{_IMG}/meta/user", ("GET",), sourceimages.get_user_metadata),
+    (f"{_IMG}/meta/user", ("PUT",), sourceimages.replace_user_metadata),
+    (f"{_IMG}/meta/user", ("PATCH",), sourceimages.patch_user_metadata),
+    (f"{_IMG}/meta/user", ("DELETE",), sourceimages.delete_user_metadata),
+    (f"{_IMG}/meta/user/<key>", ("GET",), sourceimages.get_user_metadata_field),
+    (f"{_IMG}/meta/user/<key>", ("PUT",), sourceimages.set_user_metadata_field),
+    (f"{_IMG}/meta/user/<key>", ("DELETE",), sourceimages.delete_user_metadata_field),
+    (f"{_IMG}/meta/dynamic/<name>", ("PUT",), sourceimages.set_dynamic_metadata),
+    (f"{_IMG}/meta/dynamic/<name>", ("DELETE",), sourceimages.delete_dynamic_metadata),
+]
+
+
+def _error(status: int, message: str) -> Response:
+    return json_response({"error": {"code": status, "message": message}}, status)
+
+
+class RokkaApi:
+    """rokka's REST API over one store, guarded by API keys."""
+
+    def __init__(self, store: Store, api_keys: Callable[[], Iterable[str]]) -> None:
+        self.store = store
+        self._api_keys = api_keys
+        self._map = Map(
+            [Rule(path, methods=methods, endpoint=handler) for path, methods, handler in ROUTES],
+            strict_slashes=False,
+        )
+
+    def _authenticated(self, request: Request) -> bool:
+        given = request.headers.get("Api-Key", "").encode("utf-8", "replace")
+        return bool(given) and any(
+            hmac.compare_digest(given, key.encode()) for key in self._api_keys()
+        )
+
+    def dispatch(self, request: Request) -> Response:
+        adapter = self._map.bind_to_environ(request.environ)
+        try:
+            handler, args = adapter.match()
+        except MethodNotAllowed:
+            return _error(405, f"method {request.method} is not allowed here")
+        except NotFound:
+            return _error(404, f"no route {request.path}")
+        except HTTPException as exc:  # redirects and the like
+            return _error(exc.code or 400, exc.description or "bad request")
+        if not self._authenticated(request):
+            return json_response(
+                {
+                    "code": 403,
+                    "message": "API credentials are not supplied or not a valid format.",
+                    "invalid_authentication": True,
+                },
+                403,
+            )
+        try:
+            return handler(self.store, request, **args)  # type: ignore[no-any-return]
+        except RokkaFSError as exc:
+            return _error(exc.http_status, exc.message)
+        except HTTPException as exc:
+            return _error(exc.code or 400, exc.description or "bad request")
+        except Exception:
+            log.exception("unexpected error on %s %s", request.method, request.path)
+            return _error(500, "internal error")
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        request = Request(environ)
+        try:
+            response = self.dispatch(request)
+            return response(environ, start_response)
+        finally:
+            request.close()  # removes spooled upload files
+
+
+def make_app(store: Store, api_keys: Callable[[], Iterable[str]]) -> RokkaApi:
+    """Build the WSGI application; ``api_keys`` yields the keys currently accepted."""
+    return RokkaApi(store, api_keys)

@@ -1,0 +1,53 @@
+"""``rokkafs serve``: one cheroot server for the REST API (WebDAV joins at ``/dav/``)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from cheroot import wsgi
+from cheroot.ssl.builtin import BuiltinSSLAdapter
+
+from rokkafs.api import make_app
+from rokkafs.store.base import Store
+
+__all__ = ["make_server", "running_server"]
+
+log = logging.getLogger(__name__)
+
+
+def make_server(
+    store: Store,
+    api_keys: Callable[[], list[str]],
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    tls_cert: Path | None = None,
+    tls_key: Path | None = None,
+    threads: int = 16,
+) -> wsgi.Server:
+    """A cheroot server for rokkafs's WSGI applications (not started)."""
+    app: Any = make_app(store, api_keys)
+    server = wsgi.Server((host, port), app, numthreads=threads, server_name="rokkafs")
+    if tls_cert is not None and tls_key is not None:
+        server.ssl_adapter = BuiltinSSLAdapter(str(tls_cert), str(tls_key))
+    return server
+
+
+@contextmanager
+def running_server(server: wsgi.Server) -> Iterator[str]:
+    """Run a server in a background thread; yields its base URL (port 0 picks a free one)."""
+    server.prepare()
+    thread = threading.Thread(target=server.serve, daemon=True)
+    thread.start()
+    host, port = server.bind_addr[:2]
+    scheme = "https" if server.ssl_adapter is not None else "http"
+    try:
+        yield f"{scheme}://{host}:{port}"
+    finally:
+        server.stop()
+        thread.join(timeout=10)
