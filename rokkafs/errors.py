@@ -7,6 +7,7 @@ by reading these attributes::
     RokkaFSError (500, EIO)
     ├── NotFound (404, ENOENT)
     │   ├── OrganizationNotFound
+    │   │   └── DestinationNotFound (400)  the destination organization of a copy
     │   └── ImageNotFound
     ├── AlreadyExists (409, EEXIST)
     │   └── ImageExists (412)            copy with overwrite=False onto an existing hash
@@ -34,6 +35,7 @@ __all__ = [
     "AuthenticationFailed",
     "BackendError",
     "BackendUnavailable",
+    "DestinationNotFound",
     "Forbidden",
     "ImageExists",
     "ImageNotFound",
@@ -73,6 +75,12 @@ class NotFound(RokkaFSError):
 
 class OrganizationNotFound(NotFound):
     """The organization does not exist (or the caller may not see it)."""
+
+
+class DestinationNotFound(OrganizationNotFound):
+    """The destination organization of a copy does not exist (rokka answers 400 here)."""
+
+    http_status = 400
 
 
 class ImageNotFound(NotFound):

@@ -38,8 +38,14 @@ def parse_date(value: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
 
 
-def source_image_to_rokka(image: SourceImage, *, with_link: bool = True) -> dict[str, Any]:
-    """A source image exactly as rokka returns it (field order of rokka's responses)."""
+def source_image_to_rokka(
+    image: SourceImage, *, with_link: bool = True, extensions: bool = False
+) -> dict[str, Any]:
+    """A source image exactly as rokka returns it (field order of rokka's responses).
+
+    With ``extensions`` (asked for by rokkafs's own RemoteStore) a ``rokkafs`` object carries
+    what rokka has no field for: the modification time.
+    """
     data: dict[str, Any] = {
         "hash": image.hash,
         "short_hash": image.short_hash,
@@ -68,11 +74,13 @@ def source_image_to_rokka(image: SourceImage, *, with_link: bool = True) -> dict
     data["deleted"] = image.deleted
     if image.deleted_date is not None:
         data["deleted_date"] = format_date(image.deleted_date)
+    if extensions:
+        data["rokkafs"] = {"mtime": image.mtime}
     return data
 
 
-def source_image_from_rokka(data: Mapping[str, Any], *, mtime: float | None = None) -> SourceImage:
-    """Read a source image from rokka's JSON.
+def source_image_from_rokka(data: Mapping[str, Any]) -> SourceImage:
+    """Read a source image from rokka's JSON (and rokkafs's extension object, if present).
 
     Raises:
         BackendError: required fields are missing or of the wrong type.
@@ -80,6 +88,8 @@ def source_image_from_rokka(data: Mapping[str, Any], *, mtime: float | None = No
     try:
         created = parse_date(str(data["created"]))
         deleted_date = data.get("deleted_date")
+        extension = data.get("rokkafs") or {}
+        mtime = extension.get("mtime") if isinstance(extension, Mapping) else None
         return SourceImage(
             organization=str(data["organization"]),
             hash=str(data["hash"]),
@@ -92,7 +102,7 @@ def source_image_from_rokka(data: Mapping[str, Any], *, mtime: float | None = No
             width=int(data.get("width") or 0),
             height=int(data.get("height") or 0),
             created=created,
-            mtime=created.timestamp() if mtime is None else mtime,
+            mtime=created.timestamp() if mtime is None else float(mtime),
             user_metadata=dict(data.get("user_metadata") or {}),
             dynamic_metadata=dict(data.get("dynamic_metadata") or {}),
             locked=bool(data.get("locked", False)),

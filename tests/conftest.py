@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from support import Clock, StoreFactory
 
+from rokkafs.server import make_server, running_server
 from rokkafs.store.base import Store, StoreConfig
 from rokkafs.store.local import LocalStore
+from rokkafs.store.remote import RemoteStore
 
 
 @pytest.fixture
@@ -21,24 +24,32 @@ def clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture(params=["local"])
+API_KEY = "test-key-" + "x" * 55
+
+
+@pytest.fixture(params=["local", "remote"])
 def make_store(
     request: pytest.FixtureRequest, tmp_path: Path, clock: Clock
 ) -> Iterator[StoreFactory]:
-    """Build a fresh store of each implementation (with an optional config)."""
-    opened: list[Store] = []
+    """Build a fresh store of each implementation (with an optional config).
 
-    def factory(config: StoreConfig | None = None) -> Store:
-        if request.param == "local":
-            store: Store = LocalStore(tmp_path / f"data{len(opened)}", config, clock=clock)
-        else:  # pragma: no cover - more implementations join with later issues
-            raise AssertionError(request.param)
-        opened.append(store)
-        return store
+    ``remote`` is a RemoteStore talking over a real socket to ``rokkafs``'s REST API on a
+    cheroot server on a free port, in front of a LocalStore with the same config and clock.
+    """
+    with ExitStack() as stack:
 
-    yield factory
-    for store in opened:
-        store.close()
+        def factory(config: StoreConfig | None = None) -> Store:
+            local = LocalStore(tmp_path / f"data{len(stack._exit_callbacks)}", config, clock=clock)
+            stack.callback(local.close)
+            if request.param == "local":
+                return local
+            server = make_server(local, lambda: [API_KEY], port=0, threads=8)
+            url = stack.enter_context(running_server(server))
+            remote = RemoteStore(url, API_KEY, config=config, cache_seconds=0.0)
+            stack.callback(remote.close)
+            return remote
+
+        yield factory
 
 
 @pytest.fixture

@@ -1,5 +1,10 @@
 """The WSGI application: routing, authentication and the one error mapping of the REST API.
 
+Besides rokka's routes it answers a few rokkafs extensions (``GET /organizations``,
+``DELETE /trash``, ``GET /check``, ``PUT …/options/mtime``); a client that sends
+``X-Rokkafs-Extensions: 1`` also gets each image's modification time and the exact error class,
+so RemoteStore behaves exactly like the store behind the server.
+
 Errors leave as rokka does: ``{"error": {"code": N, "message": "…"}}``, except missing or
 invalid credentials, which get rokka's flat ``{"code": 403, "message": …,
 "invalid_authentication": true}``.
@@ -16,8 +21,8 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from rokkafs.api import sourceimages
-from rokkafs.api.responses import json_response
+from rokkafs.api import extensions, sourceimages
+from rokkafs.api.responses import EXTENSIONS, json_response
 from rokkafs.errors import RokkaFSError
 from rokkafs.store.base import Store
 
@@ -30,6 +35,9 @@ _SI = "/sourceimages/<org>"
 _IMG = "/sourceimages/<org>/<ref>"
 ROUTES: list[tuple[str, tuple[str, ...], Handler]] = [
     ("/", ("GET",), sourceimages.resources),
+    ("/organizations", ("GET",), extensions.list_organizations),
+    ("/trash", ("DELETE",), extensions.purge_trash),
+    ("/check", ("GET",), extensions.check),
     ("/organizations/<name>", ("PUT",), sourceimages.create_organization),
     ("/organizations/<name>", ("GET",), sourceimages.get_organization),
     (_SI, ("POST",), sourceimages.create),
@@ -45,6 +53,7 @@ ROUTES: list[tuple[str, tuple[str, ...], Handler]] = [
     (f"{_IMG}/download", ("GET",), sourceimages.download),
     (f"{_IMG}/name", ("PUT",), sourceimages.rename),
     (f"{_IMG}/options/locked", ("PUT",), sourceimages.set_locked),
+    (f"{_IMG}/options/mtime", ("PUT",), extensions.set_mtime),
     (f"{_IMG}/cache", ("DELETE",), sourceimages.invalidate_cache),
     (f"{_IMG}/meta/user", ("GET",), sourceimages.get_user_metadata),
     (f"{_IMG}/meta/user", ("PUT",), sourceimages.replace_user_metadata),
@@ -58,8 +67,11 @@ ROUTES: list[tuple[str, tuple[str, ...], Handler]] = [
 ]
 
 
-def _error(status: int, message: str) -> Response:
-    return json_response({"error": {"code": status, "message": message}}, status)
+def _error(status: int, message: str, kind: str | None = None) -> Response:
+    error: dict[str, object] = {"code": status, "message": message}
+    if kind is not None and EXTENSIONS.get():
+        error["rokkafs_error"] = kind  # lets RemoteStore raise exactly the same class
+    return json_response({"error": error}, status)
 
 
 class RokkaApi:
@@ -98,15 +110,18 @@ class RokkaApi:
                 },
                 403,
             )
+        token = EXTENSIONS.set(request.headers.get("X-Rokkafs-Extensions") == "1")
         try:
             return handler(self.store, request, **args)  # type: ignore[no-any-return]
         except RokkaFSError as exc:
-            return _error(exc.http_status, exc.message)
+            return _error(exc.http_status, exc.message, type(exc).__name__)
         except HTTPException as exc:
             return _error(exc.code or 400, exc.description or "bad request")
         except Exception:
             log.exception("unexpected error on %s %s", request.method, request.path)
             return _error(500, "internal error")
+        finally:
+            EXTENSIONS.reset(token)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         request = Request(environ)

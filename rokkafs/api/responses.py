@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+from contextvars import ContextVar
 
 from werkzeug.wrappers import Response
 
 from rokkafs.model import SourceImage
 from rokkafs.wire import source_image_to_rokka
 
-__all__ = ["empty", "image_response", "json_response"]
+__all__ = ["EXTENSIONS", "empty", "image_response", "json_response"]
+
+EXTENSIONS: ContextVar[bool] = ContextVar("rokkafs_extensions", default=False)
+"""Whether the current request asked for rokkafs's extensions (header X-Rokkafs-Extensions)."""
 
 
 def json_response(
@@ -22,7 +26,7 @@ def json_response(
 
 def image_response(image: SourceImage, status: int = 200, **kw: bool) -> Response:
     """One source image in rokka's JSON."""
-    return json_response(source_image_to_rokka(image, **kw), status)
+    return json_response(source_image_to_rokka(image, extensions=EXTENSIONS.get(), **kw), status)
 
 
 def empty(status: int = 204) -> Response:

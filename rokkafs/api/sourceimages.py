@@ -9,8 +9,14 @@ from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import wrap_file
 
 from rokkafs.api.forms import json_body, parse_upload
-from rokkafs.api.responses import empty, image_response, json_response
-from rokkafs.errors import ImageExists, InvalidInput, NotFound, OrganizationNotFound
+from rokkafs.api.responses import EXTENSIONS, empty, image_response, json_response
+from rokkafs.errors import (
+    DestinationNotFound,
+    ImageExists,
+    InvalidInput,
+    NotFound,
+    OrganizationNotFound,
+)
 from rokkafs.model import SourceImage, SourceImageList
 from rokkafs.search import Filter, SearchQuery, parse_search
 from rokkafs.store.base import Store
@@ -49,6 +55,7 @@ def create(store: Store, request: Request, org: str) -> Response:
     store.get_organization(org)
     request.max_content_length = store.config.max_upload_bytes + FORM_OVERHEAD
     items, optimize_source = parse_upload(request.form, request.files)
+    mtime = _mtime(request.form.get("mtime"))
     created: list[SourceImage] = []
     for item in items:
         if item.file is not None:
@@ -61,6 +68,7 @@ def create(store: Store, request: Request, org: str) -> Response:
                     dynamic_metadata=item.dynamic_metadata,
                     optimize_source=optimize_source,
                     protected=item.protected,
+                    mtime=mtime,
                 )
             )
         else:
@@ -76,8 +84,17 @@ def create(store: Store, request: Request, org: str) -> Response:
     return _list_body(created, len(created))
 
 
+def _mtime(raw: str | None) -> float | None:
+    if raw is None:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise InvalidInput("mtime must be seconds since the epoch") from None
+
+
 def _list_body(images: list[SourceImage], total: int, **extra: object) -> Response:
-    items = [source_image_to_rokka(image) for image in images]
+    items = [source_image_to_rokka(image, extensions=EXTENSIONS.get()) for image in images]
     return json_response({"total": total, "items": items, **extra})
 
 
@@ -150,7 +167,7 @@ def _destination(store: Store, request: Request) -> tuple[str, bool]:
     try:
         store.get_organization(destination)
     except OrganizationNotFound:
-        raise InvalidInput(f"destination organization {destination!r} not found") from None
+        raise DestinationNotFound(f"destination organization {destination!r} not found") from None
     overwrite = request.headers.get("Overwrite", "T").strip().upper() != "F"
     return destination, overwrite
 

@@ -1,0 +1,46 @@
+"""rokkafs's own routes beyond rokka's API (used by RemoteStore and administration)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from werkzeug.wrappers import Request, Response
+
+from rokkafs.api.forms import json_body
+from rokkafs.api.responses import image_response, json_response
+from rokkafs.errors import InvalidInput
+from rokkafs.store.base import Store
+from rokkafs.wire import organization_to_rokka
+
+
+def list_organizations(store: Store, request: Request) -> Response:
+    """``GET /organizations``: the organizations, as a rokka list."""
+    organizations = [organization_to_rokka(o) for o in store.list_organizations()]
+    return json_response({"total": len(organizations), "items": organizations})
+
+
+def set_mtime(store: Store, request: Request, org: str, ref: str) -> Response:
+    """``PUT /sourceimages/{org}/{hash}/options/mtime`` with seconds since the epoch."""
+    mtime = json_body(request)
+    if isinstance(mtime, bool) or not isinstance(mtime, int | float):
+        raise InvalidInput("the body must be a number of seconds since the epoch")
+    return image_response(store.set_mtime(org, ref, float(mtime)))
+
+
+def purge_trash(store: Store, request: Request) -> Response:
+    """``DELETE /trash?older_than=SECONDS``: purge the trash (default: the retention time)."""
+    raw = request.args.get("older_than")
+    try:
+        older_than = None if raw is None else timedelta(seconds=float(raw))
+    except (ValueError, OverflowError):
+        raise InvalidInput("older_than must be a number of seconds") from None
+    result = store.purge_trash(older_than=older_than)
+    return json_response(
+        {"images": result.images, "blobs": result.blobs, "freed_bytes": result.freed_bytes}
+    )
+
+
+def check(store: Store, request: Request) -> Response:
+    """``GET /check?deep=true``: the store's consistency report."""
+    report = store.check(deep=request.args.get("deep", "").lower() == "true")
+    return json_response({"problems": list(report.problems), "notes": list(report.notes)})
