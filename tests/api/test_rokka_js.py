@@ -1,0 +1,86 @@
+"""rokka's official JavaScript client (npm ``rokka``) against ``rokkafs serve``, run with node's
+test runner; every call's answer is checked in tests/js/rokka_client.test.mjs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import images
+import pytest
+
+from rokkafs.server import make_server, running_server
+from rokkafs.store.base import StoreConfig
+from rokkafs.store.local import LocalStore
+
+JS_DIR = Path(__file__).resolve().parent.parent / "js"
+KEY = "j" * 64
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> Iterator[tuple[Path, Path, str]]:
+    (tmp_path / "web").mkdir()
+    image_a = tmp_path / "a.png"
+    image_a.write_bytes(images.png(color=5, size=(80, 60)))
+    (tmp_path / "web" / "c.png").write_bytes(images.png(color=77, size=(30, 30)))
+    image_b = tmp_path / "b.jpg"
+    image_b.write_bytes(images.jpeg(color=9, size=(120, 90)))
+    handler = partial(QuietHandler, directory=str(tmp_path / "web"))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield image_a, image_b, f"http://127.0.0.1:{httpd.server_address[1]}/c.png"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.mark.skipif(
+    not (JS_DIR / "node_modules" / "rokka").is_dir(), reason="npm install in tests/js"
+)
+def test_rokka_js_client(tmp_path: Path, files: tuple[Path, Path, str]) -> None:
+    node = shutil.which("node")
+    assert node, "node is required"
+    image_a, image_b, image_url = files
+    store = LocalStore(tmp_path / "data", StoreConfig(allow_private_urls=True))
+    try:
+        with running_server(make_server(store, lambda: [KEY], port=0)) as url:
+            env = {
+                **os.environ,
+                "ROKKA_URL": url,
+                "ROKKA_KEY": KEY,
+                "IMAGE_A": str(image_a),
+                "IMAGE_B": str(image_b),
+                "IMAGE_C": str(image_a.parent / "web" / "c.png"),
+                "IMAGE_URL": image_url,
+            }
+            result = subprocess.run(
+                [node, "--test", "--test-concurrency=1", "rokka_client.test.mjs"],
+                cwd=JS_DIR,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+        assert "# fail 0" in result.stdout
+        assert store.get_source_image("js-copy", image_hash(image_a)).name == "renamed.png"
+    finally:
+        store.close()
+
+
+def image_hash(path: Path) -> str:
+    import hashlib
+
+    binary_hash = hashlib.sha1(path.read_bytes()).hexdigest()
+    return hashlib.sha1((binary_hash + "a:0:{}").encode()).hexdigest()
