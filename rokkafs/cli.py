@@ -16,6 +16,7 @@ import platformdirs
 from rokkafs.errors import RokkaFSError
 from rokkafs.metadata import compute_hash
 from rokkafs.search import parse_search
+from rokkafs.store.base import Store
 from rokkafs.store.blobs import sha1_file
 from rokkafs.store.local import LocalStore
 from rokkafs.wire import source_image_to_rokka
@@ -69,12 +70,27 @@ def cli(ctx: click.Context, data: Path, debug: bool) -> None:
 @click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
 @click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--remote", metavar="URL", help="Serve a remote rokka-compatible API instead.")
+@click.option("--api-key", envvar="ROKKAFS_API_KEY", help="API key for --remote.")
 @click.pass_obj
-def serve(obj: _Context, host: str, port: int, tls_cert: Path | None, tls_key: Path | None) -> None:
-    """Serve rokka's REST API on the embedded store.
+def serve(
+    obj: _Context,
+    host: str,
+    port: int,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    remote: str | None,
+    api_key: str | None,
+) -> None:
+    """Serve rokka's REST API on the embedded store (or, with --remote, on a remote one).
 
     On first start an admin API key is created, written to DATA/admin-api-key (mode 0600)
     and printed; send it as the Api-Key header.
+
+    \b
+    Examples:
+      rokkafs --data ./rokkafs-data serve --port 8080
+      rokkafs --data ./proxy serve --remote https://api.rokka.io --api-key "$KEY"
     """
     from rokkafs.adminkey import ADMIN_KEY_FILE, ensure_admin_key
     from rokkafs.server import make_server
@@ -83,7 +99,7 @@ def serve(obj: _Context, host: str, port: int, tls_cert: Path | None, tls_key: P
     if created:
         click.echo(f"created the admin API key {key}")
         click.echo(f"(saved in {obj.data / ADMIN_KEY_FILE}, mode 0600)")
-    store = obj.store()
+    store = obj.store() if remote is None else _remote_store(obj, remote, api_key)
     server = make_server(
         store, lambda: [key], host=host, port=port, tls_cert=tls_cert, tls_key=tls_key
     )
@@ -93,6 +109,14 @@ def serve(obj: _Context, host: str, port: int, tls_cert: Path | None, tls_key: P
         server.safe_start()
     finally:
         store.close()
+
+
+def _remote_store(obj: _Context, url: str, api_key: str | None) -> Store:
+    from rokkafs.store.remote import RemoteStore
+
+    if not api_key:
+        raise click.UsageError("--remote needs --api-key (or ROKKAFS_API_KEY)")
+    return RemoteStore(url, api_key, cache_dir=obj.data / "remote-cache")
 
 
 @cli.command()

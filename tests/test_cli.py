@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import socket
+import stat
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import images
 
 
@@ -69,40 +75,68 @@ def test_errors_are_one_line_with_exit_codes(tmp_path: Path) -> None:
     assert "Traceback" in debug.stderr
 
 
-def test_serve_creates_the_admin_key_and_answers(tmp_path: Path) -> None:
-    import socket
-    import stat
-    import time
-
-    import httpx
-
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    data = tmp_path / "data"
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def serving(data: Path, *extra: str) -> Iterator[tuple[str, str, subprocess.Popen[str]]]:
+    """Run ``rokkafs serve`` as a subprocess; yields its URL, its admin key and the process."""
+    port = free_port()
+    command = [sys.executable, "-m", "rokkafs.cli", "--data", str(data), "serve"]
     server = subprocess.Popen(
-        [sys.executable, "-m", "rokkafs.cli", "--data", str(data), "serve", "--port", str(port)],
+        [*command, "--port", str(port), *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    url = f"http://127.0.0.1:{port}"
     try:
-        key_file = data / "admin-api-key"
         deadline = time.monotonic() + 30
         while True:
             try:
-                key = key_file.read_text().strip()
-                response = httpx.get(f"http://127.0.0.1:{port}/", headers={"Api-Key": key})
+                key = (data / "admin-api-key").read_text().strip()
+                httpx.get(url)
                 break
             except (OSError, httpx.TransportError):
+                assert server.poll() is None, server.communicate()
                 assert time.monotonic() < deadline, "rokkafs serve did not come up"
                 time.sleep(0.2)
-        assert response.status_code == 200
-        assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-        assert len(key) == 64
-        refused = httpx.get(f"http://127.0.0.1:{port}/sourceimages/x", headers={"Api-Key": "no"})
-        assert refused.status_code == 403
+        yield url, key, server
     finally:
         server.terminate()
-        out, _ = server.communicate(timeout=30)
-    assert f"created the admin API key {key}" in out
+        server.communicate(timeout=30)
+
+
+def test_serve_creates_the_admin_key_and_answers(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with serving(data) as (url, key, _):
+        assert httpx.get(f"{url}/", headers={"Api-Key": key}).status_code == 200
+        assert stat.S_IMODE((data / "admin-api-key").stat().st_mode) == 0o600
+        assert len(key) == 64
+        refused = httpx.get(f"{url}/sourceimages/x", headers={"Api-Key": "no"})
+        assert refused.status_code == 403
+    with serving(data) as (_, again, _):
+        assert again == key
+
+
+def test_serve_remote_puts_the_api_on_another_rokkafs(tmp_path: Path) -> None:
+    with serving(tmp_path / "origin") as (origin, origin_key, _):
+        httpx.put(f"{origin}/organizations/demo", headers={"Api-Key": origin_key}, json={})
+        remote_args = ("--remote", origin, "--api-key", origin_key)
+        with serving(tmp_path / "proxy", *remote_args) as (proxy, proxy_key, _):
+            sent = httpx.post(
+                f"{proxy}/sourceimages/demo",
+                headers={"Api-Key": proxy_key},
+                files={"filedata": ("cat.png", images.png())},
+            )
+            assert sent.status_code == 200, sent.text
+            image_hash = sent.json()["items"][0]["hash"]
+        stored = httpx.get(
+            f"{origin}/sourceimages/demo/{image_hash}", headers={"Api-Key": origin_key}
+        )
+        assert stored.json()["name"] == "cat.png"
+    missing = rokkafs("serve", "--remote", "http://127.0.0.1:9", data=tmp_path / "x")
+    assert missing.returncode == 2 and "--api-key" in missing.stderr
