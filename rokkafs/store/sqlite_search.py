@@ -92,6 +92,8 @@ def _value_condition(flt: Filter, expr: str) -> tuple[str, list[object]]:
     value = flt.value or ""
     if flt.field == "name_text" or flt.kind in ("text", "array_text"):
         return f"instr(lower({expr}), lower(?)) > 0", [value]
+    if flt.prefix and flt.field in _COLUMNS:  # a range, so the (org, name) index is used
+        return f"({expr} >= ? AND {expr} < ?)", [value, value + "\U0010ffff"]
     if flt.prefix:
         return f"substr({expr}, 1, ?) = ?", [len(value), value]
     return f"{expr} = ?", [_convert(flt, value)]

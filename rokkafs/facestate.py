@@ -1,0 +1,248 @@
+"""What the filesystem faces keep besides source images: empty folders and side files.
+
+Side files are the files a desktop or a copying tool writes next to images that are not images
+to rokka: AppleDouble ``._*`` files, ``.DS_Store``, rsync's and editors' temporaries,
+``Thumbs.db``… and the 0-byte placeholders Finder and Explorer PUT before the real upload. They
+are readable, writable and deletable per organization, never visible through the rokka API.
+
+Everything lives next to the store's data: ``faces.sqlite3`` (WAL) and content-addressed files
+under ``side/``, shared by a ``rokkafs serve`` and a ``rokkafs mount`` on the same directory.
+Thread- and process-safe like LocalStore.
+"""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from rokkafs.store.blobs import FileBlobStorage
+from rokkafs.store.ingest import Staged
+
+__all__ = ["FaceState", "SideFile"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS folders (org TEXT NOT NULL, path TEXT NOT NULL, PRIMARY KEY (org, path));
+CREATE TABLE IF NOT EXISTS side_files (
+    org TEXT NOT NULL,
+    path TEXT NOT NULL,
+    blob_id TEXT,
+    size INTEGER NOT NULL,
+    mtime REAL NOT NULL,
+    PRIMARY KEY (org, path)
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class SideFile:
+    """A side file (or a 0-byte placeholder, ``blob_id`` None) of an organization."""
+
+    org: str
+    path: str
+    blob_id: str | None
+    size: int
+    mtime: float
+
+
+def _prefix_range(prefix: str) -> tuple[str, str]:
+    return prefix, prefix + "\U0010ffff"
+
+
+class FaceState:
+    """Empty folders and side files of every organization."""
+
+    def __init__(self, data_dir: Path) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.blobs = FileBlobStorage(data_dir / "side")
+        self._path = data_dir / "faces.sqlite3"
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        with self._tx():
+            pass
+
+    def _db(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if connection is None:
+            connection = sqlite3.connect(
+                self._path, timeout=60.0, isolation_level=None, check_same_thread=False
+            )
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.executescript(f"BEGIN IMMEDIATE; {SCHEMA} COMMIT;")
+            self._local.db = connection
+            with self._lock:
+                self._all.append(connection)
+        return connection
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    # ----------------------------------------------------------------- folders
+
+    def add_folder(self, org: str, path: str) -> None:
+        """Record an (empty) folder and its parents."""
+        parts = path.split("/")
+        with self._tx() as db:
+            for depth in range(1, len(parts) + 1):
+                db.execute(
+                    "INSERT OR IGNORE INTO folders VALUES (?, ?)", (org, "/".join(parts[:depth]))
+                )
+
+    def has_folder(self, org: str, path: str) -> bool:
+        """Whether an explicit folder (or a side file below it) makes ``path`` a folder."""
+        db = self._db()
+        if db.execute("SELECT 1 FROM folders WHERE org = ? AND path = ?", (org, path)).fetchone():
+            return True
+        low, high = _prefix_range(path + "/")
+        row = db.execute(
+            "SELECT 1 FROM side_files WHERE org = ? AND path >= ? AND path < ? LIMIT 1",
+            (org, low, high),
+        ).fetchone()
+        return row is not None
+
+    def folders_below(self, org: str, prefix: str) -> list[str]:
+        """Every explicit folder path under ``prefix`` ('' for the whole organization)."""
+        low, high = _prefix_range(prefix)
+        rows = self._db().execute(
+            "SELECT path FROM folders WHERE org = ? AND path >= ? AND path < ?", (org, low, high)
+        )
+        return [r[0] for r in rows]
+
+    def remove_folders(self, org: str, path: str) -> None:
+        """Forget a folder and every folder below it."""
+        low, high = _prefix_range(path + "/")
+        with self._tx() as db:
+            db.execute(
+                "DELETE FROM folders WHERE org = ? AND (path = ? OR (path >= ? AND path < ?))",
+                (org, path, low, high),
+            )
+
+    def move_prefix(self, org: str, old: str, new: str, new_org: str | None = None) -> None:
+        """Rename a folder: every folder and side file below ``old`` moves below ``new``."""
+        target = new_org or org
+        low, high = _prefix_range(old + "/")
+        with self._tx() as db:
+            for table in ("folders", "side_files"):
+                db.execute(
+                    f"UPDATE OR REPLACE {table} SET org = ?, path = ? || substr(path, ?) "
+                    "WHERE org = ? AND (path = ? OR (path >= ? AND path < ?))",
+                    (target, new, len(old) + 1, org, old, low, high),
+                )
+
+    # ----------------------------------------------------------------- side files
+
+    def put_file(self, org: str, path: str, staged: Staged | None, mtime: float) -> SideFile:
+        """Store a side file (``staged`` None: a 0-byte placeholder); replaces one there."""
+        blob_id = None if staged is None or staged.size == 0 else staged.blob_id
+        size = 0 if staged is None else staged.size
+        with self._tx() as db:
+            if staged is not None:
+                if blob_id is not None:
+                    self.blobs.publish(staged.path, blob_id)
+                else:
+                    staged.path.unlink(missing_ok=True)
+            old = self._get(db, org, path)
+            db.execute(
+                "INSERT OR REPLACE INTO side_files VALUES (?, ?, ?, ?, ?)",
+                (org, path, blob_id, size, mtime),
+            )
+            if old is not None:
+                self._release(db, old.blob_id)
+        return SideFile(org, path, blob_id, size, mtime)
+
+    @staticmethod
+    def _get(db: sqlite3.Connection, org: str, path: str) -> SideFile | None:
+        row = db.execute(
+            "SELECT blob_id, size, mtime FROM side_files WHERE org = ? AND path = ?", (org, path)
+        ).fetchone()
+        return None if row is None else SideFile(org, path, row[0], row[1], row[2])
+
+    def get_file(self, org: str, path: str) -> SideFile | None:
+        """The side file at ``path``, if any."""
+        return self._get(self._db(), org, path)
+
+    def files_below(self, org: str, prefix: str) -> list[SideFile]:
+        """Every side file under ``prefix`` ('' for the whole organization)."""
+        low, high = _prefix_range(prefix)
+        rows = self._db().execute(
+            "SELECT path, blob_id, size, mtime FROM side_files "
+            "WHERE org = ? AND path >= ? AND path < ?",
+            (org, low, high),
+        )
+        return [SideFile(org, r[0], r[1], r[2], r[3]) for r in rows]
+
+    def open_file(self, side: SideFile) -> BinaryIO:
+        """Open a side file for reading."""
+        if side.blob_id is None:
+            return io.BytesIO()
+        return self.blobs.open(side.blob_id)
+
+    def delete_file(self, org: str, path: str) -> bool:
+        """Delete a side file; returns whether there was one."""
+        with self._tx() as db:
+            old = self._get(db, org, path)
+            if old is None:
+                return False
+            db.execute("DELETE FROM side_files WHERE org = ? AND path = ?", (org, path))
+            self._release(db, old.blob_id)
+            return True
+
+    def move_file(self, org: str, path: str, new_org: str, new_path: str) -> None:
+        """Rename a side file (replacing one at the target)."""
+        with self._tx() as db:
+            old = self._get(db, new_org, new_path)
+            db.execute("DELETE FROM side_files WHERE org = ? AND path = ?", (new_org, new_path))
+            db.execute(
+                "UPDATE side_files SET org = ?, path = ? WHERE org = ? AND path = ?",
+                (new_org, new_path, org, path),
+            )
+            if old is not None:
+                self._release(db, old.blob_id)
+
+    def copy_file(self, side: SideFile, org: str, path: str, mtime: float) -> SideFile:
+        """Copy a side file (its bytes are shared, not duplicated)."""
+        with self._tx() as db:
+            old = self._get(db, org, path)
+            db.execute(
+                "INSERT OR REPLACE INTO side_files VALUES (?, ?, ?, ?, ?)",
+                (org, path, side.blob_id, side.size, mtime),
+            )
+            if old is not None and old.blob_id != side.blob_id:
+                self._release(db, old.blob_id)
+        return SideFile(org, path, side.blob_id, side.size, mtime)
+
+    def set_mtime(self, org: str, path: str, mtime: float) -> None:
+        """Record a side file's modification time."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE side_files SET mtime = ? WHERE org = ? AND path = ?", (mtime, org, path)
+            )
+
+    def _release(self, db: sqlite3.Connection, blob_id: str | None) -> None:
+        if blob_id is None:
+            return
+        used = db.execute("SELECT 1 FROM side_files WHERE blob_id = ? LIMIT 1", (blob_id,))
+        if used.fetchone() is None:
+            self.blobs.delete(blob_id)
+
+    def close(self) -> None:
+        """Close every connection."""
+        with self._lock:
+            for connection in self._all:
+                connection.close()
+            self._all.clear()
+        self._local = threading.local()

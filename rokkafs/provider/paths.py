@@ -1,0 +1,117 @@
+"""The path rules of the filesystem faces: parsing paths, side-file names, duplicate spellings.
+
+``/<org>/<name>`` is a live source image whose name (its path inside the organization) is
+``<name>``; ``/<org>/.trash/<name>`` one in the trash. When several images share a name, the
+oldest keeps it and every later one is spelled ``<stem>~<short_hash><ext>``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from rokkafs.errors import InvalidInput
+from rokkafs.model import SourceImage
+
+__all__ = [
+    "TRASH",
+    "Location",
+    "is_side_name",
+    "parse_path",
+    "spelled_names",
+    "split_spelling",
+]
+
+TRASH = ".trash"
+_JUNK = {"thumbs.db", "desktop.ini", "ehthumbs.db", "icon\r"}
+_SPELLING = re.compile(r"^(?P<stem>.*)~(?P<short>[0-9a-f]{6,40})(?P<ext>\.[^./~]*)?$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where a path points: the root, an organization, its trash, or a name inside either."""
+
+    org: str | None = None
+    name: str = ""
+    in_trash: bool = False
+
+    @property
+    def basename(self) -> str:
+        return self.name.rsplit("/", 1)[-1]
+
+    @property
+    def parent_name(self) -> str:
+        return self.name.rsplit("/", 1)[0] if "/" in self.name else ""
+
+    def child(self, segment: str) -> Location:
+        return Location(self.org, f"{self.name}/{segment}" if self.name else segment, self.in_trash)
+
+
+def parse_path(path: str) -> Location:
+    """Parse a face path (``/org/2024/cat.png``) into a :class:`Location`, NFC-normalized.
+
+    Raises:
+        InvalidInput: control characters, ``.`` or ``..`` segments.
+    """
+    segments = [unicodedata.normalize("NFC", s) for s in path.split("/") if s]
+    for segment in segments:
+        if segment in (".", "..") or _CONTROL.search(segment):
+            raise InvalidInput(f"invalid path segment {segment!r}")
+    if not segments:
+        return Location()
+    org, rest = segments[0], segments[1:]
+    if rest and rest[0] == TRASH:
+        return Location(org, "/".join(rest[1:]), in_trash=True)
+    return Location(org, "/".join(rest))
+
+
+def is_side_name(basename: str) -> bool:
+    """Whether a file of this name is a side file (dot files, OS and editor junk)."""
+    lowered = basename.lower()
+    return (
+        basename.startswith(".")
+        or lowered in _JUNK
+        or basename.startswith("~$")
+        or basename.endswith("~")
+    )
+
+
+def split_spelling(basename: str) -> tuple[str, str] | None:
+    """``cat~1a2b3c.png`` → (``cat.png``, ``1a2b3c``); None if it is no duplicate spelling."""
+    match = _SPELLING.match(basename)
+    if match is None:
+        return None
+    return match.group("stem") + (match.group("ext") or ""), match.group("short")
+
+
+def spelled(basename: str, short_hash: str) -> str:
+    """The duplicate spelling of a basename."""
+    path = PurePosixPath(basename)
+    suffix = path.suffix if path.stem else ""
+    stem = basename[: len(basename) - len(suffix)]
+    return f"{stem}~{short_hash}{suffix}"
+
+
+def spelled_names(images: Sequence[SourceImage]) -> list[tuple[str, SourceImage]]:
+    """Give images of one folder (oldest first) their visible basenames: the oldest of each
+    name keeps it, later ones get the ``~short_hash`` spelling."""
+    seen: defaultdict[str, int] = defaultdict(int)
+    named: list[tuple[str, SourceImage]] = []
+    for image in images:
+        basename = image.name.rsplit("/", 1)[-1]
+        seen[basename] += 1
+        named.append(
+            (basename if seen[basename] == 1 else spelled(basename, image.short_hash), image)
+        )
+    return named
+
+
+def check_name(location: Location) -> None:
+    """Raise InvalidInput if the location has no name (it is a root, org or trash folder)."""
+    if location.org is None or not location.name:
+        raise InvalidInput("this operation needs a file or folder inside an organization")

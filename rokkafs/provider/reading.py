@@ -1,0 +1,211 @@
+"""Resolving and listing paths: every path resolves in a constant number of store queries, and
+a folder listing is one paged query for its images plus one for its side files."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from rokkafs.errors import NotFound
+from rokkafs.facestate import FaceState, SideFile
+from rokkafs.model import Organization, SourceImage
+from rokkafs.provider.nodes import Node, NodeKind
+from rokkafs.provider.paths import TRASH, Location, parse_path, spelled_names, split_spelling
+from rokkafs.search import Filter, SearchQuery, SortKey
+from rokkafs.store.base import Store
+
+__all__ = ["Reader"]
+
+PAGE = 2000
+_OLDEST_FIRST = (SortKey("created"),)
+
+
+def _stamp(value: datetime) -> float:
+    return value.timestamp()
+
+
+class Reader:
+    """The read side of the path model over a store and the faces' own state."""
+
+    def __init__(self, store: Store, faces: FaceState) -> None:
+        self.store = store
+        self.faces = faces
+
+    # ----------------------------------------------------------------- nodes
+
+    @staticmethod
+    def _org_node(organization: Organization) -> Node:
+        stamp = _stamp(organization.created)
+        return Node("organization", organization.name, organization.name, mtime=stamp, ctime=stamp)
+
+    @staticmethod
+    def _image_node(name: str, image: SourceImage, *, in_trash: bool) -> Node:
+        return Node(
+            "image",
+            name,
+            image.organization,
+            image.name,
+            in_trash,
+            size=image.size,
+            mtime=image.mtime,
+            ctime=_stamp(image.created),
+            etag=image.binary_hash,
+            mimetype=image.mimetype,
+            image=image,
+        )
+
+    @staticmethod
+    def _side_node(side: SideFile) -> Node:
+        etag = side.blob_id or "da39a3ee5e6b4b0d3255bfef95601890afd80709"  # sha1 of nothing
+        name = side.path.rsplit("/", 1)[-1]
+        return Node("side", name, side.org, side.path, size=side.size, mtime=side.mtime, etag=etag)
+
+    @staticmethod
+    def _folder_node(location: Location) -> Node:
+        kind: NodeKind = "trash" if location.in_trash and not location.name else "folder"
+        name = location.basename or TRASH
+        return Node(kind, name, location.org, location.name, location.in_trash)
+
+    # ----------------------------------------------------------------- queries
+
+    def _images_named(self, location: Location, limit: int = 1) -> tuple[SourceImage, ...]:
+        assert location.org is not None
+        query = SearchQuery(
+            filters=(Filter("name", value=location.name),),
+            sort=_OLDEST_FIRST,
+            limit=limit,
+            deleted=location.in_trash,
+        )
+        return self.store.list_source_images(location.org, query).items
+
+    def _images_below(self, location: Location) -> Iterator[SourceImage]:
+        """Every image whose name starts with the folder's prefix, oldest first."""
+        assert location.org is not None
+        filters = (Filter("name", value=location.name + "/", prefix=True),) if location.name else ()
+        query = SearchQuery(
+            filters=filters, sort=_OLDEST_FIRST, limit=PAGE, deleted=location.in_trash
+        )
+        while True:
+            page = self.store.list_source_images(location.org, query)
+            yield from page.items
+            if len(page.items) < PAGE or page.cursor is None:
+                return
+            query = SearchQuery(
+                filters=filters,
+                sort=_OLDEST_FIRST,
+                limit=PAGE,
+                cursor=page.cursor,
+                deleted=location.in_trash,
+            )
+
+    def _has_images_below(self, location: Location) -> bool:
+        assert location.org is not None
+        query = SearchQuery(
+            filters=(Filter("name", value=location.name + "/", prefix=True),),
+            limit=0,
+            deleted=location.in_trash,
+        )
+        return self.store.list_source_images(location.org, query).total > 0
+
+    # ----------------------------------------------------------------- stat
+
+    def stat(self, path: str) -> Node:
+        """The node at ``path``.
+
+        Raises:
+            NotFound: nothing is there.
+            InvalidInput: the path is malformed.
+        """
+        return self.stat_location(parse_path(path))
+
+    def stat_location(self, location: Location) -> Node:
+        if location.org is None:
+            return Node("root", "")
+        if not location.name:
+            if location.in_trash:
+                self.store.get_organization(location.org)
+                return self._folder_node(location)
+            return self._org_node(self.store.get_organization(location.org))
+        found = self._find_file(location)
+        if found is not None:
+            return found
+        if self._is_folder(location):
+            return self._folder_node(location)
+        raise NotFound(f"nothing at {location.org}/{location.name}")
+
+    def _find_file(self, location: Location) -> Node | None:
+        assert location.org is not None
+        if not location.in_trash:
+            side = self.faces.get_file(location.org, location.name)
+            if side is not None:
+                return self._side_node(side)
+        named = self._images_named(location)
+        if named:
+            return self._image_node(location.basename, named[0], in_trash=location.in_trash)
+        spelling = split_spelling(location.basename)
+        if spelling is not None:
+            image = self._spelled_image(location, *spelling)
+            if image is not None:
+                return self._image_node(location.basename, image, in_trash=location.in_trash)
+        return None
+
+    def _spelled_image(self, location: Location, basename: str, short: str) -> SourceImage | None:
+        assert location.org is not None
+        try:
+            image = self.store.get_source_image(location.org, short, deleted=location.in_trash)
+        except NotFound:
+            return None
+        parent = location.parent_name
+        wanted = f"{parent}/{basename}" if parent else basename
+        if image.name != wanted or image.deleted != location.in_trash:
+            return None
+        return image
+
+    def _is_folder(self, location: Location) -> bool:
+        assert location.org is not None
+        if not location.in_trash and self.faces.has_folder(location.org, location.name):
+            return True
+        return self._has_images_below(location)
+
+    # ----------------------------------------------------------------- listing
+
+    def children(self, path: str) -> list[Node]:
+        """The children of the folder at ``path`` (``.trash`` is reachable but not listed).
+
+        Raises:
+            NotFound: no folder there.
+        """
+        location = parse_path(path)
+        node = self.stat_location(location)
+        if node.kind == "root":
+            return [self._org_node(o) for o in self.store.list_organizations()]
+        if not node.is_dir:
+            raise NotFound(f"{path} is not a folder")
+        return self.list_location(location)
+
+    def list_location(self, location: Location) -> list[Node]:
+        assert location.org is not None
+        prefix = location.name + "/" if location.name else ""
+        files: list[SourceImage] = []
+        folders: set[str] = set()
+        for image in self._images_below(location):
+            rest = image.name[len(prefix) :]
+            if "/" in rest:
+                folders.add(rest.split("/", 1)[0])
+            else:
+                files.append(image)
+        nodes = [
+            self._image_node(n, i, in_trash=location.in_trash) for n, i in spelled_names(files)
+        ]
+        if not location.in_trash:
+            for side in self.faces.files_below(location.org, prefix):
+                rest = side.path[len(prefix) :]
+                if "/" in rest:
+                    folders.add(rest.split("/", 1)[0])
+                else:
+                    nodes.append(self._side_node(side))
+            for folder in self.faces.folders_below(location.org, prefix):
+                folders.add(folder[len(prefix) :].split("/", 1)[0])
+        taken = {n.name for n in nodes}
+        nodes += [self._folder_node(location.child(f)) for f in sorted(folders - taken) if f]
+        return nodes

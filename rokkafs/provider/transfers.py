@@ -1,0 +1,182 @@
+"""Moving and copying through the path model: renames, restores out of ``.trash``, copies
+between organizations as native store copies (no bytes re-sent)."""
+
+from __future__ import annotations
+
+from rokkafs.errors import AlreadyExists, InvalidInput, NotFound, NotPermitted
+from rokkafs.model import SourceImage
+from rokkafs.provider.nodes import Node
+from rokkafs.provider.paths import Location, check_name, is_side_name, parse_path
+from rokkafs.provider.writing import Writer
+from rokkafs.store.ingest import read_chunks, stage_chunks
+
+__all__ = ["Provider"]
+
+
+class Provider(Writer):
+    """The one path model both faces use: paths in, store operations out.
+
+    Thread-safe as far as the store is; operations on different paths do not interfere.
+    """
+
+    def _prepare_target(self, source: Node, target: Location, overwrite: bool) -> None:
+        existing = self._existing(target)
+        if existing is None:
+            return
+        same = (
+            existing.image is not None
+            and source.image is not None
+            and existing.image.hash == source.image.hash
+            and existing.org == source.org
+        )
+        if same:
+            return
+        if not overwrite:
+            raise AlreadyExists(f"{target.name} exists")
+        if existing.is_dir:
+            if source.is_dir and not self._list_quietly(target):
+                return
+            raise AlreadyExists(f"{target.name} is a folder")
+        self._clear_for(target)
+
+    def _list_quietly(self, location: Location) -> list[Node]:
+        try:
+            return self.list_location(location)
+        except NotFound:
+            return []
+
+    # ----------------------------------------------------------------- moving
+
+    def move(self, src: str, dst: str, *, overwrite: bool = True) -> Node:
+        """Rename or move a file or folder; moving out of ``.trash`` restores.
+
+        Raises:
+            NotPermitted: into ``.trash`` or onto an organization.
+            AlreadyExists: the target exists and not ``overwrite``.
+            Locked: replacing a locked image.
+        """
+        source_location = parse_path(src)
+        check_name(source_location)
+        source = self.stat_location(source_location)
+        target = self._live_target(dst)
+        self._prepare_target(source, target, overwrite)
+        assert source_location.org is not None and target.org is not None
+        if source.kind == "side":
+            self._move_side(source_location, target)
+        elif source.image is not None:
+            self._move_image(source.image, target)
+        else:
+            self._move_folder(source_location, target)
+        return self.stat_location(target)
+
+    def _move_side(self, source: Location, target: Location) -> None:
+        assert source.org is not None and target.org is not None
+        side = self.faces.get_file(source.org, source.name)
+        assert side is not None
+        if is_side_name(target.basename) or side.size == 0:
+            self.faces.move_file(source.org, source.name, target.org, target.name)
+            return
+        # a temporary file renamed to its real name (rsync, editors): now it is an image
+        with self.faces.open_file(side) as data:
+            limit = self.store.config.max_upload_bytes
+            staged = stage_chunks(self.faces.blobs, read_chunks(data), max_bytes=limit)
+        try:
+            self._commit_staged(target, staged, side.mtime)
+        finally:
+            staged.path.unlink(missing_ok=True)
+        self.faces.delete_file(source.org, source.name)
+
+    def _move_image(self, image: SourceImage, target: Location) -> None:
+        assert target.org is not None
+        if is_side_name(target.basename):
+            raise NotPermitted(
+                f"an image cannot be renamed to the side-file name {target.basename}"
+            )
+        org = image.organization
+        if image.deleted:
+            if target.org != org:
+                raise NotPermitted("restore an image into its own organization first")
+            image = self.store.restore_source_image(org, image.hash)
+        if target.org == org:
+            if image.name != target.name:
+                self.store.rename_source_image(org, image.hash, target.name)
+            return
+        self.store.copy_source_image(org, image.hash, target.org)
+        if image.name != target.name:
+            self.store.rename_source_image(target.org, image.hash, target.name)
+        self.store.delete_source_image(org, image.hash)
+
+    def _move_folder(self, source: Location, target: Location) -> None:
+        assert source.org is not None and target.org is not None
+        if source.in_trash:
+            raise NotPermitted("restore images from .trash one by one")
+        inside = target.name == source.name or target.name.startswith(source.name + "/")
+        if inside and target.org == source.org:
+            raise InvalidInput("a folder cannot be moved into itself")
+        for image in list(self._images_below(source)):
+            new_name = target.name + image.name[len(source.name) :]
+            self._move_image(image, Location(target.org, new_name))
+        self.faces.move_prefix(source.org, source.name, target.name, target.org)
+        self.faces.add_folder(target.org, target.name)
+
+    # ----------------------------------------------------------------- copying
+
+    def copy(self, src: str, dst: str, *, overwrite: bool = True) -> Node:
+        """Copy a file or folder. Across organizations images are native store copies;
+        inside one organization a copy is a second image of the same bytes (a ``version``
+        variant named after its new path).
+
+        Raises:
+            NotPermitted: into ``.trash``.
+            AlreadyExists: the target exists and not ``overwrite``.
+        """
+        source_location = parse_path(src)
+        check_name(source_location)
+        source = self.stat_location(source_location)
+        target = self._live_target(dst)
+        self._prepare_target(source, target, overwrite)
+        if source.kind == "side":
+            assert source.org is not None and target.org is not None
+            side = self.faces.get_file(source.org, source.rel)
+            assert side is not None
+            self.faces.copy_file(side, target.org, target.name, side.mtime)
+        elif source.image is not None:
+            self._copy_image(source.image, target)
+        else:
+            self._copy_folder(source_location, target)
+        return self.stat_location(target)
+
+    def _copy_image(self, image: SourceImage, target: Location) -> None:
+        assert target.org is not None
+        if image.deleted:
+            raise NotPermitted("restore the image before copying it")
+        if target.org != image.organization:
+            self.store.copy_source_image(image.organization, image.hash, target.org)
+            if image.name != target.name:
+                self.store.rename_source_image(target.org, image.hash, target.name)
+            return
+        variant = self.store.set_dynamic_metadata(
+            image.organization, image.hash, "version", {"text": target.name}
+        )
+        self.store.rename_source_image(image.organization, variant.hash, target.name)
+
+    def _copy_folder(self, source: Location, target: Location) -> None:
+        assert source.org is not None and target.org is not None
+        images = list(self._images_below(source))
+        if target.org != source.org:
+            for first in range(0, len(images), 100):
+                batch = [i.hash for i in images[first : first + 100]]
+                self.store.copy_source_images(source.org, batch, target.org)
+            for image in images:
+                new_name = target.name + image.name[len(source.name) :]
+                if new_name != image.name:
+                    self.store.rename_source_image(target.org, image.hash, new_name)
+        else:
+            for image in images:
+                self._copy_image(
+                    image, Location(target.org, target.name + image.name[len(source.name) :])
+                )
+        for side in self.faces.files_below(source.org, source.name + "/"):
+            new_path = target.name + side.path[len(source.name) :]
+            self.faces.copy_file(side, target.org, new_path, side.mtime)
+        self.faces.add_folder(target.org, target.name)

@@ -1,0 +1,95 @@
+"""The write staging shared by both faces: a file being written, spooled to a staging file
+in the data directory and hashed while the bytes arrive in order.
+
+Nothing is visible before :meth:`Provider.commit`; a discarded upload leaves nothing.
+Out-of-order writes (a FUSE client seeking back) are allowed; the hash is then computed once
+more at the end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from pathlib import Path
+from typing import IO
+
+from rokkafs.errors import PayloadTooLarge
+from rokkafs.facestate import FaceState
+from rokkafs.store.blobs import CHUNK, sha1_file
+from rokkafs.store.ingest import Staged
+
+__all__ = ["Upload"]
+
+
+class Upload:
+    """A file being written."""
+
+    def __init__(self, faces: FaceState, *, max_bytes: int) -> None:
+        handle, self.path = faces.blobs.new_staging_file()
+        self._fd = os.dup(handle.fileno())
+        handle.close()
+        self._digest = hashlib.sha1()
+        self._in_order = True
+        self.size = 0
+        self._max = max_bytes
+        self._lock = threading.Lock()
+        self._done = False
+
+    def fill_from(self, source: IO[bytes]) -> None:
+        """Start from existing content (copy-on-first-write of an opened file)."""
+        while chunk := source.read(CHUNK):
+            self.write(chunk)
+
+    def write(self, data: bytes) -> int:
+        """Append bytes."""
+        return self.pwrite(data, self.size)
+
+    def pwrite(self, data: bytes, offset: int) -> int:
+        """Write bytes at an offset.
+
+        Raises:
+            PayloadTooLarge: the file would outgrow the upload limit.
+        """
+        with self._lock:
+            end = offset + len(data)
+            if end > self._max:
+                raise PayloadTooLarge(f"the file is larger than the limit of {self._max} bytes")
+            if offset != self.size:
+                self._in_order = False
+            elif self._in_order:
+                self._digest.update(data)
+            os.pwrite(self._fd, data, offset)
+            self.size = max(self.size, end)
+            return len(data)
+
+    def pread(self, size: int, offset: int) -> bytes:
+        """Read back what was written (a FUSE client may read its own writes)."""
+        return os.pread(self._fd, size, offset)
+
+    def truncate(self, length: int) -> None:
+        """Cut or extend the file."""
+        with self._lock:
+            os.ftruncate(self._fd, length)
+            if length != self.size:
+                self._in_order = self._in_order and length == 0
+                if length == 0:
+                    self._digest = hashlib.sha1()
+            self.size = length
+
+    def finish(self) -> Staged:
+        """Flush and fsync; return the staged file with its sha1. The upload is done."""
+        with self._lock:
+            os.fsync(self._fd)
+            os.close(self._fd)
+            self._done = True
+        digest = self._digest.hexdigest() if self._in_order else sha1_file(self.path)
+        return Staged(self.path, digest, digest, self.size)
+
+    def discard(self) -> None:
+        """Throw the upload away."""
+        with self._lock:
+            if not self._done:
+                os.close(self._fd)
+                self._done = True
+        Path(self.path).unlink(missing_ok=True)

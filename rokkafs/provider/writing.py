@@ -1,0 +1,199 @@
+"""The operations of the filesystem faces, mapped onto the store (DESIGN §3's table)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import BinaryIO
+
+from rokkafs.errors import AlreadyExists, InvalidInput, Locked, NotFound, NotPermitted
+from rokkafs.facestate import FaceState
+from rokkafs.model import SourceImage
+from rokkafs.provider.nodes import Node
+from rokkafs.provider.paths import Location, check_name, is_side_name, parse_path
+from rokkafs.provider.reading import Reader
+from rokkafs.provider.uploads import Upload
+from rokkafs.store.base import Store
+from rokkafs.store.ingest import Staged
+
+__all__ = ["Writer"]
+
+
+class Writer(Reader):
+    """Writing, creating and deleting through the path model."""
+
+    def __init__(
+        self, store: Store, faces: FaceState, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        super().__init__(store, faces)
+        self._clock = clock
+
+    # ----------------------------------------------------------------- helpers
+
+    def _live_target(self, path: str) -> Location:
+        location = parse_path(path)
+        check_name(location)
+        if location.in_trash:
+            raise NotPermitted("nothing can be written into .trash; move things out to restore")
+        assert location.org is not None
+        self.store.get_organization(location.org)
+        return location
+
+    def _existing(self, location: Location) -> Node | None:
+        try:
+            return self.stat_location(location)
+        except NotFound:
+            return None
+
+    def _clear_for(self, location: Location, replacing: SourceImage | None = None) -> None:
+        """Make room at a live location: an image there goes to the trash, a side file or
+        placeholder is removed; folders are never replaced."""
+        node = self._existing(location)
+        if node is None:
+            return
+        if node.is_dir:
+            raise AlreadyExists(f"{location.name} is a folder")
+        if node.kind == "side":
+            assert location.org is not None
+            self.faces.delete_file(location.org, location.name)
+        elif node.image is not None and (replacing is None or node.image.hash != replacing.hash):
+            if node.image.locked:
+                raise Locked(f"{location.name} is locked and cannot be replaced")
+            self.store.delete_source_image(node.image.organization, node.image.hash)
+
+    # ----------------------------------------------------------------- reading
+
+    def open(self, path: str) -> BinaryIO:
+        """Open a file for reading (seekable)."""
+        node = self.stat(path)
+        if node.kind == "side":
+            assert node.org is not None
+            side = self.faces.get_file(node.org, node.rel)
+            if side is None:
+                raise NotFound(f"{path} was removed")
+            return self.faces.open_file(side)
+        if node.image is None:
+            raise InvalidInput(f"{path} is a folder")
+        if node.in_trash:
+            raise NotPermitted("restore the image before reading it")
+        return self.store.open_source_image(node.image.organization, node.image.hash)
+
+    # ----------------------------------------------------------------- writing
+
+    def new_upload(self) -> Upload:
+        """Start a write (spooled and hashed; nothing visible until :meth:`commit`)."""
+        return Upload(self.faces, max_bytes=self.store.config.max_upload_bytes)
+
+    def commit(self, path: str, upload: Upload, *, mtime: float | None = None) -> Node:
+        """Commit a finished write at ``path`` (the upload is consumed either way)."""
+        try:
+            location = self._live_target(path)
+            staged = upload.finish()
+        except BaseException:
+            upload.discard()
+            raise
+        try:
+            return self._commit_staged(location, staged, mtime)
+        finally:
+            staged.path.unlink(missing_ok=True)
+
+    def _commit_staged(self, location: Location, staged: Staged, mtime: float | None) -> Node:
+        assert location.org is not None
+        when = self._clock() if mtime is None else mtime
+        if is_side_name(location.basename) or staged.size == 0:
+            existing = self._existing(location)
+            if existing is not None and existing.kind == "image":
+                self._clear_for(location)
+            elif existing is not None and existing.is_dir:
+                raise AlreadyExists(f"{location.name} is a folder")
+            self.faces.put_file(location.org, location.name, staged, when)
+            return self.stat_location(location)
+        existing = self._existing(location)
+        if existing is not None and existing.is_dir:
+            raise AlreadyExists(f"{location.name} is a folder")
+        old = existing.image if existing is not None else None
+        if old is not None and old.binary_hash == staged.binary_hash:
+            if mtime is not None:
+                self.store.set_mtime(old.organization, old.hash, mtime)
+            return self.stat_location(location)
+        if old is not None and old.locked:
+            raise Locked(f"{location.name} is locked and cannot be replaced")
+        twins = self.store.find_by_binary_hash(location.org, staged.binary_hash)
+        dynamic = (
+            {"version": {"text": location.name}}
+            if any(t.name != location.name for t in twins)
+            else None
+        )
+        with staged.path.open("rb") as data:
+            image = self.store.create_source_image(
+                location.org, data, name=location.name, dynamic_metadata=dynamic, mtime=when
+            )
+        if existing is not None:
+            self._clear_for(location, replacing=image)
+        return self.stat_location(location)
+
+    def create_placeholder(self, path: str, *, mtime: float | None = None) -> Node:
+        """A 0-byte file (``touch``, LOCK on a new name, Finder's first PUT): no upload."""
+        location = self._live_target(path)
+        assert location.org is not None
+        if self._existing(location) is None:
+            when = self._clock() if mtime is None else mtime
+            self.faces.put_file(location.org, location.name, None, when)
+        return self.stat_location(location)
+
+    def mkdir(self, path: str) -> Node:
+        """Create an organization (at the root) or an empty folder."""
+        location = parse_path(path)
+        if location.org is not None and not location.name and not location.in_trash:
+            self.store.create_organization(location.org)
+            return self.stat_location(location)
+        location = self._live_target(path)
+        assert location.org is not None
+        if self._existing(location) is not None:
+            raise AlreadyExists(f"{location.name} exists already")
+        self.faces.add_folder(location.org, location.name)
+        return self.stat_location(location)
+
+    def set_mtime(self, path: str, mtime: float) -> Node:
+        """Record a modification time (folders accept and ignore it)."""
+        node = self.stat(path)
+        if node.image is not None and not node.in_trash:
+            self.store.set_mtime(node.image.organization, node.image.hash, mtime)
+        elif node.kind == "side":
+            assert node.org is not None
+            self.faces.set_mtime(node.org, node.rel, mtime)
+        return self.stat(path)
+
+    # ----------------------------------------------------------------- deleting
+
+    def delete(self, path: str) -> None:
+        """Soft-delete an image or a whole folder into the trash; remove a side file.
+
+        Raises:
+            NotPermitted: inside ``.trash``, an organization itself.
+            Locked: the image (or one below the folder) is locked; nothing changed.
+        """
+        location = parse_path(path)
+        if location.in_trash:
+            raise NotPermitted("the trash is emptied by purging, never by deleting")
+        check_name(location)
+        node = self.stat_location(location)
+        assert location.org is not None
+        if node.kind == "side":
+            self.faces.delete_file(location.org, location.name)
+        elif node.image is not None:
+            self.store.delete_source_image(location.org, node.image.hash)
+        else:
+            self._delete_folder(location)
+
+    def _delete_folder(self, location: Location) -> None:
+        assert location.org is not None
+        images = list(self._images_below(location))
+        locked = [i.name for i in images if i.locked]
+        if locked:
+            raise Locked(f"{locked[0]} is locked: the folder cannot be deleted")
+        for image in images:
+            self.store.delete_source_image(location.org, image.hash)
+        for side in self.faces.files_below(location.org, location.name + "/"):
+            self.faces.delete_file(location.org, side.path)
+        self.faces.remove_folders(location.org, location.name)
