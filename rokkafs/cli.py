@@ -101,10 +101,17 @@ def serve(
         click.echo(f"(saved in {obj.data / ADMIN_KEY_FILE}, mode 0600)")
     store = obj.store() if remote is None else _remote_store(obj, remote, api_key)
     server = make_server(
-        store, lambda: [key], host=host, port=port, tls_cert=tls_cert, tls_key=tls_key
+        store,
+        lambda: [key],
+        host=host,
+        port=port,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        data_dir=obj.data,
     )
     scheme = "https" if tls_cert else "http"
     click.echo(f"rokkafs serves the REST API at {scheme}://{host}:{port}/ (data: {obj.data})")
+    click.echo(f"and WebDAV at {scheme}://{host}:{port}/dav/ (user: anything, password: API key)")
     try:
         server.safe_start()
     finally:

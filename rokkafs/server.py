@@ -1,4 +1,4 @@
-"""``rokkafs serve``: one cheroot server for the REST API (WebDAV joins at ``/dav/``)."""
+"""``rokkafs serve``: one cheroot server for the REST API at ``/`` and WebDAV at ``/dav/``."""
 
 from __future__ import annotations
 
@@ -28,11 +28,27 @@ def make_server(
     port: int = 8080,
     tls_cert: Path | None = None,
     tls_key: Path | None = None,
-    threads: int = 16,
+    threads: int = 50,
+    data_dir: Path | None = None,
 ) -> wsgi.Server:
-    """A cheroot server for rokkafs's WSGI applications (not started)."""
+    """A cheroot server for rokkafs's WSGI applications (not started).
+
+    With ``data_dir`` WebDAV is served at ``/dav/`` too; its own state (empty folders, side
+    files, dead properties, locks) lives there. Windows Explorer opens many connections at
+    once, hence 50 threads by default.
+    """
     app: Any = make_app(store, api_keys)
+    if data_dir is not None:
+        from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+        from rokkafs.facestate import FaceState
+        from rokkafs.provider import Provider
+        from rokkafs.webdav.app import DAV_PATH, make_dav_app
+
+        paths = Provider(store, FaceState(data_dir))
+        app = DispatcherMiddleware(app, {DAV_PATH: make_dav_app(paths, data_dir, api_keys)})
     server = wsgi.Server((host, port), app, numthreads=threads, server_name="rokkafs")
+    server.max_request_body_size = store.config.max_upload_bytes + (1 << 20)
     if tls_cert is not None and tls_key is not None:
         server.ssl_adapter = BuiltinSSLAdapter(str(tls_cert), str(tls_key))
     return server

@@ -3,11 +3,11 @@ between organizations as native store copies (no bytes re-sent)."""
 
 from __future__ import annotations
 
-from rokkafs.errors import AlreadyExists, InvalidInput, NotFound, NotPermitted
+from rokkafs.errors import AlreadyExists, InvalidInput, NotPermitted
 from rokkafs.model import SourceImage
 from rokkafs.provider.nodes import Node
 from rokkafs.provider.paths import Location, check_name, is_side_name, parse_path
-from rokkafs.provider.writing import Writer
+from rokkafs.provider.writing import Writer, fresh_variant
 from rokkafs.store.ingest import read_chunks, stage_chunks
 
 __all__ = ["Provider"]
@@ -34,16 +34,10 @@ class Provider(Writer):
         if not overwrite:
             raise AlreadyExists(f"{target.name} exists")
         if existing.is_dir:
-            if source.is_dir and not self._list_quietly(target):
-                return
+            if source.is_dir:
+                return  # folders merge (RFC 4918: COPY onto a collection with Overwrite: T)
             raise AlreadyExists(f"{target.name} is a folder")
         self._clear_for(target)
-
-    def _list_quietly(self, location: Location) -> list[Node]:
-        try:
-            return self.list_location(location)
-        except NotFound:
-            return []
 
     # ----------------------------------------------------------------- moving
 
@@ -155,8 +149,14 @@ class Provider(Writer):
             if image.name != target.name:
                 self.store.rename_source_image(target.org, image.hash, target.name)
             return
+        twins = self.store.find_by_binary_hash(image.organization, image.binary_hash)
+        base = {k: v for k, v in image.dynamic_metadata.items() if k != "version"}
+        dynamic = fresh_variant(twins, base, target.name, plain_ok=False)
         variant = self.store.set_dynamic_metadata(
-            image.organization, image.hash, "version", {"text": target.name}
+            image.organization,
+            image.hash,
+            "version",
+            dict(dynamic["version"]),  # type: ignore[call-overload]
         )
         self.store.rename_source_image(image.organization, variant.hash, target.name)
 

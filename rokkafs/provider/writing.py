@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import BinaryIO
 
 from rokkafs.errors import AlreadyExists, InvalidInput, Locked, NotFound, NotPermitted
@@ -16,7 +17,30 @@ from rokkafs.provider.uploads import Upload
 from rokkafs.store.base import Store
 from rokkafs.store.ingest import Staged
 
-__all__ = ["Writer"]
+__all__ = ["Writer", "fresh_variant"]
+
+
+def _canonical(dynamic: Mapping[str, object]) -> str:
+    return json.dumps(dynamic, sort_keys=True)
+
+
+def fresh_variant(
+    twins: list[SourceImage], base: Mapping[str, object], name: str, *, plain_ok: bool = True
+) -> dict[str, object]:
+    """Dynamic metadata for one more image of bytes that live images (``twins``) already
+    have: ``base`` itself if no twin uses it (and ``plain_ok``), else ``base`` plus a
+    ``version`` named after ``name`` (numbered if needed) that no twin has. So a new file never
+    takes over an image that another file shows."""
+    used = {_canonical(t.dynamic_metadata) for t in twins}
+    if plain_ok and _canonical(base) not in used:
+        return dict(base)
+    number = 1
+    while True:
+        text = name if number == 1 else f"{name} ({number})"
+        candidate = {**base, "version": {"text": text}}
+        if _canonical(candidate) not in used:
+            return candidate
+        number += 1
 
 
 class Writer(Reader):
@@ -119,11 +143,7 @@ class Writer(Reader):
         if old is not None and old.locked:
             raise Locked(f"{location.name} is locked and cannot be replaced")
         twins = self.store.find_by_binary_hash(location.org, staged.binary_hash)
-        dynamic = (
-            {"version": {"text": location.name}}
-            if any(t.name != location.name for t in twins)
-            else None
-        )
+        dynamic = fresh_variant(twins, {}, location.name) or None
         with staged.path.open("rb") as data:
             image = self.store.create_source_image(
                 location.org, data, name=location.name, dynamic_metadata=dynamic, mtime=when
@@ -176,7 +196,8 @@ class Writer(Reader):
         location = parse_path(path)
         if location.in_trash:
             raise NotPermitted("the trash is emptied by purging, never by deleting")
-        check_name(location)
+        if not location.name:
+            raise NotPermitted("organizations cannot be deleted through the file faces")
         node = self.stat_location(location)
         assert location.org is not None
         if node.kind == "side":

@@ -1,0 +1,165 @@
+"""The WebDAV application: wsgidav configured for rokkafs, API-key Basic auth, persistent dead
+properties and locks in the data directory, and a hardening layer in front.
+
+Hardening (things wsgidav lets through): XML bodies over 1 MiB (413) or with a ``<!DOCTYPE``
+(400); PROPFIND ``Depth: infinity`` (403 ``propfind-finite-depth``; a missing Depth counts as
+1); malformed ``Authorization`` headers (401, where wsgidav answers 500); uploads declared
+larger than the upload limit (413, before reading).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import io
+import logging
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from wsgidav.dc.base_dc import BaseDomainController
+from wsgidav.lock_man.lock_storage import LockStorageShelve
+from wsgidav.prop_man.property_manager import ShelvePropertyManager
+from wsgidav.wsgidav_app import WsgiDAVApp
+
+from rokkafs.provider import Provider
+from rokkafs.webdav.resources import RokkaDavProvider
+
+__all__ = ["DAV_PATH", "make_dav_app"]
+
+DAV_PATH = "/dav"
+MAX_XML_BODY = 1 << 20
+DEFAULT_LOCK_SECONDS = 3600
+MAX_LOCK_SECONDS = 86_400
+_XML_METHODS = {"PROPFIND", "PROPPATCH", "LOCK", "UNLOCK"}
+_FINITE_DEPTH = (
+    b'<?xml version="1.0" encoding="utf-8"?>\n'
+    b'<D:error xmlns:D="DAV:"><D:propfind-finite-depth/></D:error>'
+)
+
+
+class ApiKeyDomainController(BaseDomainController):
+    """Basic auth whose password is an API key (the user name is free, e.g. an email)."""
+
+    def __init__(self, wsgidav_app: Any, config: dict[str, Any]) -> None:
+        super().__init__(wsgidav_app, config)
+        self._api_keys: Callable[[], Iterable[str]] = config["rokkafs"]["api_keys"]
+
+    def get_domain_realm(self, path_info: str, environ: dict[str, Any]) -> str:
+        return "rokkafs"
+
+    def require_authentication(self, realm: str, environ: dict[str, Any]) -> bool:
+        return True
+
+    def supports_http_digest_auth(self) -> bool:
+        return False
+
+    def basic_auth_user(
+        self, realm: str, user_name: str, password: str, environ: dict[str, Any]
+    ) -> bool:
+        given = password.encode("utf-8", "replace")
+        return bool(given) and any(
+            hmac.compare_digest(given, key.encode()) for key in self._api_keys()
+        )
+
+    def digest_auth_user(self, realm: str, user_name: str, environ: dict[str, Any]) -> bool:
+        return False
+
+
+class RokkaLockStorage(LockStorageShelve):
+    """wsgidav's shelve lock storage with a sane timeout: 1 hour when the client names none
+    (wsgidav's default is a week), at most a day."""
+
+    @staticmethod
+    def _sane(timeout: float | None) -> float:
+        if timeout is None or timeout == 604800 or timeout < 0:
+            return DEFAULT_LOCK_SECONDS
+        return min(float(timeout), MAX_LOCK_SECONDS)
+
+    def create(self, path: str, lock: dict[str, Any]) -> Any:
+        lock["timeout"] = self._sane(lock.get("timeout"))
+        return super().create(path, lock)
+
+    def refresh(self, token: str, *, timeout: float | None) -> Any:
+        return super().refresh(token, timeout=self._sane(timeout))
+
+
+def _respond(
+    start_response: Any, status: str, body: bytes, extra: list[tuple[str, str]]
+) -> list[bytes]:
+    headers = [("Content-Type", "application/xml"), ("Content-Length", str(len(body))), *extra]
+    start_response(status, headers)
+    return [body]
+
+
+def _malformed_auth(header: str) -> bool:
+    if not header.lower().startswith("basic "):
+        return False
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return True
+    return ":" not in decoded
+
+
+class DavGuard:
+    """WSGI middleware refusing hostile or unsupported requests before wsgidav sees them."""
+
+    def __init__(self, app: Any, *, max_upload_bytes: int) -> None:
+        self._app = app
+        self._max_upload = max_upload_bytes
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "")
+        if _malformed_auth(environ.get("HTTP_AUTHORIZATION", "")):
+            challenge = [("WWW-Authenticate", 'Basic realm="rokkafs"')]
+            return _respond(start_response, "401 Unauthorized", b"", challenge)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        if method == "PUT" and length > self._max_upload:
+            return _respond(start_response, "413 Payload Too Large", b"", [])
+        if method == "PROPFIND":
+            depth = environ.get("HTTP_DEPTH", "1").strip().lower()
+            if depth not in ("0", "1"):
+                return _respond(start_response, "403 Forbidden", _FINITE_DEPTH, [])
+            environ["HTTP_DEPTH"] = depth
+        if method in _XML_METHODS and (length or environ.get("HTTP_TRANSFER_ENCODING")):
+            body = environ["wsgi.input"].read(MAX_XML_BODY + 1)
+            if len(body) > MAX_XML_BODY:
+                return _respond(start_response, "413 Payload Too Large", b"", [])
+            if b"<!doctype" in body.lower():
+                return _respond(start_response, "400 Bad Request", b"", [])
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+            environ.pop("HTTP_TRANSFER_ENCODING", None)
+        return self._app(environ, start_response)  # type: ignore[no-any-return]
+
+
+def make_dav_app(
+    paths: Provider, data_dir: Path, api_keys: Callable[[], Iterable[str]]
+) -> DavGuard:
+    """The WebDAV WSGI application, to be mounted at :data:`DAV_PATH`."""
+    provider = RokkaDavProvider(paths, data_dir)
+    config = {
+        "provider_mapping": {"/": provider},
+        "mount_path": DAV_PATH,
+        "http_authenticator": {
+            "domain_controller": ApiKeyDomainController,
+            "accept_basic": True,
+            "accept_digest": False,
+            "default_to_digest": False,
+        },
+        "rokkafs": {"api_keys": api_keys},
+        "property_manager": ShelvePropertyManager(str(data_dir / "dav-properties.shelve")),
+        "lock_storage": RokkaLockStorage(str(data_dir / "dav-locks.shelve")),
+        "honor_mtime_header": True,
+        "mutable_live_props": ["{DAV:}getlastmodified"],
+        "hotfixes": {"emulate_win32_lastmod": True},
+        "dir_browser": {"enable": True, "response_trailer": ""},
+        "suppress_version_info": True,
+        "logging": {"enable": False},
+        "verbose": 1,
+    }
+    app = WsgiDAVApp(config)
+    logging.getLogger("wsgidav").propagate = True
+    return DavGuard(app, max_upload_bytes=paths.store.config.max_upload_bytes)

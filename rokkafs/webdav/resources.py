@@ -1,0 +1,287 @@
+"""wsgidav resources over the path model. Every domain error becomes a DAVError here, in
+:func:`dav_errors`, the one place WebDAV translates errors (wsgidav turns anything else into
+500)."""
+
+from __future__ import annotations
+
+import mimetypes
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, BinaryIO
+
+from wsgidav import util
+from wsgidav.dav_error import DAVError
+from wsgidav.dav_provider import DAVCollection, DAVNonCollection, DAVProvider
+
+from rokkafs.errors import RokkaFSError
+from rokkafs.provider import Node, Provider
+from rokkafs.provider.uploads import Upload
+from rokkafs.webdav import properties
+
+__all__ = ["FileResource", "FolderResource", "RokkaDavProvider", "dav_errors"]
+
+_CACHE = "rokkafs.nodes"
+
+
+@contextmanager
+def dav_errors() -> Iterator[None]:
+    """Translate rokkafs errors into DAVErrors with the class's HTTP status."""
+    try:
+        yield
+    except RokkaFSError as exc:
+        raise DAVError(exc.http_status, exc.message) from exc
+
+
+class _Writer:
+    """What ``begin_write`` hands wsgidav: writes go to the upload."""
+
+    def __init__(self, upload: Upload) -> None:
+        self._upload = upload
+
+    def write(self, data: bytes) -> int:
+        with dav_errors():
+            return self._upload.write(data)
+
+    def writelines(self, lines: Any) -> None:
+        for data in lines:
+            self.write(data)
+
+    def close(self) -> None:
+        """Nothing: the upload is committed in ``end_write``."""
+
+
+class _Resource:
+    """What files and folders share: the node, properties, copy/move/delete."""
+
+    node: Node | None
+    path: str
+    environ: dict[str, Any]
+    provider: RokkaDavProvider
+
+    def _forget(self) -> None:
+        self.environ.pop(_CACHE, None)
+
+    @property
+    def paths(self) -> Provider:
+        return self.provider.paths
+
+    def get_creation_date(self) -> float | None:
+        return self.node.ctime if self.node and self.node.ctime else None
+
+    def get_last_modified(self) -> float | None:
+        return self.node.mtime if self.node and self.node.mtime else None
+
+    def get_display_name(self) -> str:
+        return self.node.name if self.node else self.path.rsplit("/", 1)[-1]
+
+    def set_last_modified(self, dest_path: str, time_stamp: float, *, dry_run: bool) -> bool:
+        if not dry_run:
+            with dav_errors():
+                self.paths.set_mtime(dest_path, float(time_stamp))
+            self._forget()
+        return True
+
+    def get_property_names(self, *, is_allprop: bool) -> list[str]:
+        names: list[str] = super().get_property_names(is_allprop=is_allprop)  # type: ignore[misc]
+        return names + (properties.live_property_names(self.node) if self.node else [])
+
+    def get_property_value(self, name: str) -> Any:
+        if self.node is not None and properties.is_live_property(name):
+            value = properties.live_property_value(self.node, name)
+            if value is not None:
+                return value
+        return super().get_property_value(name)  # type: ignore[misc]
+
+    def set_property_value(self, name: str, value: Any, *, dry_run: bool = False) -> None:
+        if self.node is not None and properties.is_live_property(name):
+            with dav_errors():
+                properties.set_live_property(self.paths, self.node, name, value, dry_run=dry_run)
+            self._forget()
+            return
+        super().set_property_value(name, value, dry_run=dry_run)  # type: ignore[misc]
+
+    def _check_not_locked(self) -> None:
+        """wsgidav skips its own lock check when ``handle_delete`` does the delete."""
+        manager = self.provider.lock_manager
+        if manager is None:
+            return
+        if "wsgidav.conditions.if" not in self.environ:
+            util.parse_if_header_dict(self.environ)
+        manager.check_write_permission(
+            url=self.get_ref_url(),  # type: ignore[attr-defined]
+            depth="infinity",
+            token_list=self.environ["wsgidav.ifLockTokenList"],
+            principal=self.environ.get("wsgidav.user_name"),
+        )
+
+    def handle_delete(self) -> bool:
+        self._check_not_locked()
+        with dav_errors():
+            self.paths.delete(self.path)
+        self._forget()
+        self.remove_all_locks(recursive=True)  # type: ignore[attr-defined]
+        self.remove_all_properties(recursive=True)  # type: ignore[attr-defined]
+        return True
+
+    def delete(self) -> None:
+        """Called by wsgidav to clear a COPY/MOVE destination: soft delete as well."""
+        self.handle_delete()
+
+    def support_recursive_move(self, dest_path: str) -> bool:
+        return True
+
+    def move_recursive(self, dest_path: str) -> None:
+        with dav_errors():
+            self.paths.move(self.path, dest_path)
+        self._forget()
+        manager = self.provider.prop_manager
+        if manager is not None:
+            manager.move_properties(
+                self.get_ref_url(),  # type: ignore[attr-defined]
+                self.provider.ref_url_for(dest_path),
+                with_children=True,
+                environ=self.environ,
+            )
+
+    def copy_move_single(self, dest_path: str, *, is_move: bool) -> None:
+        with dav_errors():
+            if self.node is not None and self.node.is_dir:
+                shallow = self.environ.get("HTTP_DEPTH", "infinity") == "0"
+                if shallow:
+                    self.paths.mkdir(dest_path)
+                else:
+                    self.paths.copy(self.path, dest_path)
+                    self.environ.setdefault("rokkafs.copied", []).append(dest_path.rstrip("/"))
+            elif not any(
+                dest_path.startswith(done + "/") for done in self.environ.get("rokkafs.copied", [])
+            ):
+                self.paths.copy(self.path, dest_path)
+        self._forget()
+        manager = self.provider.prop_manager
+        if manager is not None:
+            manager.copy_properties(
+                self.get_ref_url(),  # type: ignore[attr-defined]
+                self.provider.ref_url_for(dest_path),
+                self.environ,
+            )
+
+
+class FileResource(_Resource, DAVNonCollection):
+    """An image, a side file or a file being created by PUT."""
+
+    def __init__(self, path: str, environ: dict[str, Any], node: Node | None) -> None:
+        DAVNonCollection.__init__(self, path, environ)
+        self.node = node
+        self._upload: Upload | None = None
+
+    def get_content_length(self) -> int:
+        return self.node.size if self.node else 0
+
+    def get_content_type(self) -> str:
+        if self.node is not None and self.node.kind == "image":
+            return self.node.mimetype
+        return mimetypes.guess_type(self.path)[0] or "application/octet-stream"
+
+    def get_etag(self) -> str | None:
+        return self.node.etag if self.node else None
+
+    def support_etag(self) -> bool:
+        return True
+
+    def support_ranges(self) -> bool:
+        return True
+
+    def get_content(self) -> BinaryIO:
+        with dav_errors():
+            return self.paths.open(self.path)
+
+    def begin_write(self, *, content_type: str | None = None) -> _Writer:
+        self._upload = self.paths.new_upload()
+        return _Writer(self._upload)
+
+    def end_write(self, *, with_errors: bool) -> None:
+        upload, self._upload = self._upload, None
+        if upload is None:
+            return
+        if with_errors:
+            upload.discard()
+            return
+        with dav_errors():
+            self.node = self.paths.commit(self.path, upload)
+        self._forget()
+
+
+class FolderResource(_Resource, DAVCollection):
+    """The root, an organization, a folder or a trash folder."""
+
+    def __init__(self, path: str, environ: dict[str, Any], node: Node) -> None:
+        DAVCollection.__init__(self, path, environ)
+        self.node = node
+        self._children: list[Node] | None = None
+
+    def _list(self) -> list[Node]:
+        if self._children is None:
+            with dav_errors():
+                self._children = self.paths.children(self.path)
+        return self._children
+
+    def get_member_names(self) -> list[str]:
+        return [child.name for child in self._list()]
+
+    def get_member_list(self) -> list[_Resource]:
+        base = self.path.rstrip("/")
+        return [
+            self.provider.resource_for(f"{base}/{c.name}", self.environ, c) for c in self._list()
+        ]
+
+    def get_used_bytes(self) -> int:
+        return sum(child.size for child in self._list())
+
+    def get_available_bytes(self) -> int:
+        return shutil.disk_usage(self.provider.data_dir).free
+
+    def create_empty_resource(self, name: str) -> FileResource:
+        path = f"{self.path.rstrip('/')}/{name}"
+        node = None
+        if self.environ.get("REQUEST_METHOD") == "LOCK":  # a lock on a new name creates it
+            with dav_errors():
+                node = self.paths.create_placeholder(path)
+        self._forget()
+        return FileResource(path, self.environ, node)
+
+    def create_collection(self, name: str) -> None:
+        with dav_errors():
+            self.paths.mkdir(f"{self.path.rstrip('/')}/{name}")
+        self._forget()
+
+
+class RokkaDavProvider(DAVProvider):
+    """The wsgidav provider: resolves paths through the path model, one query per path."""
+
+    def __init__(self, paths: Provider, data_dir: Any) -> None:
+        super().__init__()
+        self.paths = paths
+        self.data_dir = data_dir
+
+    def ref_url_for(self, path: str) -> str:
+        return f"{self.share_path}{path}".replace("//", "/")
+
+    def resource_for(self, path: str, environ: dict[str, Any], node: Node) -> _Resource:
+        if node.is_dir:
+            return FolderResource(path, environ, node)
+        return FileResource(path, environ, node)
+
+    def get_resource_inst(self, path: str, environ: dict[str, Any]) -> _Resource | None:
+        cache: dict[str, Node | None] = environ.setdefault(_CACHE, {})
+        key = path.rstrip("/") or "/"
+        if key not in cache:
+            try:
+                cache[key] = self.paths.stat(key)
+            except RokkaFSError:
+                cache[key] = None
+        node = cache[key]
+        return None if node is None else self.resource_for(path, environ, node)
+
+    def is_readonly(self) -> bool:
+        return False
