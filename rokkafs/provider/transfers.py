@@ -3,7 +3,9 @@ between organizations as native store copies (no bytes re-sent)."""
 
 from __future__ import annotations
 
-from rokkafs.errors import AlreadyExists, InvalidInput, NotPermitted
+from collections.abc import Mapping
+
+from rokkafs.errors import AlreadyExists, InvalidInput, NotFound, NotPermitted
 from rokkafs.model import SourceImage
 from rokkafs.provider.nodes import Node
 from rokkafs.provider.paths import Location, check_name, is_side_name, parse_path
@@ -95,9 +97,7 @@ class Provider(Writer):
             if image.name != target.name:
                 self.store.rename_source_image(org, image.hash, target.name)
             return
-        self.store.copy_source_image(org, image.hash, target.org)
-        if image.name != target.name:
-            self.store.rename_source_image(target.org, image.hash, target.name)
+        self._copy_image(image, target)
         self.store.delete_source_image(org, image.hash)
 
     def _move_folder(self, source: Location, target: Location) -> None:
@@ -144,21 +144,36 @@ class Provider(Writer):
         assert target.org is not None
         if image.deleted:
             raise NotPermitted("restore the image before copying it")
-        if target.org != image.organization:
-            self.store.copy_source_image(image.organization, image.hash, target.org)
-            if image.name != target.name:
-                self.store.rename_source_image(target.org, image.hash, target.name)
+        if target.org == image.organization:
+            self._second_image(image, target.name, image.user_metadata)
             return
-        twins = self.store.find_by_binary_hash(image.organization, image.binary_hash)
+        try:
+            there = self.store.get_source_image(target.org, image.hash)
+        except NotFound:
+            there = None
+        if there is not None and there.name != target.name:
+            # the hash is shown under another name there: the copy is a second image
+            self._second_image(there, target.name, image.user_metadata)
+            return
+        self.store.copy_source_image(image.organization, image.hash, target.org)
+        if image.name != target.name:
+            self.store.rename_source_image(target.org, image.hash, target.name)
+
+    def _second_image(
+        self, image: SourceImage, name: str, user_metadata: Mapping[str, object]
+    ) -> SourceImage:
+        """One more image of the same bytes in the image's organization, named ``name``: a
+        ``version`` variant no live image uses yet, with the given user metadata."""
+        org = image.organization
+        twins = self.store.find_by_binary_hash(org, image.binary_hash)
         base = {k: v for k, v in image.dynamic_metadata.items() if k != "version"}
-        dynamic = fresh_variant(twins, base, target.name, plain_ok=False)
-        variant = self.store.set_dynamic_metadata(
-            image.organization,
-            image.hash,
-            "version",
-            dict(dynamic["version"]),  # type: ignore[call-overload]
-        )
-        self.store.rename_source_image(image.organization, variant.hash, target.name)
+        version = fresh_variant(twins, base, name, plain_ok=False)["version"]
+        assert isinstance(version, dict)
+        variant = self.store.set_dynamic_metadata(org, image.hash, "version", version)
+        variant = self.store.rename_source_image(org, variant.hash, name)
+        if dict(variant.user_metadata) != dict(user_metadata):
+            variant = self.store.replace_user_metadata(org, variant.hash, user_metadata)
+        return variant
 
     def _copy_folder(self, source: Location, target: Location) -> None:
         assert source.org is not None and target.org is not None

@@ -12,9 +12,11 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import html
 import io
 import logging
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -94,10 +96,11 @@ def _respond(
 
 
 def _malformed_auth(header: str) -> bool:
-    if not header.lower().startswith("basic "):
+    scheme, _, credentials = header.strip().partition(" ")
+    if scheme.lower() != "basic":
         return False
     try:
-        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return True
     return ":" not in decoded
@@ -112,6 +115,8 @@ class DavGuard:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "")
+        if any(part in (".", "..") for part in environ.get("PATH_INFO", "").split("/")):
+            return _respond(start_response, "400 Bad Request", b"", [])
         if _malformed_auth(environ.get("HTTP_AUTHORIZATION", "")):
             challenge = [("WWW-Authenticate", 'Basic realm="rokkafs"')]
             return _respond(start_response, "401 Unauthorized", b"", challenge)
@@ -132,7 +137,55 @@ class DavGuard:
             environ["wsgi.input"] = io.BytesIO(body)
             environ["CONTENT_LENGTH"] = str(len(body))
             environ.pop("HTTP_TRANSFER_ENCODING", None)
-        return self._app(environ, start_response)  # type: ignore[no-any-return]
+        return _plain_errors(self._app, environ, start_response)
+
+
+_MESSAGE = re.compile(r"<p>(.*?)</p>", re.S)
+
+
+class _Resumed:
+    """A response body whose first chunk was already taken, still closable (PEP 3333)."""
+
+    def __init__(self, first: list[bytes], rest: Iterator[bytes], body: Any) -> None:
+        self._first, self._rest, self._body = first, rest, body
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self._first
+        yield from self._rest
+
+    def close(self) -> None:
+        close = getattr(self._body, "close", None)
+        if close is not None:
+            close()
+
+
+def _plain_errors(app: Any, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    """Replace wsgidav's HTML error pages (which name its version) by one plain line."""
+    captured: list[Any] = []
+
+    def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        captured[:] = [status, headers, exc_info]
+        return lambda data: None
+
+    body = app(environ, capture)
+    rest = iter(body)
+    first = [] if captured else [chunk for chunk in [next(rest, b"")] if chunk]
+    status, headers, exc_info = captured
+    content_type = dict((k.lower(), v) for k, v in headers).get("content-type", "")
+    response = _Resumed(first, rest, body)
+    if int(status.split()[0]) < 400 or not content_type.startswith("text/html"):
+        start_response(status, headers, exc_info)
+        return response
+    try:
+        page = b"".join(response).decode("utf-8", "replace")
+    finally:
+        response.close()
+    match = _MESSAGE.search(page)
+    text = (html.unescape(match.group(1)) if match else status).strip().encode() + b"\n"
+    kept = [(k, v) for k, v in headers if k.lower() not in ("content-type", "content-length")]
+    kept += [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(text)))]
+    start_response(status, kept, exc_info)
+    return [text]
 
 
 def make_dav_app(

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import email.utils
 import mimetypes
 import shutil
 from collections.abc import Iterator
@@ -75,10 +76,18 @@ class _Resource:
     def get_display_name(self) -> str:
         return self.node.name if self.node else self.path.rsplit("/", 1)[-1]
 
-    def set_last_modified(self, dest_path: str, time_stamp: float, *, dry_run: bool) -> bool:
+    def set_last_modified(self, dest_path: str, time_stamp: Any, *, dry_run: bool) -> bool:
+        """X-OC-Mtime (seconds), Win32LastModifiedTime and getlastmodified (HTTP dates)."""
+        try:
+            mtime = float(time_stamp)
+        except ValueError:
+            try:
+                mtime = email.utils.parsedate_to_datetime(str(time_stamp)).timestamp()
+            except (TypeError, ValueError):
+                raise DAVError(400, f"not a date: {time_stamp!r}") from None
         if not dry_run:
             with dav_errors():
-                self.paths.set_mtime(dest_path, float(time_stamp))
+                self.paths.set_mtime(dest_path, mtime)
             self._forget()
         return True
 

@@ -1,0 +1,32 @@
+"""A real ``rokkafs`` cheroot server (REST + WebDAV) on a free port for the WebDAV tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from davsupport import KEY, DavServer
+
+from rokkafs.server import make_server, running_server
+from rokkafs.store.base import StoreConfig
+from rokkafs.store.local import LocalStore
+
+
+@pytest.fixture
+def dav_server(tmp_path: Path) -> Iterator[DavServer]:
+    data = tmp_path / "data"
+    store = LocalStore(data, StoreConfig(max_upload_bytes=5_000_000))
+    store.create_organization("acme")
+    store.create_organization("other")
+    server = make_server(store, lambda: [KEY], port=0, threads=20, data_dir=data)
+    with running_server(server) as url:
+        yield DavServer(url, f"{url}/dav", KEY, store, data)
+    store.close()
+
+
+@pytest.fixture
+def dav(dav_server: DavServer) -> Iterator[httpx.Client]:
+    with dav_server.client() as client:
+        yield client

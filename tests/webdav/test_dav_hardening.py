@@ -1,0 +1,134 @@
+"""Hostile and broken requests against the WebDAV face: a clear error, nothing changed."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import httpx
+import images
+import pytest
+from davsupport import DavServer
+
+from rokkafs.search import SearchQuery
+from rokkafs.store.local import LocalStore
+
+
+def nothing_stored(store: LocalStore) -> bool:
+    return store.list_source_images("acme", SearchQuery(limit=0)).total == 0
+
+
+def test_doctype_bodies_are_refused(dav: httpx.Client) -> None:
+    body = (
+        '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+        '<D:propfind xmlns:D="DAV:"><D:prop><D:displayname/></D:prop></D:propfind>'
+    )
+    for method in ("PROPFIND", "PROPPATCH", "LOCK"):
+        response = dav.request(method, "/acme/", content=body, headers={"Depth": "0"})
+        assert response.status_code == 400, method
+
+
+def test_oversized_xml_bodies_are_refused(dav: httpx.Client) -> None:
+    body = b'<?xml version="1.0"?><D:propfind xmlns:D="DAV:">' + b" " * (1 << 20) + b"</D:propfind>"
+    assert (
+        dav.request("PROPFIND", "/acme/", content=body, headers={"Depth": "0"}).status_code == 413
+    )
+
+
+def test_propfind_depth_infinity_is_refused(dav: httpx.Client) -> None:
+    response = dav.request("PROPFIND", "/", headers={"Depth": "infinity"})
+    assert response.status_code == 403 and "propfind-finite-depth" in response.text
+    assert dav.request("PROPFIND", "/").status_code == 207  # no Depth header: treated as 1
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Basic",
+        "Basic !!!notbase64",
+        "Basic bm9jb2xvbg==",  # "nocolon"
+        "Basic " + "A" * 10000,
+        "Bearer token",
+        "Basic w7w=",  # not UTF-8 user:password
+    ],
+)
+def test_malformed_credentials_are_401_never_500(dav_server: DavServer, header: str) -> None:
+    response = httpx.request("PROPFIND", f"{dav_server.dav}/", headers={"Authorization": header})
+    assert response.status_code == 401
+    assert 'Basic realm="rokkafs"' in response.headers.get("WWW-Authenticate", "")
+
+
+def test_wrong_key_and_no_key(dav_server: DavServer) -> None:
+    assert httpx.request("PROPFIND", f"{dav_server.dav}/", auth=("u", "wrong")).status_code == 401
+    assert httpx.request("PROPFIND", f"{dav_server.dav}/").status_code == 401
+
+
+@pytest.mark.parametrize(
+    "path", ["/acme/../../etc/passwd", "/acme/%2e%2e/%2e%2e/etc/passwd", "/acme/..%2f..%2fetc"]
+)
+def test_traversal_finds_nothing(dav: httpx.Client, path: str) -> None:
+    response = dav.get(path)
+    assert response.status_code in (400, 403, 404) and b"root:" not in response.content
+
+
+def test_destination_on_another_host(dav: httpx.Client, dav_server: DavServer) -> None:
+    dav.put("/acme/a.png", content=images.png())
+    response = dav.request(
+        "COPY", "/acme/a.png", headers={"Destination": "http://evil.example/dav/other/a.png"}
+    )
+    assert response.status_code == 502
+    assert dav_server.store.list_source_images("other", SearchQuery(limit=0)).total == 0
+
+
+def test_broken_off_upload_stores_nothing(dav_server: DavServer) -> None:
+    parts = urlsplit(dav_server.url)
+    data = images.png(size=(400, 400))
+    import base64
+
+    credentials = base64.b64encode(f"u:{dav_server.key}".encode()).decode()
+    with socket.create_connection((parts.hostname, parts.port)) as raw:
+        raw.sendall(
+            (
+                "PUT /dav/acme/cut.png HTTP/1.1\r\n"
+                f"Host: {parts.netloc}\r\nAuthorization: Basic {credentials}\r\n"
+                f"Content-Length: {len(data)}\r\n\r\n"
+            ).encode()
+            + data[: len(data) // 2]
+        )
+    with httpx.Client(auth=("u", dav_server.key)) as client:
+        for _ in range(50):
+            if client.request(
+                "PROPFIND", f"{dav_server.dav}/acme/", headers={"Depth": "1"}
+            ).status_code:
+                break
+        listing = client.request("PROPFIND", f"{dav_server.dav}/acme/", headers={"Depth": "1"})
+    assert "cut.png" not in listing.text
+    assert nothing_stored(dav_server.store)
+
+
+def test_over_limit_uploads_get_413(dav: httpx.Client, dav_server: DavServer) -> None:
+    big = bytes(6_000_000)
+    assert dav.put("/acme/big.png", content=big).status_code == 413
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(60):
+            yield bytes(100_000)
+
+    assert dav.put("/acme/big2.png", content=chunks()).status_code == 413
+    assert nothing_stored(dav_server.store)
+    assert "big" not in dav.request("PROPFIND", "/acme/", headers={"Depth": "1"}).text
+
+
+def test_unsupported_types_get_415(dav: httpx.Client, dav_server: DavServer) -> None:
+    response = dav.put("/acme/blob.bin", content=bytes(range(256)) * 10)
+    assert response.status_code == 415
+    assert "Traceback" not in response.text and "WsgiDAV" not in response.text
+    assert nothing_stored(dav_server.store)
+    assert "blob.bin" not in dav.request("PROPFIND", "/acme/", headers={"Depth": "1"}).text
+
+
+def test_error_pages_show_no_version_or_traceback(dav: httpx.Client) -> None:
+    response = dav.get("/acme/missing.png")
+    assert response.status_code == 404
+    assert "Traceback" not in response.text and "4.4" not in response.headers.get("Server", "")

@@ -1,0 +1,33 @@
+"""litmus, all five suites, against ``rokkafs serve``'s WebDAV: every test must pass."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from davsupport import DavServer
+
+SUITES = ("basic", "copymove", "props", "locks", "http")
+
+
+def test_litmus_all_suites_pass(dav_server: DavServer, tmp_path: Path) -> None:
+    litmus = shutil.which("litmus")
+    assert litmus, "litmus is required (Debian package litmus; .ci/run installs it)"
+    result = subprocess.run(
+        [litmus, "-k", f"{dav_server.dav}/acme/", "user", dav_server.key],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    for suite in SUITES:
+        line = re.search(
+            rf"<- summary for `{suite}': of (\d+) tests run: (\d+) passed, (\d+) failed",
+            result.stdout,
+        )
+        assert line, f"litmus suite {suite} did not run:\n{result.stdout[-3000:]}"
+        run, passed, failed = (int(g) for g in line.groups())
+        assert failed == 0 and passed == run, f"{suite}:\n{result.stdout[-3000:]}"
+    assert "WARNING" not in result.stdout, result.stdout
