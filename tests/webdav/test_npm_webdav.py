@@ -1,0 +1,43 @@
+"""The npm ``webdav`` client against rokkafs: list, upload, download, move, copy, delete
+(checks in tests/js/webdav_client.test.mjs), then the result checked against the store."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import images
+from davsupport import DavServer
+
+from rokkafs.search import SearchQuery
+
+JS_DIR = Path(__file__).resolve().parent.parent / "js"
+
+
+def test_npm_webdav_client(dav_server: DavServer, tmp_path: Path) -> None:
+    node = shutil.which("node")
+    assert node, "node is required"
+    assert (JS_DIR / "node_modules" / "webdav").is_dir(), "run 'npm ci' in tests/js"
+    picture = tmp_path / "cat.png"
+    picture.write_bytes(images.png(color=11))
+    env = {
+        **os.environ,
+        "DAV_URL": dav_server.dav,
+        "DAV_KEY": dav_server.key,
+        "IMAGE": str(picture),
+    }
+    result = subprocess.run(
+        [node, "--test", "webdav_client.test.mjs"],
+        cwd=JS_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    copied = dav_server.store.list_source_images("other").items
+    assert [i.name for i in copied] == ["copied.png"]
+    trashed = dav_server.store.list_source_images("acme", SearchQuery(deleted=True)).items
+    assert [i.name for i in trashed] == ["album/renamed.png"]
