@@ -126,6 +126,62 @@ def _remote_store(obj: _Context, url: str, api_key: str | None) -> Store:
     return RemoteStore(url, api_key, cache_dir=obj.data / "remote-cache")
 
 
+@cli.command("mount")
+@click.argument("mountpoint", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--foreground/--background", default=True, show_default=True)
+@click.option("--read-only", is_flag=True, help="Mount read-only.")
+@click.option("--allow-other", is_flag=True, help="Let other users see the mount.")
+@click.option("--remote", metavar="URL", help="Mount a remote rokka-compatible API instead.")
+@click.option("--api-key", envvar="ROKKAFS_API_KEY", help="API key for --remote.")
+@click.pass_obj
+def mount_command(
+    obj: _Context,
+    mountpoint: Path,
+    foreground: bool,
+    read_only: bool,
+    allow_other: bool,
+    remote: str | None,
+    api_key: str | None,
+) -> None:
+    """Mount the store at MOUNTPOINT: organizations are folders, images are files.
+
+    May run next to `rokkafs serve` on the same data directory. Unmount with
+    `rokkafs umount MOUNTPOINT` (or Ctrl-C in the foreground).
+
+    \b
+    Examples:
+      rokkafs --data ./rokkafs-data mount /mnt/images
+      rsync -a ~/Pictures/ /mnt/images/demo/pictures/
+    """
+    from rokkafs.facestate import FaceState
+    from rokkafs.fusefs.mount import mount
+    from rokkafs.provider import Provider
+
+    store = obj.store() if remote is None else _remote_store(obj, remote, api_key)
+    faces = FaceState(obj.data)
+    try:
+        mount(
+            Provider(store, faces),
+            mountpoint,
+            obj.data,
+            foreground=foreground,
+            read_only=read_only,
+            allow_other=allow_other,
+        )
+    finally:
+        faces.close()
+        store.close()
+
+
+@cli.command("umount")
+@click.argument("mountpoint", type=click.Path(file_okay=False, path_type=Path))
+def umount_command(mountpoint: Path) -> None:
+    """Unmount a rokkafs mount."""
+    from rokkafs.fusefs.mount import unmount
+
+    unmount(mountpoint)
+
+
 @cli.command()
 @click.pass_obj
 def info(obj: _Context) -> None:

@@ -1,0 +1,85 @@
+"""``rokkafs mount``: the FUSE mount over the path model."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from rokkafs.fusefs.binding import fuse_major, load
+from rokkafs.fusefs.operations import build_operations
+from rokkafs.provider import Provider
+
+__all__ = ["mount", "unmount"]
+
+log = logging.getLogger(__name__)
+RENAME_NOREPLACE, RENAME_EXCHANGE = 1, 2
+
+
+def _options(major: int, *, foreground: bool, read_only: bool, allow_other: bool) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "foreground": foreground,
+        "fsname": "rokkafs",
+        "auto_cache": True,
+        "attr_timeout": 2,
+        "entry_timeout": 2,
+        "negative_timeout": 1,
+    }
+    if read_only:
+        options["ro"] = True
+    if allow_other:
+        options["allow_other"] = True
+    if major == 2:
+        options.update(big_writes=True, max_write=131072)
+    return options
+
+
+def mount(
+    provider: Provider,
+    mountpoint: Path,
+    data_dir: Path,
+    *,
+    foreground: bool = True,
+    read_only: bool = False,
+    allow_other: bool = False,
+) -> None:
+    """Mount and serve until unmounted (SIGINT/SIGTERM unmount cleanly).
+
+    Raises:
+        ImportError: no FUSE binding or libfuse is installed.
+    """
+    fuse = load()
+    major = fuse_major(fuse)
+    operations = build_operations(fuse, provider, data_dir, read_only=read_only)
+
+    class SafeFUSE(fuse.FUSE):  # type: ignore[name-defined]
+        """mfusepy on libfuse 3 drops rename flags: refuse RENAME_EXCHANGE instead of
+        silently overwriting, honour RENAME_NOREPLACE."""
+
+        def rename_fuse_3(self, old: bytes, new: bytes, flags: int) -> int:
+            if flags & RENAME_EXCHANGE or flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE):
+                return -errno.EINVAL
+            if flags & RENAME_NOREPLACE:
+                try:
+                    operations.getattr(new.decode("utf-8", "surrogateescape"))
+                    return -errno.EEXIST
+                except OSError:
+                    pass
+            return int(super().rename_fuse_3(old, new, 0))
+
+    options = _options(major, foreground=foreground, read_only=read_only, allow_other=allow_other)
+    log.info("mounting %s (libfuse %d, %s)", mountpoint, major, fuse.__name__)
+    SafeFUSE(operations, str(mountpoint), **options)
+
+
+def unmount(mountpoint: Path) -> None:
+    """Unmount (lazily, so a busy mount never wedges the caller)."""
+    for tool in ("fusermount3", "fusermount"):
+        try:
+            subprocess.run([tool, "-u", "-z", str(mountpoint)], check=True, capture_output=True)
+            return
+        except FileNotFoundError:
+            continue
+    subprocess.run(["umount", "-l", str(mountpoint)], check=True, capture_output=True)

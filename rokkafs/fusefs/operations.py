@@ -1,0 +1,476 @@
+"""The FUSE operations over the path model (fusepy API, for mfusepy and fusepy alike).
+
+Errors leave every operation through :func:`translated`, the one place that maps rokkafs errors
+(and anything unexpected, as EIO) to errno — mfusepy ignores ``Operations.__call__``, so the
+mapping is a decorator on each method. Metadata (getattr, readdir) comes from a short-lived
+in-memory cache filled by listings and invalidated by the mount's own writes.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import logging
+import os
+import shutil
+import stat
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from rokkafs.errors import NotFound, RokkaFSError
+from rokkafs.fusefs import xattrs
+from rokkafs.fusefs.handles import Handle, HandleTable
+from rokkafs.provider import Node, Provider
+
+__all__ = ["RokkaOperations", "translated"]
+
+log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
+UTIME_OMIT, UTIME_NOW = (1 << 30) - 2, (1 << 30) - 1
+XATTR_CREATE, XATTR_REPLACE = 1, 2
+
+
+def translated(error_type: type[OSError]) -> Callable[[F], F]:
+    """Wrap an operation so every exception leaves as ``error_type(errno)``."""
+
+    def decorate(method: F) -> F:
+        @functools.wraps(method)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(*args, **kwargs)
+            except RokkaFSError as exc:
+                raise error_type(exc.errno) from exc
+            except OSError as exc:
+                if isinstance(exc.errno, int) and exc.errno > 0:
+                    raise
+                raise error_type(errno.EIO) from exc
+            except Exception as exc:
+                log.exception("unexpected error in %s", method.__name__)
+                raise error_type(errno.EIO) from exc
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+class _Cache:
+    """Path → node, a few seconds long."""
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._nodes: dict[str, tuple[float, Node | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, path: str) -> tuple[bool, Node | None]:
+        with self._lock:
+            hit = self._nodes.get(path)
+        if hit is None or hit[0] < time.monotonic():
+            return False, None
+        return True, hit[1]
+
+    def put(self, path: str, node: Node | None) -> None:
+        with self._lock:
+            self._nodes[path] = (time.monotonic() + self._seconds, node)
+
+    def forget(self, *paths: str) -> None:
+        with self._lock:
+            for path in paths:
+                self._nodes.pop(path, None)
+                parent = path.rsplit("/", 1)[0] or "/"
+                self._nodes.pop(parent, None)
+            if any(p.count("/") <= 2 for p in paths):
+                self._nodes = {k: v for k, v in self._nodes.items() if v[1] is not None}
+
+
+def build_operations(fuse: Any, provider: Provider, data_dir: Path, **kw: Any) -> Any:
+    """Create the Operations instance for a binding module (fusepy or mfusepy)."""
+    cls = type("RokkaFuseOperations", (RokkaOperations, fuse.Operations), {})
+    for name in OPERATION_NAMES:
+        setattr(cls, name, translated(fuse.FuseOSError)(getattr(RokkaOperations, name)))
+    return cls(provider, data_dir, **kw)
+
+
+class RokkaOperations:
+    """Filesystem operations; combined with the binding's ``Operations`` base at mount time."""
+
+    use_ns = True
+    flag_utime_omit_ok = 1
+
+    def __init__(
+        self,
+        provider: Provider,
+        data_dir: Path,
+        *,
+        read_only: bool = False,
+        cache_seconds: float = 2.0,
+    ) -> None:
+        self.paths = provider
+        self.data_dir = data_dir
+        self.read_only = read_only
+        self.handles = HandleTable()
+        self.cache = _Cache(cache_seconds)
+        self.uid, self.gid = os.getuid(), os.getgid()
+        self.started = time.time()  # the time folders without one of their own show
+
+    # ----------------------------------------------------------------- helpers
+
+    def _node(self, path: str) -> Node:
+        hit, node = self.cache.get(path)
+        if not hit:
+            try:
+                node = self.paths.stat(path)
+            except NotFound:
+                node = None
+            self.cache.put(path, node)
+        if node is None:
+            raise NotFound(f"nothing at {path}")
+        return node
+
+    def _pending(self, path: str) -> bool:
+        """Whether the path is a file being written that is not committed yet."""
+        return any(h.dirty for h in self.handles.for_path(path))
+
+    def _node_or_pending(self, path: str) -> Node | None:
+        """The node, or None for a file still being written (it has no node yet)."""
+        try:
+            return self._node(path)
+        except NotFound:
+            if self._pending(path):
+                return None
+            raise
+
+    def _changed(self, *paths: str) -> None:
+        self.cache.forget(*paths)
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise OSError(errno.EROFS, "read-only mount")
+
+    def _attrs(self, node: Node) -> dict[str, Any]:
+        if node.is_dir:
+            mode = stat.S_IFDIR | (0o555 if self.read_only else 0o755)
+        else:
+            mode = stat.S_IFREG | (0o444 if self.read_only else 0o644)
+        mtime = int((node.mtime or node.ctime or self.started) * 1e9)  # use_ns: nanoseconds
+        ctime = int(node.ctime * 1e9) or mtime
+        return {
+            "st_mode": mode,
+            "st_nlink": 2 if node.is_dir else 1,
+            "st_size": node.size,
+            "st_blocks": (node.size + 511) // 512,
+            "st_mtime": mtime,
+            "st_atime": mtime,
+            "st_ctime": ctime,
+            "st_uid": self.uid,
+            "st_gid": self.gid,
+        }
+
+    def _handle(self, fh: int | None, path: str) -> Handle:
+        handle = self.handles.get(fh)
+        if handle is None:
+            writers = self.handles.for_path(path)
+            if not writers:
+                raise OSError(errno.EBADF, "no such open file")
+            handle = writers[0]
+        return handle
+
+    def _ensure_upload(self, handle: Handle) -> None:
+        """Copy-on-first-write: a handle opened without O_TRUNC starts from the old bytes."""
+        if handle.upload is not None:
+            return
+        upload = self.paths.new_upload()
+        try:
+            with self.paths.open(handle.path) as source:
+                upload.fill_from(source)
+        except NotFound:
+            pass
+        except BaseException:
+            upload.discard()
+            raise
+        handle.upload = upload
+
+    def _commit(self, handle: Handle) -> None:
+        if not handle.dirty or handle.upload is None:
+            return
+        upload, handle.upload = handle.upload, None
+        handle.dirty = False
+        self.paths.commit(handle.path, upload, mtime=handle.mtime)
+        self._changed(handle.path)
+        staged, handle.staged_xattrs = handle.staged_xattrs, {}
+        for name, value in staged.items():
+            self._apply_xattr(handle.path, name, value)
+
+    # ----------------------------------------------------------------- metadata
+
+    def getattr(self, path: str, fh: int | None = None) -> dict[str, Any]:
+        for handle in self.handles.for_path(path):
+            if handle.dirty and handle.upload is not None:
+                now = time.time()
+                return self._attrs(
+                    Node("side", path, size=handle.upload.size, mtime=handle.mtime or now)
+                )
+        return self._attrs(self._node(path))
+
+    def readdir(self, path: str, fh: int | None = None) -> list[Any]:
+        children = self.paths.children(path)
+        base = path.rstrip("/")
+        entries: list[Any] = [".", ".."]
+        for child in children:
+            self.cache.put(f"{base}/{child.name}", child)
+            entries.append((child.name, {"st_mode": self._attrs(child)["st_mode"]}, 0))
+        return entries
+
+    def access(self, path: str, amode: int) -> int:
+        self._node_or_pending(path)
+        if amode & os.W_OK and self.read_only:
+            raise OSError(errno.EROFS, "read-only mount")
+        return 0
+
+    def statfs(self, path: str) -> dict[str, int]:
+        usage = shutil.disk_usage(self.data_dir)
+        block = 4096
+        return {
+            "f_bsize": block,
+            "f_frsize": block,
+            "f_blocks": usage.total // block,
+            "f_bfree": usage.free // block,
+            "f_bavail": usage.free // block,
+            "f_files": 1 << 32,
+            "f_ffree": 1 << 31,
+            "f_favail": 1 << 31,
+            "f_namemax": 255,
+        }
+
+    def chmod(self, path: str, mode: int) -> int:
+        self._node_or_pending(path)
+        return 0  # accepted and ignored (files 0644, folders 0755), so cp -a and rsync -a work
+
+    def chown(self, path: str, uid: int, gid: int) -> int:
+        self._node_or_pending(path)
+        return 0
+
+    def utimens(self, path: str, times: tuple[int, int] | None = None) -> int:
+        self._writable()
+        _, mtime_ns = times or (UTIME_NOW, UTIME_NOW)
+        if mtime_ns == UTIME_OMIT:
+            return 0
+        mtime = time.time() if mtime_ns == UTIME_NOW else mtime_ns / 1e9
+        writers = [h for h in self.handles.for_path(path) if h.dirty]
+        if writers:
+            for handle in writers:
+                handle.mtime = mtime
+            return 0
+        self.paths.set_mtime(path, mtime)
+        self._changed(path)
+        return 0
+
+    # ----------------------------------------------------------------- files
+
+    def create(self, path: str, mode: int, flags: int = 0) -> int:
+        self._writable()
+        if flags & os.O_EXCL:
+            try:
+                self._node(path)
+            except NotFound:
+                pass
+            else:
+                raise OSError(errno.EEXIST, "exists")
+        handle = Handle(path, writable=True, upload=self.paths.new_upload(), dirty=True)
+        self._changed(path)
+        return self.handles.add(handle)
+
+    def open(self, path: str, flags: int) -> int:
+        node = self._node(path)
+        if node.is_dir:
+            raise OSError(errno.EISDIR, "is a folder")
+        writable = flags & os.O_ACCMODE != os.O_RDONLY
+        if writable:
+            self._writable()
+        handle = Handle(path, writable=writable)
+        if writable and flags & os.O_TRUNC:
+            handle.upload = self.paths.new_upload()
+            handle.dirty = True
+        return self.handles.add(handle)
+
+    def read(self, path: str, size: int, offset: int, fh: int) -> bytes:
+        handle = self._handle(fh, path)
+        with handle.lock:
+            if handle.upload is not None:
+                return handle.upload.pread(size, offset)
+            if handle.reader is None:
+                handle.reader = self.paths.open(path)
+            reader = handle.reader
+            try:
+                return os.pread(reader.fileno(), size, offset)
+            except (AttributeError, OSError, ValueError):
+                reader.seek(offset)
+                return reader.read(size)
+
+    def write(self, path: str, data: bytes, offset: int, fh: int) -> int:
+        handle = self._handle(fh, path)
+        with handle.lock:
+            self._ensure_upload(handle)
+            assert handle.upload is not None
+            written = handle.upload.pwrite(data, offset)
+            handle.dirty = True
+            return written
+
+    def truncate(self, path: str, length: int, fh: int | None = None) -> int:
+        self._writable()
+        handle = self.handles.get(fh)
+        writers = self.handles.for_path(path) if handle is None else [handle]
+        writers = [h for h in writers if h.writable]
+        if writers:
+            with writers[0].lock:
+                if length == 0 and writers[0].upload is None:
+                    writers[0].upload = self.paths.new_upload()
+                self._ensure_upload(writers[0])
+                assert writers[0].upload is not None
+                writers[0].upload.truncate(length)
+                writers[0].dirty = True
+            return 0
+        node = self._node(path)
+        if node.size == length:
+            return 0
+        temporary = Handle(path, writable=True)
+        self._ensure_upload(temporary)
+        assert temporary.upload is not None
+        temporary.upload.truncate(length)
+        temporary.dirty = True
+        self._commit(temporary)
+        return 0
+
+    def flush(self, path: str, fh: int) -> int:
+        handle = self._handle(fh, path)
+        with handle.lock:
+            self._commit(handle)
+        return 0
+
+    def fsync(self, path: str, datasync: int, fh: int) -> int:
+        return self.flush(path, fh)
+
+    def release(self, path: str, fh: int) -> int:
+        handle = self.handles.pop(fh)
+        if handle is None:
+            return 0
+        with handle.lock:
+            try:
+                self._commit(handle)
+            except RokkaFSError as exc:
+                log.warning("could not commit %s on release: %s", handle.path, exc.message)
+            finally:
+                if handle.upload is not None:
+                    handle.upload.discard()
+                if handle.reader is not None:
+                    handle.reader.close()
+        return 0
+
+    # ----------------------------------------------------------------- names
+
+    def unlink(self, path: str) -> int:
+        self._writable()
+        self.paths.delete(path)
+        self._changed(path)
+        return 0
+
+    def mkdir(self, path: str, mode: int) -> int:
+        self._writable()
+        self.paths.mkdir(path)
+        self._changed(path)
+        return 0
+
+    def rmdir(self, path: str) -> int:
+        self._writable()
+        node = self._node(path)
+        if not node.is_dir:
+            raise OSError(errno.ENOTDIR, "not a folder")
+        if node.kind in ("organization", "trash", "root"):
+            raise OSError(errno.EPERM, "organizations and .trash cannot be removed")
+        if self.paths.children(path):
+            raise OSError(errno.ENOTEMPTY, "folder not empty")
+        self.paths.delete(path)
+        self._changed(path)
+        return 0
+
+    def rename(self, old: str, new: str) -> int:
+        self._writable()
+        for handle in self.handles.for_path(old):
+            with handle.lock:
+                self._commit(handle)
+        self.paths.move(old, new)
+        self.handles.renamed(old, new)
+        self._changed(old, new)
+        return 0
+
+    # ----------------------------------------------------------------- xattrs
+
+    def getxattr(self, path: str, name: str, position: int = 0) -> bytes:
+        if not name.startswith(xattrs.PREFIX):
+            raise OSError(errno.ENODATA, "no such attribute")
+        staged = self._staged(path)
+        node = self._node_or_pending(path)
+        return xattrs.read(node.image if node else None, name, staged)
+
+    def listxattr(self, path: str) -> list[str]:
+        node = self._node_or_pending(path)
+        return xattrs.listed(node.image if node else None, self._staged(path))
+
+    def setxattr(self, path: str, name: str, value: bytes, options: int, position: int = 0) -> int:
+        if not name.startswith(xattrs.PREFIX):
+            raise OSError(errno.ENOTSUP, "only user.rokka.* attributes are stored")
+        self._writable()
+        xattrs.to_change(name, value)  # validates, raises for read-only names
+        exists = name in self.listxattr(path) or name == xattrs.LOCKED
+        if options & XATTR_CREATE and exists and name != xattrs.LOCKED:
+            raise OSError(errno.EEXIST, "attribute exists")
+        if options & XATTR_REPLACE and not exists:
+            raise OSError(errno.ENODATA, "no such attribute")
+        pending = [h for h in self.handles.for_path(path) if h.dirty]
+        if pending:
+            pending[0].staged_xattrs[name] = value
+            return 0
+        self._apply_xattr(path, name, value)
+        return 0
+
+    def removexattr(self, path: str, name: str) -> int:
+        if not name.startswith(xattrs.PREFIX):
+            raise OSError(errno.ENODATA, "no such attribute")
+        self._writable()
+        if name not in self.listxattr(path):
+            raise OSError(errno.ENODATA, "no such attribute")
+        self._apply_xattr(path, name, None)
+        return 0
+
+    def _staged(self, path: str) -> dict[str, bytes]:
+        staged: dict[str, bytes] = {}
+        for handle in self.handles.for_path(path):
+            staged.update(handle.staged_xattrs)
+        return staged
+
+    def _apply_xattr(self, path: str, name: str, value: bytes | None) -> None:
+        node = self.paths.stat(path)
+        image = node.image
+        if image is None or node.in_trash:
+            raise OSError(errno.ENOTSUP, "only images carry metadata")
+        kind, key, parsed = xattrs.to_change(name, value)
+        store, org = self.paths.store, image.organization
+        if kind == "locked":
+            store.set_locked(org, image.hash, bool(parsed))
+        elif kind == "meta":
+            store.patch_user_metadata(org, image.hash, {key: parsed})
+        elif parsed is None:
+            store.delete_dynamic_metadata(org, image.hash, key, delete_previous=True)
+        else:
+            assert isinstance(parsed, dict)
+            store.set_dynamic_metadata(org, image.hash, key, parsed, delete_previous=True)
+        self._changed(path)
+
+
+OPERATION_NAMES = [
+    name
+    for name, value in vars(RokkaOperations).items()
+    if callable(value) and not name.startswith("_")
+]
