@@ -85,9 +85,8 @@ class Provider(Writer):
     def _move_image(self, image: SourceImage, target: Location) -> None:
         assert target.org is not None
         if is_side_name(target.basename):
-            raise NotPermitted(
-                f"an image cannot be renamed to the side-file name {target.basename}"
-            )
+            self._image_to_side_file(image, target)
+            return
         org = image.organization
         if image.deleted:
             if target.org != org:
@@ -99,6 +98,18 @@ class Provider(Writer):
             return
         self._copy_image(image, target)
         self.store.delete_source_image(org, image.hash)
+
+    def _image_to_side_file(self, image: SourceImage, target: Location) -> None:
+        """An image renamed to a side-file name (``sed -i`` renames its temporary file over
+        ``.notes``): its bytes become the side file, the image goes to the trash."""
+        assert target.org is not None
+        if image.deleted:
+            raise NotPermitted("restore the image before renaming it")
+        with self.store.open_source_image(image.organization, image.hash) as data:
+            limit = self.store.config.max_upload_bytes
+            staged = stage_chunks(self.faces.blobs, read_chunks(data), max_bytes=limit)
+        self.faces.put_file(target.org, target.name, staged, image.mtime)
+        self.store.delete_source_image(image.organization, image.hash)
 
     def _move_folder(self, source: Location, target: Location) -> None:
         assert source.org is not None and target.org is not None

@@ -1,0 +1,175 @@
+"""Real tools on a real mount, each checked against the store afterwards."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import subprocess
+import tarfile
+from pathlib import Path
+
+import images
+import pytest
+
+from rokkafs.search import SearchQuery
+from rokkafs.store.local import LocalStore
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def live(store: LocalStore, org: str = "acme") -> dict[str, str]:
+    items = store.list_source_images(org, SearchQuery(limit=500)).items
+    return {i.name: i.hash for i in items}
+
+
+def trashed(store: LocalStore, org: str = "acme") -> list[str]:
+    return sorted(i.name for i in store.list_source_images(org, SearchQuery(deleted=True)).items)
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(args), capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    source = tmp_path / "src"
+    (source / "sub").mkdir(parents=True)
+    for i in range(3):
+        (source / f"p{i}.png").write_bytes(images.png(color=30 + i))
+    (source / "sub" / "d.jpg").write_bytes(images.jpeg(color=5))
+    os.utime(source / "p0.png", (1_577_934_245, 1_577_934_245))
+    return source
+
+
+def test_cp_and_read_back(mounted, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    data = images.png(color=1)
+    (tmp_path / "a.png").write_bytes(data)
+    assert run("cp", str(tmp_path / "a.png"), str(mounted.root / "acme" / "a.png")).returncode == 0
+    image = mounted.store.get_source_image("acme", live(mounted.store)["a.png"])
+    assert image.binary_hash == hashlib.sha1(data).hexdigest()
+    assert (mounted.root / "acme" / "a.png").read_bytes() == data
+    assert sorted(os.listdir(mounted.root)) == ["acme", "other"]
+
+
+def test_rsync_twice_transfers_nothing_the_second_time(mounted, tree: Path) -> None:  # type: ignore[no-untyped-def]
+    target = f"{mounted.root}/acme/photos/"
+    first = run("rsync", "-a", f"{tree}/", target)
+    assert first.returncode == 0, first.stderr
+    before = live(mounted.store)
+    assert sorted(before) == ["photos/p0.png", "photos/p1.png", "photos/p2.png", "photos/sub/d.jpg"]
+    image = mounted.store.get_source_image("acme", before["photos/p0.png"])
+    assert int(image.mtime) == 1_577_934_245
+    second = run("rsync", "-ai", f"{tree}/", target)
+    assert second.returncode == 0, second.stderr
+    assert not [line for line in second.stdout.splitlines() if line.startswith(">f")], second.stdout
+    assert live(mounted.store) == before and trashed(mounted.store) == []
+
+
+def test_rsync_delete_leaves_the_trash_alone(mounted, tree: Path) -> None:  # type: ignore[no-untyped-def]
+    target = mounted.root / "acme"
+    run("rsync", "-a", f"{tree}/", f"{target}/")
+    os.unlink(target / "p1.png")
+    assert trashed(mounted.store) == ["p1.png"]
+    (tree / "p2.png").unlink()
+    result = run("rsync", "-a", "--delete", f"{tree}/", f"{target}/")
+    assert result.returncode == 0, result.stderr
+    # p1 came back from the source (its trashed image revived), p2 went to the trash
+    assert sorted(live(mounted.store)) == ["p0.png", "p1.png", "sub/d.jpg"]
+    assert trashed(mounted.store) == ["p2.png"]
+    assert os.listdir(target / ".trash") == ["p2.png"]
+    with pytest.raises(PermissionError):
+        os.unlink(target / ".trash" / "p2.png")
+    with pytest.raises(PermissionError):
+        os.rmdir(target / ".trash")
+
+
+def test_cp_a_carries_metadata_between_organizations(mounted) -> None:  # type: ignore[no-untyped-def]
+    source = mounted.root / "acme" / "meta.png"
+    source.write_bytes(images.png(color=9))
+    os.setxattr(source, "user.rokka.meta.int:views", b"12")
+    os.setxattr(source, "user.rokka.meta.title", b"A cat")
+    assert sorted(os.listxattr(source)) == ["user.rokka.meta.int:views", "user.rokka.meta.title"]
+    result = run("cp", "-a", str(source), str(mounted.root / "other" / "meta.png"))
+    assert result.returncode == 0, result.stderr
+    copied = mounted.store.get_source_image("other", live(mounted.store, "other")["meta.png"])
+    assert copied.user_metadata == {"int:views": 12, "title": "A cat"}
+    assert os.getxattr(source, "user.rokka.hash").decode() == live(mounted.store)["meta.png"]
+    with pytest.raises(OSError) as missing:
+        os.getxattr(source, "user.rokka.meta.nothing")
+    assert missing.value.errno == errno.ENODATA
+    with pytest.raises(OSError) as read_only:
+        os.setxattr(source, "user.rokka.hash", b"x")
+    assert read_only.value.errno == errno.EPERM
+    with pytest.raises(OSError) as foreign:
+        os.setxattr(source, "trusted.x", b"x")
+    assert foreign.value.errno in (errno.ENOTSUP, errno.EPERM)
+
+
+def test_locked_image_refuses_rm_and_metadata(mounted) -> None:  # type: ignore[no-untyped-def]
+    path = mounted.root / "acme" / "locked.png"
+    path.write_bytes(images.png(color=2))
+    os.setxattr(path, "user.rokka.locked", b"true")
+    with pytest.raises(PermissionError):
+        os.unlink(path)
+    with pytest.raises(PermissionError):
+        os.setxattr(path, "user.rokka.meta.title", b"nope")
+    assert set(live(mounted.store)) == {"locked.png"}
+
+
+def test_mv_within_and_across_organizations(mounted) -> None:  # type: ignore[no-untyped-def]
+    path = mounted.root / "acme" / "a.png"
+    path.write_bytes(images.png(color=3))
+    image_hash = live(mounted.store)["a.png"]
+    os.rename(path, mounted.root / "acme" / "b.png")
+    assert live(mounted.store) == {"b.png": image_hash}
+    result = run("mv", str(mounted.root / "acme" / "b.png"), str(mounted.root / "other" / "c.png"))
+    assert result.returncode == 0, result.stderr
+    assert live(mounted.store) == {} and live(mounted.store, "other") == {"c.png": image_hash}
+    os.rename(mounted.root / "acme" / ".trash" / "b.png", mounted.root / "acme" / "back.png")
+    assert live(mounted.store) == {"back.png": image_hash}
+
+
+def test_tar_x_keeps_mtimes(mounted, tree: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    archive = tmp_path / "a.tar"
+    with tarfile.open(archive, "w") as tar:
+        tar.add(tree, arcname="album")
+    result = run("tar", "-xf", str(archive), "-C", str(mounted.root / "acme"))
+    assert result.returncode == 0, result.stderr
+    image = mounted.store.get_source_image("acme", live(mounted.store)["album/p0.png"])
+    assert int(image.mtime) == 1_577_934_245
+
+
+def test_sed_and_python_atomic_writes_on_a_text_side_file(mounted) -> None:  # type: ignore[no-untyped-def]
+    notes = mounted.root / "acme" / ".notes"
+    notes.write_text("hello world\n")
+    assert run("sed", "-i", "s/world/there/", str(notes)).returncode == 0
+    assert notes.read_text() == "hello there\n"
+    temporary = mounted.root / "acme" / ".notes.tmp"
+    with temporary.open("w") as handle:
+        handle.write("replaced\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, notes)
+    assert notes.read_text() == "replaced\n"
+    assert live(mounted.store) == {}
+
+
+def test_refused_type_fails_in_close_and_leaves_nothing(mounted) -> None:  # type: ignore[no-untyped-def]
+    target = mounted.root / "acme" / "blob.bin"
+    handle = open(target, "wb")  # noqa: SIM115 (the close itself is tested)
+    handle.write(bytes(range(256)) * 16)
+    with pytest.raises(OSError) as refused:
+        handle.close()
+    assert refused.value.errno == errno.EINVAL
+    assert not target.exists() and live(mounted.store) == {}
+
+
+def test_statfs_and_modes(mounted) -> None:  # type: ignore[no-untyped-def]
+    stats = os.statvfs(mounted.root)
+    assert stats.f_blocks > 0 and stats.f_bavail > 0
+    path = mounted.root / "acme" / "m.png"
+    path.write_bytes(images.png())
+    os.chmod(path, 0o600)
+    os.chown(path, os.getuid(), os.getgid())
+    assert oct(path.stat().st_mode & 0o777) == "0o644"
