@@ -44,9 +44,10 @@ def translated(error_type: type[OSError]) -> Callable[[F], F]:
             except RokkaFSError as exc:
                 raise error_type(exc.errno) from exc
             except OSError as exc:
-                if isinstance(exc.errno, int) and exc.errno > 0:
+                if isinstance(exc, error_type):
                     raise
-                raise error_type(errno.EIO) from exc
+                code = exc.errno if isinstance(exc.errno, int) and exc.errno > 0 else errno.EIO
+                raise error_type(code) from exc
             except Exception as exc:
                 log.exception("unexpected error in %s", method.__name__)
                 raise error_type(errno.EIO) from exc

@@ -14,7 +14,7 @@ import errno
 import json
 from collections.abc import Mapping
 
-from rokkafs.errors import InvalidInput, RokkaFSError
+from rokkafs.errors import InvalidInput
 from rokkafs.model import SourceImage
 
 __all__ = ["HIDDEN", "PREFIX", "XattrError", "listed", "read", "to_change"]
@@ -27,12 +27,11 @@ READ_ONLY = ("hash", "short_hash", "binary_hash", "format", "mimetype", "width",
 HIDDEN = (*(PREFIX + n for n in (*READ_ONLY, "created")), LOCKED, PREFIX + "keys")
 
 
-class XattrError(RokkaFSError):
+class XattrError(OSError):
     """An xattr request with a definite errno (ENODATA, ENOTSUP, EPERM, EEXIST…)."""
 
     def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.errno = code
+        super().__init__(code, message)
 
 
 def listed(image: SourceImage | None, staged: Mapping[str, bytes] | None = None) -> list[str]:

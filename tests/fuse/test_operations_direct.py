@@ -1,0 +1,161 @@
+"""The FUSE operations called directly, without a kernel: the errno of every error class and
+the call shapes of libfuse 2 and libfuse 3."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+from typing import Any
+
+import images
+import pytest
+
+from rokkafs.errors import RokkaFSError, all_error_classes
+from rokkafs.facestate import FaceState
+from rokkafs.fusefs.binding import load
+from rokkafs.fusefs.operations import UTIME_NOW, UTIME_OMIT, build_operations
+from rokkafs.provider import Provider
+from rokkafs.store.local import LocalStore
+
+fuse = load()
+
+
+@pytest.fixture
+def ops(tmp_path: Path) -> Any:
+    store = LocalStore(tmp_path / "data")
+    store.create_organization("acme")
+    operations = build_operations(fuse, Provider(store, FaceState(tmp_path / "data")), tmp_path)
+    yield operations
+    store.close()
+
+
+def write_file(ops: Any, path: str, data: bytes, flags: int = os.O_WRONLY) -> None:
+    fh = ops.create(path, 0o644, flags)
+    ops.write(path, data, 0, fh)
+    ops.flush(path, fh)
+    ops.release(path, fh)
+
+
+def read_all(ops: Any, path: str) -> bytes:
+    fh = ops.open(path, os.O_RDONLY)
+    try:
+        return bytes(ops.read(path, 10_000_000, 0, fh))
+    finally:
+        ops.release(path, fh)
+
+
+@pytest.mark.parametrize("error", all_error_classes(), ids=lambda c: c.__name__)
+def test_every_error_class_leaves_as_its_errno(ops: Any, error: type[RokkaFSError]) -> None:
+    def fail(*args: object, **kwargs: object) -> None:
+        raise error("injected")
+
+    ops.paths.stat = fail
+    with pytest.raises(fuse.FuseOSError) as raised:
+        ops.getattr("/acme/x.png")
+    assert raised.value.errno == error.errno
+
+
+def test_unexpected_exceptions_become_eio(ops: Any) -> None:
+    def fail(*args: object) -> None:
+        raise ZeroDivisionError
+
+    ops.paths.children = fail
+    with pytest.raises(fuse.FuseOSError) as raised:
+        ops.readdir("/acme", None)
+    assert raised.value.errno == errno.EIO
+
+
+def test_libfuse3_open_with_o_trunc(ops: Any) -> None:
+    write_file(ops, "/acme/a.png", images.png(color=1))
+    fh = ops.open("/acme/a.png", os.O_WRONLY | os.O_TRUNC)
+    ops.write("/acme/a.png", images.png(color=2), 0, fh)
+    ops.flush("/acme/a.png", fh)
+    ops.release("/acme/a.png", fh)
+    assert read_all(ops, "/acme/a.png") == images.png(color=2)
+
+
+def test_libfuse2_truncate_without_handle_then_open(ops: Any) -> None:
+    write_file(ops, "/acme/a.png", images.png(color=1))
+    fh = ops.open("/acme/a.png", os.O_WRONLY)
+    ops.truncate("/acme/a.png", 0)  # libfuse 3 ftruncate / libfuse 2 O_TRUNC: no fh
+    ops.write("/acme/a.png", images.png(color=3), 0, fh)
+    ops.flush("/acme/a.png", fh)
+    ops.release("/acme/a.png", fh)
+    assert ops.getattr("/acme/a.png")["st_size"] == len(images.png(color=3))
+
+
+def test_copy_on_first_write_and_partial_writes(ops: Any) -> None:
+    data = b"hello side file\n"
+    write_file(ops, "/acme/.side", data)
+    fh = ops.open("/acme/.side", os.O_RDWR)
+    assert ops.read("/acme/.side", 5, 0, fh) == b"hello"
+    ops.write("/acme/.side", b"HELLO", 0, fh)
+    ops.flush("/acme/.side", fh)
+    ops.release("/acme/.side", fh)
+    assert read_all(ops, "/acme/.side") == b"HELLO side file\n"
+
+
+def test_utimens_markers(ops: Any) -> None:
+    write_file(ops, "/acme/a.png", images.png())
+    ops.utimens("/acme/a.png", (0, 1_500_000_000 * 10**9))
+    assert ops.getattr("/acme/a.png")["st_mtime"] == 1_500_000_000 * 10**9
+    ops.utimens("/acme/a.png", (UTIME_NOW, UTIME_OMIT))
+    assert ops.getattr("/acme/a.png")["st_mtime"] == 1_500_000_000 * 10**9
+    ops.utimens("/acme/a.png", (UTIME_OMIT, UTIME_NOW))
+    assert ops.getattr("/acme/a.png")["st_mtime"] > 1_700_000_000 * 10**9
+
+
+def test_create_exclusive_and_touch(ops: Any) -> None:
+    fh = ops.create("/acme/new.png", 0o644, os.O_WRONLY | os.O_CREAT)
+    ops.flush("/acme/new.png", fh)
+    ops.release("/acme/new.png", fh)
+    assert ops.getattr("/acme/new.png")["st_size"] == 0
+    assert ops.paths.store.list_source_images("acme").total == 0
+    with pytest.raises(fuse.FuseOSError) as exists:
+        ops.create("/acme/new.png", 0o644, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    assert exists.value.errno == errno.EEXIST
+
+
+def test_xattr_rules(ops: Any) -> None:
+    write_file(ops, "/acme/a.png", images.png())
+    with pytest.raises(fuse.FuseOSError) as foreign:
+        ops.getxattr("/acme/a.png", "security.selinux")
+    assert foreign.value.errno == errno.ENODATA
+    with pytest.raises(fuse.FuseOSError) as unsupported:
+        ops.setxattr("/acme/a.png", "system.posix_acl_access", b"x", 0)
+    assert unsupported.value.errno == errno.ENOTSUP
+    ops.setxattr("/acme/a.png", "user.rokka.meta.title", b"x", 1)  # XATTR_CREATE
+    with pytest.raises(fuse.FuseOSError) as created:
+        ops.setxattr("/acme/a.png", "user.rokka.meta.title", b"y", 1)
+    assert created.value.errno == errno.EEXIST
+    with pytest.raises(fuse.FuseOSError) as replaced:
+        ops.setxattr("/acme/a.png", "user.rokka.meta.other", b"y", 2)  # XATTR_REPLACE
+    assert replaced.value.errno == errno.ENODATA
+    with pytest.raises(fuse.FuseOSError) as invalid:
+        ops.setxattr("/acme/a.png", "user.rokka.meta.int:n", b"many", 0)
+    assert invalid.value.errno == errno.EINVAL
+    keys = ops.getxattr("/acme/a.png", "user.rokka.keys").decode().split("\n")
+    assert "user.rokka.hash" in keys and "user.rokka.meta.title" in keys
+    ops.removexattr("/acme/a.png", "user.rokka.meta.title")
+    assert ops.listxattr("/acme/a.png") == []
+
+
+def test_trash_and_organizations_cannot_be_removed(ops: Any) -> None:
+    for path in ("/acme/.trash", "/acme"):
+        with pytest.raises(fuse.FuseOSError) as refused:
+            ops.rmdir(path)
+        assert refused.value.errno == errno.EPERM
+
+
+def test_read_only_mount(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "data")
+    store.create_organization("acme")
+    ops = build_operations(
+        fuse, Provider(store, FaceState(tmp_path / "data")), tmp_path, read_only=True
+    )
+    with pytest.raises(fuse.FuseOSError) as refused:
+        ops.create("/acme/x.png", 0o644, os.O_WRONLY)
+    assert refused.value.errno == errno.EROFS
+    assert ops.getattr("/acme")["st_mode"] & 0o777 == 0o555
+    store.close()
