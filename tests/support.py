@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
+
+import httpx
 
 from rokkafs.model import SourceImage
 from rokkafs.store.base import Store, StoreConfig
@@ -30,3 +38,38 @@ def upload(
 ) -> SourceImage:
     """Upload bytes as a source image."""
     return store.create_source_image(org, io.BytesIO(data), name=name, **options)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def serving(data: Path, *extra: str) -> Iterator[tuple[str, str, subprocess.Popen[str]]]:
+    """Run ``rokkafs serve`` as a subprocess; yields its URL, its admin key and the process."""
+    port = free_port()
+    command = [sys.executable, "-m", "rokkafs.cli", "--data", str(data), "serve"]
+    server = subprocess.Popen(
+        [*command, "--port", str(port), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                key = (data / "admin-api-key").read_text().strip()
+                httpx.get(url)
+                break
+            except (OSError, httpx.TransportError):
+                assert server.poll() is None, server.communicate()
+                assert time.monotonic() < deadline, "rokkafs serve did not come up"
+                time.sleep(0.2)
+        yield url, key, server
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)

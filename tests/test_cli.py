@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-import socket
 import stat
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import images
+from support import serving
 
 
 def rokkafs(*args: str, data: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -73,41 +70,6 @@ def test_errors_are_one_line_with_exit_codes(tmp_path: Path) -> None:
     assert usage.returncode == 2
     debug = rokkafs("--debug", "ls", "nope", data=data)
     assert "Traceback" in debug.stderr
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextmanager
-def serving(data: Path, *extra: str) -> Iterator[tuple[str, str, subprocess.Popen[str]]]:
-    """Run ``rokkafs serve`` as a subprocess; yields its URL, its admin key and the process."""
-    port = free_port()
-    command = [sys.executable, "-m", "rokkafs.cli", "--data", str(data), "serve"]
-    server = subprocess.Popen(
-        [*command, "--port", str(port), *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                key = (data / "admin-api-key").read_text().strip()
-                httpx.get(url)
-                break
-            except (OSError, httpx.TransportError):
-                assert server.poll() is None, server.communicate()
-                assert time.monotonic() < deadline, "rokkafs serve did not come up"
-                time.sleep(0.2)
-        yield url, key, server
-    finally:
-        server.terminate()
-        server.communicate(timeout=30)
 
 
 def test_serve_creates_the_admin_key_and_answers(tmp_path: Path) -> None:
