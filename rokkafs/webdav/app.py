@@ -168,6 +168,9 @@ def _plain_errors(app: Any, environ: dict[str, Any], start_response: Any) -> Ite
         return lambda data: None
 
     body = app(environ, capture)
+    if captured and (int(captured[0].split()[0]) < 400 or "html" not in str(captured[1])):
+        start_response(*captured)
+        return body  # type: ignore[no-any-return]
     rest = iter(body)
     first = [] if captured else [chunk for chunk in [next(rest, b"")] if chunk]
     status, headers, exc_info = captured

@@ -1,0 +1,239 @@
+"""WebDAV benchmark (not a test): rokkafs vs wsgidav's FilesystemProvider (same cheroot, props
+and locks on) vs nginx's WebDAV module, side by side, each server a separate process.
+
+Run: .venv/bin/python bench/webdav.py [--small 200] [--big-mib 200] [--listing 10000]
+
+Rows: PUT and GET of N files of 256 KiB; PUT and GET of one big file; PROPFIND Depth 1 on a
+folder of --listing files; 8 parallel readers; server-side COPY of the big file; peak RSS of
+each server. nginx is skipped when it is not installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import psutil
+from PIL import Image
+
+KEY = "w" * 64
+MIB = 1 << 20
+
+
+def random_png(side: int, seed: int) -> bytes:
+    rng = __import__("random").Random(seed)
+    out = io.BytesIO()
+    Image.frombytes("RGB", (side, side), rng.randbytes(side * side * 3)).save(
+        out, "PNG", compress_level=0
+    )
+    return out.getvalue()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_up(url: str, auth: tuple[str, str] | None) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.request("OPTIONS", url, auth=auth, timeout=2)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise TimeoutError(url)
+
+
+def start_rokkafs(work: Path) -> tuple[subprocess.Popen[bytes], str, tuple[str, str]]:
+    data = work / "rokkafs"
+    script = textwrap.dedent(
+        f"""
+        from pathlib import Path
+        from rokkafs.server import make_server
+        from rokkafs.store.base import StoreConfig
+        from rokkafs.store.local import LocalStore
+        store = LocalStore(Path({str(data)!r}), StoreConfig(max_upload_bytes=400 * 2**20))
+        for org in ("bench", "copy"):
+            try: store.create_organization(org)
+            except Exception: pass
+        server = make_server(store, lambda: [{KEY!r}], port={{port}}, data_dir=Path({str(data)!r}))
+        server.safe_start()
+        """
+    )
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-c", script.replace("{port}", str(port))])
+    url = f"http://127.0.0.1:{port}/dav/bench"
+    wait_up(url, ("b", KEY))
+    return process, url, ("b", KEY)
+
+
+def start_wsgidav(work: Path) -> tuple[subprocess.Popen[bytes], str, None]:
+    root = work / "wsgidav"
+    root.mkdir()
+    port = free_port()
+    script = textwrap.dedent(
+        f"""
+        from cheroot import wsgi
+        from wsgidav.wsgidav_app import WsgiDAVApp
+        app = WsgiDAVApp({{"provider_mapping": {{"/": {str(root)!r}}}, "property_manager": True,
+            "lock_storage": True, "simple_dc": {{"user_mapping": {{"*": True}}}},
+            "logging": {{"enable": False}}, "verbose": 0}})
+        server = wsgi.Server(("127.0.0.1", {port}), app, numthreads=50)
+        server.max_request_body_size = 0
+        server.safe_start()
+        """
+    )
+    process = subprocess.Popen([sys.executable, "-c", script])
+    url = f"http://127.0.0.1:{port}"
+    wait_up(url, None)
+    return process, url, None
+
+
+def start_nginx(work: Path) -> tuple[subprocess.Popen[bytes], str, None] | None:
+    nginx = shutil.which("nginx")
+    if nginx is None:
+        return None
+    root = work / "nginx-root"
+    root.mkdir()
+    port = free_port()
+    conf = work / "nginx.conf"
+    modules = "/usr/share/nginx/modules/ngx_http_dav_ext_module.so"
+    load = f"load_module {modules};" if Path(modules).exists() else ""
+    ext = "dav_ext_methods PROPFIND OPTIONS;" if load else ""
+    conf.write_text(
+        f"""{load}
+daemon off; worker_processes 1; pid {work}/nginx.pid; error_log {work}/nginx.err;
+events {{ worker_connections 256; }}
+http {{ access_log off; client_body_temp_path {work}/nginx-tmp; client_max_body_size 0;
+  server {{ listen 127.0.0.1:{port}; root {root};
+    location / {{ dav_methods PUT DELETE MKCOL COPY MOVE; {ext}
+      create_full_put_path on; autoindex on; }} }} }}
+"""
+    )
+    process = subprocess.Popen([nginx, "-c", str(conf), "-p", str(work)])
+    url = f"http://127.0.0.1:{port}"
+    wait_up(url, None)
+    return process, url, None
+
+
+def timed(action: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def run_rows(name: str, url: str, auth: tuple[str, str] | None, args: argparse.Namespace,
+             small: list[bytes], big: bytes) -> dict[str, float]:  # fmt: skip
+    client = httpx.Client(auth=auth, timeout=600)
+    client.request("MKCOL", f"{url}/small/")
+    rows: dict[str, float] = {}
+    rows["PUT small files"] = timed(
+        lambda: [client.put(f"{url}/small/{i}.png", content=d) for i, d in enumerate(small)]
+    )
+    rows["GET small files"] = timed(
+        lambda: [client.get(f"{url}/small/{i}.png") for i in range(len(small))]
+    )
+    rows["PUT big file"] = timed(lambda: client.put(f"{url}/big.png", content=big))
+    rows["GET big file"] = timed(lambda: client.get(f"{url}/big.png").content)
+
+    def readers() -> None:
+        threads = [
+            threading.Thread(target=lambda: client.get(f"{url}/big.png").content) for _ in range(8)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    rows["8 parallel readers of the big file"] = timed(readers)
+    rows["server-side COPY of the big file"] = timed(
+        lambda: client.request("COPY", f"{url}/big.png", headers={"Destination": f"{url}/big2.png"})
+    )
+    rows["PROPFIND Depth 1 of the listing folder"] = timed(
+        lambda: client.request("PROPFIND", f"{url}/listing/", headers={"Depth": "1"})
+    )
+    client.close()
+    return rows
+
+
+def fill_listing(name: str, work: Path, count: int, sample: bytes) -> None:
+    """Put --listing files in place the fastest way each server allows (not measured)."""
+    if name == "rokkafs":
+        from rokkafs.store.local import LocalStore
+
+        store = LocalStore(work / "rokkafs")
+        seed = store.create_source_image("bench", io.BytesIO(sample), name="listing/0.png")
+        import hashlib
+        from dataclasses import replace
+
+        from rokkafs.store.index import StoredImage
+
+        with store._index.write() as tx:
+            for i in range(1, count):
+                image_hash = hashlib.sha1(f"l{i}".encode()).hexdigest()
+                image = replace(
+                    seed, hash=image_hash, short_hash=image_hash[:12], name=f"listing/{i}.png"
+                )
+                tx.put_image(StoredImage(image, seed.binary_hash))
+        store.close()
+        return
+    folder = work / ("wsgidav" if name == "wsgidav" else "nginx-root") / "listing"
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        (folder / f"{i}.png").write_bytes(sample)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", type=int, default=200)
+    parser.add_argument("--big-mib", type=int, default=200)
+    parser.add_argument("--listing", type=int, default=10_000)
+    args = parser.parse_args()
+    small = [random_png(295, i) for i in range(args.small)]  # about 256 KiB each
+    side = int((args.big_mib * MIB / 3) ** 0.5)
+    big = random_png(side, 1)
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        for name, start in (
+            ("rokkafs", start_rokkafs),
+            ("wsgidav", start_wsgidav),
+            ("nginx", start_nginx),
+        ):
+            started = start(work)
+            if started is None:
+                print(f"({name} not installed: skipped)")
+                continue
+            process, url, auth = started
+            try:
+                fill_listing(name, work, args.listing, small[0])
+                results[name] = run_rows(name, url, auth, args, small, big)
+                results[name]["peak RSS MiB"] = psutil.Process(process.pid).memory_info().rss / MIB
+            finally:
+                process.terminate()
+                process.wait(timeout=30)
+    names = list(results)
+    print(f"{'row':42}" + "".join(f"{n:>12}" for n in names) + "   rokkafs / wsgidav")
+    for row in results["rokkafs"]:
+        cells = "".join(f"{results[n][row]:12.3f}" for n in names)
+        ratio = results["wsgidav"][row] / results["rokkafs"][row] if "wsgidav" in results else 0
+        print(f"{row:42}{cells}   {ratio:8.2f}x")
+    print("(seconds, lower is better; the ratio is how many times faster rokkafs is; RSS in MiB)")
+
+
+if __name__ == "__main__":
+    main()
