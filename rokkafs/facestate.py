@@ -13,6 +13,7 @@ Thread- and process-safe like LocalStore.
 from __future__ import annotations
 
 import io
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -149,6 +150,9 @@ class FaceState:
         """Store a side file (``staged`` None: a 0-byte placeholder); replaces one there."""
         blob_id = None if staged is None or staged.size == 0 else staged.blob_id
         size = 0 if staged is None else staged.size
+        if blob_id is not None and staged is not None:
+            with staged.path.open("rb") as handle:
+                os.fsync(handle.fileno())  # durable before it is published
         with self._tx() as db:
             if staged is not None:
                 if blob_id is not None:

@@ -78,9 +78,9 @@ class Upload:
             self.size = length
 
     def finish(self) -> Staged:
-        """Flush and fsync; return the staged file with its sha1. The upload is done."""
+        """Return the staged file with its sha1; the upload is done. (Not fsynced: whoever
+        keeps the bytes — the store, or side-file storage — makes its own copy durable.)"""
         with self._lock:
-            os.fsync(self._fd)
             os.close(self._fd)
             self._done = True
         digest = self._digest.hexdigest() if self._in_order else sha1_file(self.path)
