@@ -23,6 +23,7 @@ class Handle:
     reader: BinaryIO | None = None
     dirty: bool = False
     mtime: float | None = None
+    failed: int = 0  # the errno of a failed write: the file must not be committed
     staged_xattrs: dict[str, bytes] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
 

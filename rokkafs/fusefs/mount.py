@@ -33,6 +33,8 @@ def _options(major: int, *, foreground: bool, read_only: bool, allow_other: bool
         options["allow_other"] = True
     if major == 2:
         options.update(big_writes=True, max_write=131072)
+    else:
+        options["max_threads"] = 32  # slow reads of one process must not stall the others
     return options
 
 

@@ -194,6 +194,13 @@ class RokkaOperations:
         handle.upload = upload
 
     def _commit(self, handle: Handle) -> None:
+        if handle.failed:
+            if handle.upload is not None:
+                handle.upload.discard()
+                handle.upload = None
+            handle.dirty = False
+            failed, handle.failed = handle.failed, 0
+            raise OSError(failed, "an earlier write to this file failed; nothing was stored")
         if not handle.dirty or handle.upload is None:
             return
         upload, handle.upload = handle.upload, None
@@ -315,9 +322,12 @@ class RokkaOperations:
         with handle.lock:
             self._ensure_upload(handle)
             assert handle.upload is not None
-            written = handle.upload.pwrite(data, offset)
             handle.dirty = True
-            return written
+            try:
+                return handle.upload.pwrite(data, offset)
+            except (OSError, RokkaFSError) as exc:
+                handle.failed = exc.errno if isinstance(exc.errno, int) else errno.EIO
+                raise
 
     def truncate(self, path: str, length: int, fh: int | None = None) -> int:
         self._writable()

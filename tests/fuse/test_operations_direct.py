@@ -159,3 +159,51 @@ def test_read_only_mount(tmp_path: Path) -> None:
     assert refused.value.errno == errno.EROFS
     assert ops.getattr("/acme")["st_mode"] & 0o777 == 0o555
     store.close()
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EIO])
+def test_disk_full_while_staging_fails_cleanly(
+    ops: Any, monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    import rokkafs.provider.uploads as uploads
+
+    real = uploads.os.pwrite
+
+    def full(fd: int, data: bytes, offset: int) -> int:
+        if offset >= 1000:
+            raise OSError(code, "No space left on device")
+        return real(fd, data, offset)
+
+    monkeypatch.setattr(uploads.os, "pwrite", full)
+    data = images.png(size=(100, 100))
+    fh = ops.create("/acme/full.png", 0o644, os.O_WRONLY)
+    ops.write("/acme/full.png", data[:1000], 0, fh)
+    with pytest.raises(fuse.FuseOSError) as failed:
+        ops.write("/acme/full.png", data[1000:], 1000, fh)
+    assert failed.value.errno == code
+    with pytest.raises(fuse.FuseOSError) as closed:
+        ops.flush("/acme/full.png", fh)
+    assert closed.value.errno == code
+    ops.release("/acme/full.png", fh)
+    assert ops.paths.store.list_source_images("acme").total == 0
+    with pytest.raises(fuse.FuseOSError):
+        ops.getattr("/acme/full.png")
+    leftovers = list((ops.paths.faces.blobs._tmp).iterdir())
+    assert leftovers == []
+
+
+def test_too_large_file_fails_with_efbig(tmp_path: Path) -> None:
+    from rokkafs.store.base import StoreConfig
+
+    store = LocalStore(tmp_path / "data", StoreConfig(max_upload_bytes=5000))
+    store.create_organization("acme")
+    ops = build_operations(fuse, Provider(store, FaceState(tmp_path / "data")), tmp_path)
+    fh = ops.create("/acme/big.png", 0o644, os.O_WRONLY)
+    with pytest.raises(fuse.FuseOSError) as failed:
+        ops.write("/acme/big.png", bytes(6000), 0, fh)
+    assert failed.value.errno == errno.EFBIG
+    with pytest.raises(fuse.FuseOSError):
+        ops.flush("/acme/big.png", fh)
+    ops.release("/acme/big.png", fh)
+    assert store.list_source_images("acme").total == 0
+    store.close()
