@@ -14,41 +14,21 @@ Rows:
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import statistics
 import tempfile
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 from queue import Queue
 
 import httpx
-from PIL import Image
+from common import fill_rows, tiny_png
 
 from rokkafs.server import make_server, running_server
-from rokkafs.store.index import StoredImage
 from rokkafs.store.local import LocalStore
 
 KEY = "b" * 64
-
-
-def tiny_png(number: int) -> bytes:
-    out = io.BytesIO()
-    color = (number % 256, number // 256 % 256, number // 65536)
-    Image.new("RGB", (8, 8), color).save(out, "PNG")
-    return out.getvalue()
-
-
-def fill_rows(store: LocalStore, org: str, rows: int) -> None:
-    """Bench-only shortcut: metadata rows that share one blob (what listing measures)."""
-    seed = store.create_source_image(org, io.BytesIO(tiny_png(1)), name="seed.png")
-    with store._index.write() as tx:
-        for i in range(rows):
-            image_hash = hashlib.sha1(f"{org}{i}".encode()).hexdigest()
-            image = replace(seed, hash=image_hash, short_hash=image_hash[:12], name=f"{i}.png")
-            tx.put_image(StoredImage(image, seed.binary_hash))
 
 
 def list_latency(client: httpx.Client, org: str) -> tuple[float, float]:
@@ -121,7 +101,7 @@ def main() -> None:
                 f"list page of 100 at {args.images}: first {first * 1000:.1f} ms, "
                 f"by cursor {by_cursor * 1000:.1f} ms"
             )
-            fill_rows(store, "big", args.rows)
+            fill_rows(store, "big", "rows", args.rows, tiny_png(1))
             first, by_cursor = list_latency(client, "big")
             print(
                 f"list page of 100 at {args.rows}: first {first * 1000:.1f} ms, "

@@ -13,30 +13,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
-import io
 import os
-import random
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
-from PIL import Image
+from common import fill_rows, random_png  # (bench/ is on sys.path)
 
 MIB = 1 << 20
 HERE = Path(__file__).resolve().parent
-
-
-def png(side: int, seed: int) -> bytes:
-    rng = random.Random(seed)
-    out = io.BytesIO()
-    Image.frombytes("RGB", (side, side), rng.randbytes(side * side * 3)).save(
-        out, "PNG", compress_level=0
-    )
-    return out.getvalue()
 
 
 def wait_mount(path: Path, process: subprocess.Popen[bytes]) -> None:
@@ -57,22 +44,6 @@ def drop_caches() -> None:
     subprocess.run(["sync"], check=False)
     with contextlib.suppress(OSError):
         Path("/proc/sys/vm/drop_caches").write_text("3\n")
-
-
-def fill_rokkafs_listing(data: Path, count: int, sample: bytes) -> None:
-    from rokkafs.store.index import StoredImage
-    from rokkafs.store.local import LocalStore
-
-    store = LocalStore(data)
-    seed = store.create_source_image("bench", io.BytesIO(sample), name="listing/0.png")
-    with store._index.write() as tx:  # bench-only shortcut: metadata rows sharing one blob
-        for i in range(1, count):
-            image_hash = hashlib.sha1(f"l{i}".encode()).hexdigest()
-            image = replace(
-                seed, hash=image_hash, short_hash=image_hash[:12], name=f"listing/{i}.png"
-            )
-            tx.put_image(StoredImage(image, seed.binary_hash))
-    store.close()
 
 
 def rows_for(target: Path, work: Path, big: Path, images: Path) -> dict[str, float]:
@@ -102,12 +73,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         big = work / "big.png"
-        big.write_bytes(png(int((args.big_mib * MIB / 3) ** 0.5), 1))
+        big.write_bytes(random_png(int((args.big_mib * MIB / 3) ** 0.5), 1))
         images = work / "images"
         images.mkdir()
         for i in range(args.images):
-            (images / f"{i}.png").write_bytes(png(295, i))
-        sample = png(16, 0)
+            (images / f"{i}.png").write_bytes(random_png(295, i))
+        sample = random_png(16, 0)
         results: dict[str, dict[str, float]] = {}
 
         raw = work / "raw"
@@ -137,7 +108,7 @@ def main() -> None:
             [sys.executable, "-m", "rokkafs.cli", "--data", str(data), "org", "create", "bench"],
             check=True,
         )
-        fill_rokkafs_listing(data, args.listing, sample)
+        fill_rows(data, "bench", "listing", args.listing, sample)
         process = subprocess.Popen(
             [sys.executable, "-m", "rokkafs.cli", "--data", str(data), "mount", str(mount)]
         )

@@ -21,13 +21,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
+from common import fill_rows, tiny_png
 from PIL import Image
 
 from rokkafs.search import SearchQuery
-from rokkafs.store.index import StoredImage
 from rokkafs.store.local import LocalStore
 
 MIB = 1 << 20
@@ -91,12 +90,6 @@ def bench_upload(work: Path) -> None:
     print(f"peak RSS of the uploading process: {peak:.1f} MiB (goal < 80)")
 
 
-def tiny_png(number: int) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (8, 8), (number % 256, number // 256 % 256, number // 65536)).save(out, "PNG")
-    return out.getvalue()
-
-
 def bench_copy(work: Path, count: int) -> None:
     store = LocalStore(work / "copy")
     store.create_organization("src")
@@ -128,15 +121,8 @@ def bench_copy(work: Path, count: int) -> None:
 def bench_lookups(work: Path, rows: int) -> None:
     store = LocalStore(work / "lookups")
     store.create_organization("big")
-    seed = store.create_source_image("big", io.BytesIO(tiny_png(1)), name="seed.png")
-    stored = StoredImage(seed, seed.binary_hash)
-    hashes = []
-    with store._index.write() as tx:  # bench-only shortcut: metadata rows sharing one blob
-        for i in range(rows):
-            image_hash = hashlib.sha1(f"row{i}".encode()).hexdigest()
-            hashes.append(image_hash)
-            image = replace(seed, hash=image_hash, short_hash=image_hash[:12], name=f"d/{i}.png")
-            tx.put_image(replace(stored, image=image))
+    fill_rows(store, "big", "rows", rows, tiny_png(1))
+    hashes = [hashlib.sha1(f"big/rows/{i}".encode()).hexdigest() for i in range(1, rows)]
     probes = hashes[:: max(1, rows // 2000)]
     start = time.perf_counter()
     for image_hash in probes:

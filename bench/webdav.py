@@ -11,7 +11,6 @@ each server. nginx is skipped when it is not installed.
 from __future__ import annotations
 
 import argparse
-import io
 import shutil
 import subprocess
 import sys
@@ -24,19 +23,10 @@ from pathlib import Path
 
 import httpx
 import psutil
-from PIL import Image
+from common import fill_rows, random_png  # (bench/ is on sys.path)
 
 KEY = "w" * 64
 MIB = 1 << 20
-
-
-def random_png(side: int, seed: int) -> bytes:
-    rng = __import__("random").Random(seed)
-    out = io.BytesIO()
-    Image.frombytes("RGB", (side, side), rng.randbytes(side * side * 3)).save(
-        out, "PNG", compress_level=0
-    )
-    return out.getvalue()
 
 
 def free_port() -> int:
@@ -173,23 +163,7 @@ def run_rows(name: str, url: str, auth: tuple[str, str] | None, args: argparse.N
 def fill_listing(name: str, work: Path, count: int, sample: bytes) -> None:
     """Put --listing files in place the fastest way each server allows (not measured)."""
     if name == "rokkafs":
-        from rokkafs.store.local import LocalStore
-
-        store = LocalStore(work / "rokkafs")
-        seed = store.create_source_image("bench", io.BytesIO(sample), name="listing/0.png")
-        import hashlib
-        from dataclasses import replace
-
-        from rokkafs.store.index import StoredImage
-
-        with store._index.write() as tx:
-            for i in range(1, count):
-                image_hash = hashlib.sha1(f"l{i}".encode()).hexdigest()
-                image = replace(
-                    seed, hash=image_hash, short_hash=image_hash[:12], name=f"listing/{i}.png"
-                )
-                tx.put_image(StoredImage(image, seed.binary_hash))
-        store.close()
+        fill_rows(work / "rokkafs", "bench", "listing", count, sample)
         return
     folder = work / ("wsgidav" if name == "wsgidav" else "nginx-root") / "listing"
     folder.mkdir(parents=True, exist_ok=True)

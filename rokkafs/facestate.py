@@ -15,13 +15,12 @@ from __future__ import annotations
 import io
 import os
 import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from rokkafs.sqlite_db import Database
 from rokkafs.store.blobs import FileBlobStorage
 from rokkafs.store.ingest import Staged
 
@@ -61,36 +60,15 @@ class FaceState:
     def __init__(self, data_dir: Path) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.blobs = FileBlobStorage(data_dir / "side")
-        self._path = data_dir / "faces.sqlite3"
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
+        self._database = Database(data_dir / "faces.sqlite3", SCHEMA)
         with self._tx():
             pass
 
     def _db(self) -> sqlite3.Connection:
-        connection: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if connection is None:
-            connection = sqlite3.connect(
-                self._path, timeout=60.0, isolation_level=None, check_same_thread=False
-            )
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.executescript(f"BEGIN IMMEDIATE; {SCHEMA} COMMIT;")
-            self._local.db = connection
-            with self._lock:
-                self._all.append(connection)
-        return connection
+        return self._database.connection()
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._database.transaction()
 
     # ----------------------------------------------------------------- folders
 
@@ -245,8 +223,4 @@ class FaceState:
 
     def close(self) -> None:
         """Close every connection."""
-        with self._lock:
-            for connection in self._all:
-                connection.close()
-            self._all.clear()
-        self._local = threading.local()
+        self._database.close()

@@ -22,6 +22,7 @@ Copies keep the hash they had: hashes are never recomputed on copy or import.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -32,6 +33,7 @@ from rokkafs.errors import InvalidInput, NotPermitted
 
 __all__ = [
     "compute_hash",
+    "parse_user_metadata_text",
     "php_serialize",
     "validate_dynamic_metadata",
     "validate_dynamic_metadata_entry",
@@ -197,6 +199,22 @@ def validate_user_metadata_value(key: str, value: object) -> object:
         InvalidInput: when the value does not fit the key's type.
     """
     return _CHECKERS[_key_type(key)](key, value)
+
+
+def parse_user_metadata_text(key: str, text: str) -> object:
+    """A user metadata value written as text (an xattr, a WebDAV property): JSON lists for
+    ``array``/``array_text`` keys, the text itself otherwise (validated later by type).
+
+    Raises:
+        InvalidInput: an array key whose text is not a JSON list.
+    """
+    kind = key.split(":", 1)[0] if ":" in key else "str"
+    if kind in ("array", "array_text"):
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise InvalidInput(f"{key} takes a JSON list") from None
+    return text
 
 
 def validate_user_metadata(metadata: Mapping[str, object]) -> dict[str, object]:

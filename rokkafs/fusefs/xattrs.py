@@ -15,6 +15,7 @@ import json
 from collections.abc import Mapping
 
 from rokkafs.errors import InvalidInput
+from rokkafs.metadata import parse_user_metadata_text
 from rokkafs.model import SourceImage
 
 __all__ = ["HIDDEN", "PREFIX", "XattrError", "listed", "read", "to_change"]
@@ -72,16 +73,6 @@ def read(image: SourceImage | None, name: str, staged: Mapping[str, bytes] | Non
     raise XattrError(errno.ENODATA, f"no attribute {name}")
 
 
-def _typed(key: str, text: str) -> object:
-    kind = key.split(":", 1)[0] if ":" in key else "str"
-    if kind in ("array", "array_text"):
-        try:
-            return json.loads(text)
-        except ValueError:
-            raise InvalidInput(f"{key} takes a JSON list") from None
-    return text
-
-
 def to_change(name: str, value: bytes | None) -> tuple[str, str, object]:
     """What setting (``value``) or removing (None) an xattr means for the store:
     ``("meta", key, value)``, ``("dynamic", name, entry)`` or ``("locked", "", bool)``.
@@ -102,7 +93,7 @@ def to_change(name: str, value: bytes | None) -> tuple[str, str, object]:
         return "locked", "", text in ("true", "1")
     if name.startswith(META):
         key = name[len(META) :]
-        return "meta", key, None if text is None else _typed(key, text)
+        return "meta", key, None if text is None else parse_user_metadata_text(key, text)
     if name.startswith(DYNAMIC):
         if text is None:
             return "dynamic", name[len(DYNAMIC) :], None

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
@@ -16,6 +15,7 @@ from pathlib import Path
 
 from rokkafs.model import Organization, SourceImage
 from rokkafs.search import SearchQuery
+from rokkafs.sqlite_db import Database
 from rokkafs.store.index import (
     ImageState,
     IndexTransaction,
@@ -298,39 +298,14 @@ class SqliteIndex(MetadataIndex):
     """The metadata index in one SQLite database file."""
 
     def __init__(self, path: Path) -> None:
-        self._path = path
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
+        self._database = Database(path, SCHEMA, rows=True)
         with self.write() as _:
             pass
 
-    def _connection(self) -> sqlite3.Connection:
-        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = sqlite3.connect(
-                self._path, timeout=60.0, isolation_level=None, check_same_thread=False
-            )
-            connection.row_factory = sqlite3.Row
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.execute("PRAGMA synchronous = NORMAL")
-            connection.execute("PRAGMA foreign_keys = ON")
-            connection.executescript(f"BEGIN IMMEDIATE; {SCHEMA} COMMIT;")
-            self._local.connection = connection
-            with self._lock:
-                self._connections.append(connection)
-        return connection
-
     @contextmanager
     def _transaction(self, begin: str) -> Iterator[IndexTransaction]:
-        connection = self._connection()
-        connection.execute(begin)
-        try:
+        with self._database.transaction(begin) as connection:
             yield _SqliteTransaction(connection)
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
 
     def read(self) -> AbstractContextManager[IndexTransaction]:
         return self._transaction("BEGIN")
@@ -339,8 +314,4 @@ class SqliteIndex(MetadataIndex):
         return self._transaction("BEGIN IMMEDIATE")
 
     def close(self) -> None:
-        with self._lock:
-            for connection in self._connections:
-                connection.close()
-            self._connections.clear()
-        self._local = threading.local()
+        self._database.close()

@@ -21,7 +21,7 @@ from typing import Any
 from wsgidav.xml_tools import etree
 
 from rokkafs.errors import InvalidInput, NotPermitted
-from rokkafs.metadata import USER_METADATA_TYPES
+from rokkafs.metadata import USER_METADATA_TYPES, parse_user_metadata_text
 from rokkafs.model import SourceImage
 from rokkafs.provider import Node, Provider
 
@@ -85,16 +85,6 @@ def _text(value: object) -> str:
     return json.dumps(value) if isinstance(value, list) else str(value)
 
 
-def _typed(key: str, text: str) -> object:
-    kind = key.split(":", 1)[0] if ":" in key else "str"
-    if kind in ("array", "array_text"):
-        try:
-            return json.loads(text)
-        except ValueError:
-            raise InvalidInput(f"{key} takes a JSON list") from None
-    return text
-
-
 def is_live_property(name: str) -> bool:
     """Whether the name is one of ours (so it is not stored as a dead property)."""
     return name.startswith(f"{{{NS}}}") or name == OC_CHECKSUMS
@@ -135,7 +125,11 @@ def _set_user_metadata(
     from rokkafs.metadata import validate_user_metadata_key, validate_user_metadata_value
 
     key = validate_user_metadata_key(key)
-    value = None if text is None else validate_user_metadata_value(key, _typed(key, text))
+    value = (
+        None
+        if text is None
+        else validate_user_metadata_value(key, parse_user_metadata_text(key, text))
+    )
     if image.locked:
         raise NotPermitted(f"{image.name} is locked: its user metadata cannot change")
     if not dry_run:
