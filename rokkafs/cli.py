@@ -100,14 +100,20 @@ def serve(
         click.echo(f"created the admin API key {key}")
         click.echo(f"(saved in {obj.data / ADMIN_KEY_FILE}, mode 0600)")
     store = obj.store() if remote is None else _remote_store(obj, remote, api_key)
+    from rokkafs.access.registry import AccessRegistry
+
+    registry = AccessRegistry(obj.data)
+    if created or not registry.has_users():  # the administrator, keyed by the key file
+        registry.create_user("admin", superuser=True, key=key)
     server = make_server(
         store,
-        lambda: [key],
+        lambda: [],
         host=host,
         port=port,
         tls_cert=tls_cert,
         tls_key=tls_key,
         data_dir=obj.data,
+        registry=registry,
     )
     scheme = "https" if tls_cert else "http"
     click.echo(f"rokkafs serves the REST API at {scheme}://{host}:{port}/ (data: {obj.data})")
@@ -157,7 +163,16 @@ def mount_command(
     from rokkafs.fusefs.mount import mount
     from rokkafs.provider import Provider
 
-    store = obj.store() if remote is None else _remote_store(obj, remote, api_key)
+    store: Store = obj.store() if remote is None else _remote_store(obj, remote, api_key)
+    if remote is None and api_key:  # act as that user of the embedded store
+        from rokkafs.access.guard import AuthorizedStore
+        from rokkafs.access.registry import AccessRegistry
+
+        registry = AccessRegistry(obj.data)
+        principal = registry.authenticate(api_key)
+        if principal is None:
+            raise click.UsageError("the API key is not valid for this data directory")
+        store = AuthorizedStore(store, principal, registry)
     faces = FaceState(obj.data)
     try:
         mount(

@@ -12,6 +12,7 @@ from typing import Any
 from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
+from rokkafs.access.registry import AccessRegistry
 from rokkafs.api import make_app
 from rokkafs.store.base import Store
 
@@ -30,6 +31,7 @@ def make_server(
     tls_key: Path | None = None,
     threads: int = 50,
     data_dir: Path | None = None,
+    registry: AccessRegistry | None = None,
 ) -> wsgi.Server:
     """A cheroot server for rokkafs's WSGI applications (not started).
 
@@ -37,7 +39,7 @@ def make_server(
     files, dead properties, locks) lives there. Windows Explorer opens many connections at
     once, hence 50 threads by default.
     """
-    app: Any = make_app(store, api_keys)
+    app: Any = make_app(store, api_keys, registry)
     if data_dir is not None:
         from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
@@ -46,7 +48,8 @@ def make_server(
         from rokkafs.webdav.app import DAV_PATH, make_dav_app
 
         paths = Provider(store, FaceState(data_dir))
-        app = DispatcherMiddleware(app, {DAV_PATH: make_dav_app(paths, data_dir, api_keys)})
+        dav = make_dav_app(paths, data_dir, api_keys, registry)
+        app = DispatcherMiddleware(app, {DAV_PATH: dav})
     server = wsgi.Server((host, port), app, numthreads=threads, server_name="rokkafs")
     server.max_request_body_size = store.config.max_upload_bytes + (1 << 20)
     if tls_cert is not None and tls_key is not None:

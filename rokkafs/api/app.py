@@ -21,7 +21,10 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from rokkafs.api import extensions, sourceimages
+from rokkafs.access.guard import AuthorizedStore
+from rokkafs.access.registry import AccessRegistry, Principal, administrator
+from rokkafs.access.throttle import Throttle
+from rokkafs.api import extensions, sourceimages, users
 from rokkafs.api.responses import EXTENSIONS, json_response
 from rokkafs.errors import RokkaFSError
 from rokkafs.store.base import Store
@@ -64,6 +67,17 @@ ROUTES: list[tuple[str, tuple[str, ...], Handler]] = [
     (f"{_IMG}/meta/user/<key>", ("DELETE",), sourceimages.delete_user_metadata_field),
     (f"{_IMG}/meta/dynamic/<name>", ("PUT",), sourceimages.set_dynamic_metadata),
     (f"{_IMG}/meta/dynamic/<name>", ("DELETE",), sourceimages.delete_dynamic_metadata),
+    ("/users", ("POST",), users.create_user),
+    ("/user", ("GET",), users.current_user),
+    ("/user/apikeys", ("GET",), users.list_keys),
+    ("/user/apikeys", ("POST",), users.create_key),
+    ("/user/apikeys/current", ("GET",), users.current_key),
+    ("/user/apikeys/<key_id>", ("DELETE",), users.revoke_key),
+    ("/organizations/<org>/memberships", ("GET",), users.list_memberships),
+    ("/organizations/<org>/memberships", ("POST",), users.create_member),
+    ("/organizations/<org>/memberships/<user_id>", ("GET",), users.get_membership),
+    ("/organizations/<org>/memberships/<user_id>", ("PUT",), users.put_membership),
+    ("/organizations/<org>/memberships/<user_id>", ("DELETE",), users.delete_membership),
 ]
 
 
@@ -77,19 +91,34 @@ def _error(status: int, message: str, kind: str | None = None) -> Response:
 class RokkaApi:
     """rokka's REST API over one store, guarded by API keys."""
 
-    def __init__(self, store: Store, api_keys: Callable[[], Iterable[str]]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        api_keys: Callable[[], Iterable[str]],
+        registry: AccessRegistry | None = None,
+    ) -> None:
         self.store = store
         self._api_keys = api_keys
+        self._registry = registry
+        self._throttle = Throttle()
         self._map = Map(
             [Rule(path, methods=methods, endpoint=handler) for path, methods, handler in ROUTES],
             strict_slashes=False,
         )
 
-    def _authenticated(self, request: Request) -> bool:
-        given = request.headers.get("Api-Key", "").encode("utf-8", "replace")
-        return bool(given) and any(
-            hmac.compare_digest(given, key.encode()) for key in self._api_keys()
-        )
+    def _principal(self, request: Request) -> Principal | None:
+        """Who calls: a registry user, or the administrator for a key of ``api_keys``."""
+        given = request.headers.get("Api-Key", "")
+        if not given:
+            return None
+        if self._registry is not None:
+            principal = self._registry.authenticate(given)
+            if principal is not None:
+                return principal
+        encoded = given.encode("utf-8", "replace")
+        if any(hmac.compare_digest(encoded, key.encode()) for key in self._api_keys()):
+            return administrator()
+        return None
 
     def dispatch(self, request: Request) -> Response:
         adapter = self._map.bind_to_environ(request.environ)
@@ -101,7 +130,17 @@ class RokkaApi:
             return _error(404, f"no route {request.path}")
         except HTTPException as exc:  # redirects and the like
             return _error(exc.code or 400, exc.description or "bad request")
-        if not self._authenticated(request):
+        request.environ["rokkafs.registry"] = self._registry
+        registry = self._registry
+        if handler is users.create_user:  # public: signing up
+            if registry is None:
+                return _error(501, "this server has no user registry")
+            return self._run(request, lambda: users.create_user(registry, request))
+        address = request.remote_addr or "?"
+        self._throttle.wait(address)
+        principal = self._principal(request)
+        if principal is None:
+            self._throttle.failed(address)
             return json_response(
                 {
                     "code": 403,
@@ -110,9 +149,15 @@ class RokkaApi:
                 },
                 403,
             )
+        store = AuthorizedStore(self.store, principal, self._registry)
+        return self._run(request, lambda: handler(store, request, **args))
+
+    @staticmethod
+    def _run(request: Request, call: Callable[[], Response]) -> Response:
+        """Run a handler; the one place errors become rokka's error bodies."""
         token = EXTENSIONS.set(request.headers.get("X-Rokkafs-Extensions") == "1")
         try:
-            return handler(self.store, request, **args)  # type: ignore[no-any-return]
+            return call()
         except RokkaFSError as exc:
             return _error(exc.http_status, exc.message, type(exc).__name__)
         except HTTPException as exc:
@@ -132,6 +177,11 @@ class RokkaApi:
             request.close()  # removes spooled upload files
 
 
-def make_app(store: Store, api_keys: Callable[[], Iterable[str]]) -> RokkaApi:
-    """Build the WSGI application; ``api_keys`` yields the keys currently accepted."""
-    return RokkaApi(store, api_keys)
+def make_app(
+    store: Store,
+    api_keys: Callable[[], Iterable[str]],
+    registry: AccessRegistry | None = None,
+) -> RokkaApi:
+    """Build the WSGI application. ``api_keys`` yields administrator keys; with a
+    ``registry`` its users' keys work too, each limited to its memberships."""
+    return RokkaApi(store, api_keys, registry)

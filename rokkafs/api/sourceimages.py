@@ -52,7 +52,6 @@ def get_organization(store: Store, request: Request, name: str) -> Response:
 
 def create(store: Store, request: Request, org: str) -> Response:
     """``POST /sourceimages/{org}``: multipart upload of files and/or URLs."""
-    store.get_organization(org)
     request.max_content_length = store.config.max_upload_bytes + FORM_OVERHEAD
     items, optimize_source = parse_upload(request.form, request.files)
     mtime = _mtime(request.form.get("mtime"))

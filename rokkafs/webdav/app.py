@@ -25,6 +25,8 @@ from wsgidav.lock_man.lock_storage import LockStorageShelve
 from wsgidav.prop_man.property_manager import ShelvePropertyManager
 from wsgidav.wsgidav_app import WsgiDAVApp
 
+from rokkafs.access.registry import AccessRegistry, administrator
+from rokkafs.access.throttle import Throttle
 from rokkafs.provider import Provider
 from rokkafs.webdav.resources import RokkaDavProvider
 
@@ -47,6 +49,8 @@ class ApiKeyDomainController(BaseDomainController):
     def __init__(self, wsgidav_app: Any, config: dict[str, Any]) -> None:
         super().__init__(wsgidav_app, config)
         self._api_keys: Callable[[], Iterable[str]] = config["rokkafs"]["api_keys"]
+        self._registry: AccessRegistry | None = config["rokkafs"].get("registry")
+        self._throttle = Throttle()
 
     def get_domain_realm(self, path_info: str, environ: dict[str, Any]) -> str:
         return "rokkafs"
@@ -60,10 +64,18 @@ class ApiKeyDomainController(BaseDomainController):
     def basic_auth_user(
         self, realm: str, user_name: str, password: str, environ: dict[str, Any]
     ) -> bool:
+        address = environ.get("REMOTE_ADDR", "?")
+        self._throttle.wait(address)
+        principal = self._registry.authenticate(password) if self._registry else None
         given = password.encode("utf-8", "replace")
-        return bool(given) and any(
-            hmac.compare_digest(given, key.encode()) for key in self._api_keys()
-        )
+        static = any(hmac.compare_digest(given, key.encode()) for key in self._api_keys())
+        if principal is None and given and static:
+            principal = administrator()
+        if principal is None:
+            self._throttle.failed(address)
+            return False
+        environ["rokkafs.principal"] = principal
+        return True
 
     def digest_auth_user(self, realm: str, user_name: str, environ: dict[str, Any]) -> bool:
         return False
@@ -192,10 +204,14 @@ def _plain_errors(app: Any, environ: dict[str, Any], start_response: Any) -> Ite
 
 
 def make_dav_app(
-    paths: Provider, data_dir: Path, api_keys: Callable[[], Iterable[str]]
+    paths: Provider,
+    data_dir: Path,
+    api_keys: Callable[[], Iterable[str]],
+    registry: AccessRegistry | None = None,
 ) -> DavGuard:
-    """The WebDAV WSGI application, to be mounted at :data:`DAV_PATH`."""
-    provider = RokkaDavProvider(paths, data_dir)
+    """The WebDAV WSGI application, to be mounted at :data:`DAV_PATH`. Callers see only the
+    organizations they are members of, with their roles' permissions."""
+    provider = RokkaDavProvider(paths, data_dir, registry)
     config = {
         "provider_mapping": {"/": provider},
         "mount_path": DAV_PATH,
@@ -205,7 +221,7 @@ def make_dav_app(
             "accept_digest": False,
             "default_to_digest": False,
         },
-        "rokkafs": {"api_keys": api_keys},
+        "rokkafs": {"api_keys": api_keys, "registry": registry},
         "property_manager": ShelvePropertyManager(str(data_dir / "dav-properties.shelve")),
         "lock_storage": RokkaLockStorage(str(data_dir / "dav-locks.shelve")),
         "honor_mtime_header": True,

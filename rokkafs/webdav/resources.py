@@ -65,7 +65,7 @@ class _Resource:
 
     @property
     def paths(self) -> Provider:
-        return self.provider.paths
+        return self.provider.paths_for(self.environ)
 
     def get_creation_date(self) -> float | None:
         return self.node.ctime if self.node and self.node.ctime else None
@@ -268,10 +268,23 @@ class FolderResource(_Resource, DAVCollection):
 class RokkaDavProvider(DAVProvider):
     """The wsgidav provider: resolves paths through the path model, one query per path."""
 
-    def __init__(self, paths: Provider, data_dir: Any) -> None:
+    def __init__(self, paths: Provider, data_dir: Any, registry: Any = None) -> None:
         super().__init__()
         self.paths = paths
         self.data_dir = data_dir
+        self.registry = registry
+
+    def paths_for(self, environ: dict[str, Any]) -> Provider:
+        """The path model as the authenticated caller may use it (one per request)."""
+        cached: Provider | None = environ.get("rokkafs.paths")
+        if cached is None:
+            from rokkafs.access.guard import AuthorizedStore
+            from rokkafs.access.registry import administrator
+
+            principal = environ.get("rokkafs.principal") or administrator()
+            store = AuthorizedStore(self.paths.store, principal, self.registry)
+            cached = environ["rokkafs.paths"] = Provider(store, self.paths.faces)
+        return cached
 
     def ref_url_for(self, path: str) -> str:
         return f"{self.share_path}{path}".replace("//", "/")
@@ -286,7 +299,7 @@ class RokkaDavProvider(DAVProvider):
         key = path.rstrip("/") or "/"
         if key not in cache:
             try:
-                cache[key] = self.paths.stat(key)
+                cache[key] = self.paths_for(environ).stat(key)
             except RokkaFSError:
                 cache[key] = None
         node = cache[key]

@@ -1,0 +1,228 @@
+"""AuthorizedStore: the one authorization check, shared by every face.
+
+It wraps a store for one principal; each operation names the permission it needs in the
+organization(s) it touches. An organization the principal is no member of does not exist for
+it (OrganizationNotFound: it learns nothing); a member without the permission gets Forbidden.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+from typing import IO, BinaryIO
+
+from rokkafs.access.registry import AccessRegistry, Principal
+from rokkafs.errors import Forbidden, OrganizationNotFound
+from rokkafs.model import (
+    CheckReport,
+    CopyOutcome,
+    CopyResult,
+    Organization,
+    SourceImage,
+    SourceImageList,
+)
+from rokkafs.search import SearchQuery
+from rokkafs.store.base import CopyAllResult, OptimizeSource, PurgeResult, Store
+
+__all__ = ["AuthorizedStore"]
+
+
+class AuthorizedStore(Store):
+    """A store as one principal may use it."""
+
+    def __init__(self, store: Store, principal: Principal, registry: AccessRegistry | None) -> None:
+        self._store = store
+        self.principal = principal
+        self._registry = registry
+        self.config = store.config
+
+    def _need(self, org: str, permission: str) -> None:
+        if not self.principal.is_member(org):
+            raise OrganizationNotFound(f"organization {org!r} not found")
+        if not self.principal.may(org, permission):
+            raise Forbidden(f"your roles in {org!r} do not allow {permission}")
+
+    def _superuser(self, what: str) -> None:
+        if not self.principal.user.superuser:
+            raise Forbidden(f"only the administrator of this rokkafs may {what}")
+
+    # organizations
+    def create_organization(
+        self, name: str, *, display_name: str | None = None, billing_email: str = ""
+    ) -> Organization:
+        organization = self._store.create_organization(
+            name, display_name=display_name, billing_email=billing_email
+        )
+        if self._registry is not None:
+            self._registry.set_membership(name, self.principal.user.id, ["admin"])
+        return organization
+
+    def get_organization(self, name: str) -> Organization:
+        self._need(name, "read")
+        return self._store.get_organization(name)
+
+    def list_organizations(self) -> list[Organization]:
+        return [o for o in self._store.list_organizations() if self.principal.is_member(o.name)]
+
+    # creating
+    def create_source_image(
+        self,
+        org: str,
+        data: IO[bytes],
+        *,
+        name: str,
+        user_metadata: Mapping[str, object] | None = None,
+        dynamic_metadata: Mapping[str, object] | None = None,
+        optimize_source: OptimizeSource | None = None,
+        protected: bool = False,
+        mtime: float | None = None,
+    ) -> SourceImage:
+        self._need(org, "upload")
+        return self._store.create_source_image(
+            org,
+            data,
+            name=name,
+            user_metadata=user_metadata,
+            dynamic_metadata=dynamic_metadata,
+            optimize_source=optimize_source,
+            protected=protected,
+            mtime=mtime,
+        )
+
+    def create_source_image_from_url(
+        self,
+        org: str,
+        url: str,
+        *,
+        name: str | None = None,
+        user_metadata: Mapping[str, object] | None = None,
+        dynamic_metadata: Mapping[str, object] | None = None,
+        optimize_source: OptimizeSource | None = None,
+    ) -> SourceImage:
+        self._need(org, "upload")
+        return self._store.create_source_image_from_url(
+            org,
+            url,
+            name=name,
+            user_metadata=user_metadata,
+            dynamic_metadata=dynamic_metadata,
+            optimize_source=optimize_source,
+        )
+
+    # reading
+    def get_source_image(self, org: str, ref: str, *, deleted: bool = False) -> SourceImage:
+        self._need(org, "read")
+        return self._store.get_source_image(org, ref, deleted=deleted)
+
+    def list_source_images(self, org: str, query: SearchQuery | None = None) -> SourceImageList:
+        self._need(org, "read")
+        return self._store.list_source_images(org, query)
+
+    def open_source_image(self, org: str, ref: str) -> BinaryIO:
+        self._need(org, "read")
+        image = self._store.get_source_image(org, ref)
+        if image.protected and not self.principal.may(org, "download_protected"):
+            raise Forbidden("downloading protected originals needs sourceimages:download:protected")
+        return self._store.open_source_image(org, ref)
+
+    # deleting
+    def delete_source_image(self, org: str, ref: str) -> None:
+        self._need(org, "write")
+        self._store.delete_source_image(org, ref)
+
+    def delete_by_binary_hash(self, org: str, binary_hash: str) -> list[str]:
+        self._need(org, "write")
+        return self._store.delete_by_binary_hash(org, binary_hash)
+
+    def restore_source_image(self, org: str, ref: str) -> SourceImage:
+        self._need(org, "write")
+        return self._store.restore_source_image(org, ref)
+
+    def purge_trash(self, *, older_than: timedelta | None = None) -> PurgeResult:
+        self._superuser("purge the trash")
+        return self._store.purge_trash(older_than=older_than)
+
+    # copying
+    def copy_source_image(
+        self, org: str, ref: str, destination: str, *, overwrite: bool = True
+    ) -> CopyOutcome:
+        self._need(org, "read")
+        self._need(destination, "write")
+        return self._store.copy_source_image(org, ref, destination, overwrite=overwrite)
+
+    def copy_source_images(
+        self, org: str, refs: Iterable[str], destination: str, *, overwrite: bool = True
+    ) -> CopyResult:
+        self._need(org, "read")
+        self._need(destination, "write")
+        return self._store.copy_source_images(org, refs, destination, overwrite=overwrite)
+
+    def copy_all_source_images(
+        self, org: str, destination: str, *, overwrite: bool = True
+    ) -> CopyAllResult:
+        self._need(org, "read")
+        self._need(destination, "write")
+        return self._store.copy_all_source_images(org, destination, overwrite=overwrite)
+
+    # changing
+    def rename_source_image(self, org: str, ref: str, name: str) -> SourceImage:
+        self._need(org, "write")
+        return self._store.rename_source_image(org, ref, name)
+
+    def set_locked(self, org: str, ref: str, locked: bool) -> SourceImage:
+        self._need(org, "lock")
+        return self._store.set_locked(org, ref, locked)
+
+    def replace_user_metadata(
+        self, org: str, ref: str, metadata: Mapping[str, object]
+    ) -> SourceImage:
+        self._need(org, "write")
+        return self._store.replace_user_metadata(org, ref, metadata)
+
+    def patch_user_metadata(
+        self, org: str, ref: str, changes: Mapping[str, object | None]
+    ) -> SourceImage:
+        self._need(org, "write")
+        return self._store.patch_user_metadata(org, ref, changes)
+
+    def delete_user_metadata_field(self, org: str, ref: str, key: str) -> SourceImage:
+        self._need(org, "write")
+        return self._store.delete_user_metadata_field(org, ref, key)
+
+    def set_dynamic_metadata(
+        self,
+        org: str,
+        ref: str,
+        name: str,
+        value: Mapping[str, object],
+        *,
+        delete_previous: bool = False,
+        keep_hash: bool = False,
+    ) -> SourceImage:
+        self._need(org, "write")
+        return self._store.set_dynamic_metadata(
+            org, ref, name, value, delete_previous=delete_previous, keep_hash=keep_hash
+        )
+
+    def delete_dynamic_metadata(
+        self,
+        org: str,
+        ref: str,
+        name: str,
+        *,
+        delete_previous: bool = False,
+        keep_hash: bool = False,
+    ) -> SourceImage:
+        self._need(org, "write")
+        return self._store.delete_dynamic_metadata(
+            org, ref, name, delete_previous=delete_previous, keep_hash=keep_hash
+        )
+
+    def set_mtime(self, org: str, ref: str, mtime: float) -> SourceImage:
+        self._need(org, "write")
+        return self._store.set_mtime(org, ref, mtime)
+
+    # housekeeping
+    def check(self, *, deep: bool = False) -> CheckReport:
+        self._superuser("check the store")
+        return self._store.check(deep=deep)

@@ -1,0 +1,236 @@
+"""Access control on every face: roles and operations, organization isolation, keys at rest,
+malformed credentials."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import images
+import pytest
+
+from rokkafs.access.registry import AccessRegistry
+from rokkafs.errors import AlreadyExists, NotFound
+from rokkafs.search import SearchQuery
+from rokkafs.server import make_server, running_server
+from rokkafs.store.local import LocalStore
+
+
+@dataclass
+class World:
+    url: str
+    store: LocalStore
+    registry: AccessRegistry
+    keys: dict[str, str]  # role (or "admin-b") -> key
+    data: Path
+    image: str  # hash of an image in org "a"
+    binary: str
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    data = tmp_path / "data"
+    store = LocalStore(data)
+    registry = AccessRegistry(data)
+    for org in ("a", "b"):
+        store.create_organization(org)
+    image = store.create_source_image("a", io.BytesIO(images.png()), name="x.png")
+    store.create_source_image("b", io.BytesIO(images.png(color=5)), name="secret.png")
+    keys: dict[str, str] = {}
+    for role in ("read", "write", "upload", "admin", "sourceimages:unlock"):
+        user, key = registry.create_user(f"{role}@example.org")
+        registry.set_membership("a", user.id, [role])
+        keys[role] = key
+    other, other_key = registry.create_user("b-admin@example.org")
+    registry.set_membership("b", other.id, ["admin"])
+    keys["admin-b"] = other_key
+    server = make_server(store, lambda: [], port=0, data_dir=data, registry=registry)
+    with running_server(server) as url:
+        yield World(url, store, registry, keys, data, image.hash, image.binary_hash)
+    registry.close()
+    store.close()
+
+
+def api(world: World, who: str) -> httpx.Client:
+    return httpx.Client(base_url=world.url, headers={"Api-Key": world.keys[who]}, timeout=30)
+
+
+OPERATIONS = {
+    "get": lambda c, w: c.get(f"/sourceimages/a/{w.image}"),
+    "list": lambda c, w: c.get("/sourceimages/a"),
+    "download": lambda c, w: c.get(f"/sourceimages/a/{w.image}/download"),
+    "upload": lambda c, w: c.post(
+        "/sourceimages/a", files={"filedata": ("n.png", images.png(color=9))}
+    ),
+    "patch-meta": lambda c, w: c.patch(f"/sourceimages/a/{w.image}/meta/user", json={"k": "v"}),
+    "rename": lambda c, w: c.put(f"/sourceimages/a/{w.image}/name", json="renamed.png"),
+    "lock": lambda c, w: c.put(f"/sourceimages/a/{w.image}/options/locked", json=True),
+    "delete": lambda c, w: c.delete(f"/sourceimages/a/{w.image}"),
+    "memberships": lambda c, w: c.get("/organizations/a/memberships"),
+}
+ALLOWED = {
+    "read": {"get", "list", "download"},
+    "write": {"get", "list", "download", "upload", "patch-meta", "rename", "delete"},
+    "upload": {"upload"},
+    "admin": set(OPERATIONS),
+    "sourceimages:unlock": {"lock"},
+}
+
+
+def snapshot(world: World) -> list[tuple[str, str, bool, bool, str]]:
+    items = world.store.list_source_images("a", SearchQuery(limit=100)).items
+    return sorted((i.hash, i.name, i.locked, i.deleted, str(i.user_metadata)) for i in items)
+
+
+@pytest.mark.parametrize("role", list(ALLOWED))
+@pytest.mark.parametrize("operation", list(OPERATIONS))
+def test_rest_role_matrix(world: World, role: str, operation: str) -> None:
+    before = snapshot(world)
+    with api(world, role) as client:
+        response = OPERATIONS[operation](client, world)
+    if operation in ALLOWED[role]:
+        assert response.status_code < 400, response.text
+    else:
+        assert response.status_code == 403, response.text
+        assert "invalid_authentication" not in response.text
+        assert snapshot(world) == before
+
+
+def test_organization_isolation(world: World) -> None:
+    secret = world.store.list_source_images("b").items[0]
+    with api(world, "write") as client:
+        probes = [
+            client.get("/organizations/b"),
+            client.get("/sourceimages/b"),
+            client.get(f"/sourceimages/b/{secret.hash}"),
+            client.get(f"/sourceimages/b/{secret.short_hash}"),
+            client.get("/sourceimages/b", params={"binaryHash": secret.binary_hash}),
+            client.request("COPY", f"/sourceimages/a/{world.image}", headers={"Destination": "b"}),
+            client.get(f"/sourceimages/nope/{secret.hash}"),
+        ]
+        bodies = [
+            (p.status_code, p.json()["error"]["message"].replace("'b'", "'nope'"))
+            for p in probes[:5]
+        ]
+    assert all(p.status_code in (400, 404) for p in probes), [p.status_code for p in probes]
+    assert secret.hash not in str([p.text for p in probes])
+    assert (
+        len({b for b in bodies}) <= 3
+    )  # the same answers as for an organization that does not exist
+    assert world.store.list_source_images("b").total == 1
+    with httpx.Client(auth=("me", world.keys["write"])) as dav:
+        listing = dav.request("PROPFIND", f"{world.url}/dav/", headers={"Depth": "1"})
+        assert "/dav/a/" in listing.text and "/dav/b/" not in listing.text
+        assert dav.get(f"{world.url}/dav/b/secret.png").status_code == 404
+
+
+def test_webdav_read_member_cannot_write(world: World) -> None:
+    with httpx.Client(base_url=f"{world.url}/dav", auth=("me", world.keys["read"])) as dav:
+        assert dav.get("/a/x.png").status_code == 200
+        assert dav.put("/a/new.png", content=images.png(color=3)).status_code == 403
+        assert dav.delete("/a/x.png").status_code == 403
+        moved = dav.request("MOVE", "/a/x.png", headers={"Destination": f"{world.url}/dav/a/y.png"})
+        assert moved.status_code == 403
+        patch = (
+            '<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:R="urn:rokkafs">'
+            "<D:set><D:prop><R:locked>true</R:locked></D:prop></D:set></D:propertyupdate>"
+        )
+        assert "403" in dav.request("PROPPATCH", "/a/x.png", content=patch).text
+    with httpx.Client(base_url=f"{world.url}/dav", auth=("me", world.keys["write"])) as dav:
+        assert "403" in dav.request("PROPPATCH", "/a/x.png", content=patch).text
+        copy = dav.request("COPY", "/a/x.png", headers={"Destination": f"{world.url}/dav/b/x.png"})
+        assert copy.status_code in (403, 404, 409)
+    unlocker, unlock_key = world.registry.create_user("unlocker@example.org")
+    world.registry.set_membership("a", unlocker.id, ["read", "sourceimages:unlock"])
+    with httpx.Client(base_url=f"{world.url}/dav", auth=("me", unlock_key)) as dav:
+        assert "200" in dav.request("PROPPATCH", "/a/x.png", content=patch).text
+    assert world.store.get_source_image("a", world.image).locked
+    assert [i.name for i in world.store.list_source_images("a").items] == ["x.png"]
+
+
+def test_creating_an_organization_makes_the_creator_admin(world: World) -> None:
+    with api(world, "read") as client:
+        assert client.put("/organizations/mine", json={"billing_email": "x@y.z"}).status_code == 200
+        members = client.get("/organizations/mine/memberships").json()
+        assert [m["roles"] for m in members["items"]] == [["admin"]]
+        user_id = members["items"][0]["user_id"]
+        assert client.delete(f"/organizations/mine/memberships/{user_id}").status_code == 409
+
+
+def test_user_and_key_routes(world: World) -> None:
+    signed = httpx.post(f"{world.url}/users", json={"email": "new@example.org"}).json()
+    assert len(signed["api_key"]) == 64 and signed["email"] == "new@example.org"
+    with httpx.Client(base_url=world.url, headers={"Api-Key": signed["api_key"]}) as client:
+        assert client.get("/user").json()["user_id"] == signed["id"]
+        created = client.post("/user/apikeys", json={"comment": "laptop"}).json()
+        assert created["comment"] == "laptop" and len(created["api_key"]) == 64
+        assert len(client.get("/user/apikeys").json()) == 2
+        current = client.get("/user/apikeys/current").json()["id"]
+        assert client.delete(f"/user/apikeys/{current}").status_code == 403
+        assert client.delete(f"/user/apikeys/{created['id']}").status_code == 204
+        assert client.get("/sourceimages/a").status_code == 404  # not a member
+    refused = httpx.get(f"{world.url}/sourceimages/a", headers={"Api-Key": created["api_key"]})
+    assert refused.status_code == 403 and refused.json()["invalid_authentication"] is True
+
+
+def test_membership_routes(world: World) -> None:
+    with api(world, "admin") as admin:
+        made = admin.post(
+            "/organizations/a/memberships", json={"roles": ["read"], "comment": "bot"}
+        )
+        assert made.status_code == 201 and len(made.json()["api_key"]) == 64
+        bot = made.json()["user_id"]
+        changed = admin.put(f"/organizations/a/memberships/{bot}", json={"roles": ["write"]})
+        assert changed.status_code == 200 and changed.json()["roles"] == ["write"]
+        assert (
+            admin.put(f"/organizations/a/memberships/{bot}", json={"roles": ["boss"]}).status_code
+            == 400
+        )
+        assert admin.delete(f"/organizations/a/memberships/{bot}").status_code == 204
+        assert admin.get(f"/organizations/a/memberships/{bot}").status_code == 404
+
+
+def test_keys_are_not_stored_in_clear(world: World) -> None:
+    secrets = list(world.keys.values())
+    for path in world.data.rglob("*"):
+        if path.is_file():
+            content = path.read_bytes()
+            assert not any(key.encode() in content for key in secrets), path
+
+
+def test_registry_rules(tmp_path: Path) -> None:
+    registry = AccessRegistry(tmp_path)
+    user, _ = registry.create_user("a@b.c")
+    for _ in range(4):
+        registry.create_key(user.id)
+    with pytest.raises(AlreadyExists):
+        registry.create_key(user.id)
+    with pytest.raises(NotFound):
+        registry.revoke_key(user.id, "nope")
+    registry.set_membership("org", user.id, ["admin"])
+    with pytest.raises(AlreadyExists):
+        registry.set_membership("org", user.id, ["read"])
+    with pytest.raises(AlreadyExists):
+        registry.remove_membership("org", user.id)
+    assert registry.authenticate("x" * 64) is None and registry.authenticate("") is None
+    registry.close()
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Api-Key": ""},
+        {"Api-Key": "short"},
+        {"Api-Key": "x" * 5000},
+        {"Api-Key": "é".encode() * 40},
+    ],
+)
+def test_malformed_credentials_are_refused_not_500(
+    world: World, headers: dict[str, object]
+) -> None:
+    response = httpx.get(f"{world.url}/sourceimages/a", headers=headers)
+    assert response.status_code == 403
