@@ -234,3 +234,96 @@ def test_malformed_credentials_are_refused_not_500(
 ) -> None:
     response = httpx.get(f"{world.url}/sourceimages/a", headers=headers)
     assert response.status_code == 403
+
+
+def cli(data: Path, *args: str) -> str:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "rokkafs.cli", "--data", str(data), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_cli_users_keys_members(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    cli(data, "org", "create", "team")
+    out = cli(data, "user", "create", "ann@example.org")
+    user_id = out.split()[1]
+    key = out.split()[4]
+    assert len(key) == 64
+    assert "ann@example.org in team: read, upload" in cli(
+        data, "member", "add", "team", user_id, "read", "upload"
+    )
+    assert user_id in cli(data, "member", "list", "team")
+    second = cli(data, "key", "create", user_id, "--comment", "ci").split()
+    assert second[1] in cli(data, "key", "list", user_id)
+    cli(data, "key", "revoke", user_id, second[1])
+    assert second[1] not in cli(data, "key", "list", user_id)
+    registry = AccessRegistry(data)
+    principal = registry.authenticate(key)
+    assert (
+        principal is not None
+        and principal.may("team", "upload")
+        and not principal.may("team", "write")
+    )
+    registry.close()
+    cli(data, "member", "remove", "team", user_id)
+
+
+def test_fuse_mount_acts_as_one_user(tmp_path: Path) -> None:
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    if not Path("/dev/fuse").exists() or not shutil.which("fusermount3"):
+        pytest.skip("no FUSE here")
+    data, root = tmp_path / "data", tmp_path / "mnt"
+    root.mkdir()
+    store = LocalStore(data)
+    for org in ("mine", "theirs"):
+        store.create_organization(org)
+    store.create_source_image("mine", io.BytesIO(images.png()), name="a.png")
+    registry = AccessRegistry(data)
+    reader, key = registry.create_user("reader@example.org")
+    registry.set_membership("mine", reader.id, ["read"])
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rokkafs.cli",
+            "--data",
+            str(data),
+            "mount",
+            str(root),
+            "--api-key",
+            key,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not os.path.ismount(root):
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        assert os.listdir(root) == ["mine"]
+        assert (root / "mine" / "a.png").read_bytes() == images.png()
+        with pytest.raises(PermissionError):
+            os.unlink(root / "mine" / "a.png")
+        with pytest.raises(PermissionError):
+            (root / "mine" / "b.png").write_bytes(images.png(color=1))
+        assert not (root / "theirs").exists()
+    finally:
+        subprocess.run(["fusermount3", "-u", "-z", str(root)], capture_output=True)
+        process.wait(timeout=10)
+        registry.close()
+    assert [i.name for i in store.list_source_images("mine").items] == ["a.png"]
+    store.close()
