@@ -327,3 +327,50 @@ def test_fuse_mount_acts_as_one_user(tmp_path: Path) -> None:
         registry.close()
     assert [i.name for i in store.list_source_images("mine").items] == ["a.png"]
     store.close()
+
+
+def test_failed_logins_are_slowed_down() -> None:
+    from rokkafs.access.throttle import Throttle
+
+    throttle = Throttle(free=3, window=60, ceiling=4)
+    delays = []
+    for _ in range(7):
+        delays.append(throttle.delay("10.1.2.3"))
+        throttle.failed("10.1.2.3")
+    assert delays[:3] == [0.0, 0.0, 0.0]
+    assert delays[3:] == sorted(delays[3:]) and 0 < delays[3] < delays[-1] <= 4
+    assert throttle.delay("192.0.2.9") == 0.0  # other addresses are not affected
+
+
+DAV_OPERATIONS = {
+    "propfind": lambda d, u: (
+        d.request("PROPFIND", "/a/", headers={"Depth": "1"}).status_code == 207
+    ),
+    "get": lambda d, u: d.get("/a/x.png").status_code == 200,
+    "put": lambda d, u: d.put("/a/put.png", content=images.png(color=4)).status_code in (201, 204),
+    "meta": lambda d, u: "200 OK" in d.request("PROPPATCH", "/a/x.png", content=META_PATCH).text,
+    "move": lambda d, u: (
+        d.request("MOVE", "/a/x.png", headers={"Destination": f"{u}/dav/a/moved.png"}).status_code
+        in (201, 204)
+    ),
+}
+META_PATCH = (
+    '<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:R="urn:rokkafs">'
+    "<D:set><D:prop><R:meta.title>t</R:meta.title></D:prop></D:set></D:propertyupdate>"
+)
+DAV_ALLOWED = {
+    "read": {"propfind", "get"},
+    "write": set(DAV_OPERATIONS),
+    "admin": set(DAV_OPERATIONS),
+}
+
+
+@pytest.mark.parametrize("role", list(DAV_ALLOWED))
+@pytest.mark.parametrize("operation", list(DAV_OPERATIONS))
+def test_webdav_role_matrix(world: World, role: str, operation: str) -> None:
+    before = snapshot(world)
+    with httpx.Client(base_url=f"{world.url}/dav", auth=("me", world.keys[role])) as dav:
+        allowed = DAV_OPERATIONS[operation](dav, world.url)
+    assert allowed == (operation in DAV_ALLOWED[role])
+    if not allowed:
+        assert snapshot(world) == before
