@@ -53,7 +53,7 @@ class AuthorizedStore(Store):
         organization = self._store.create_organization(
             name, display_name=display_name, billing_email=billing_email
         )
-        if self._registry is not None:
+        if self._registry is not None and not self.principal.user.superuser:
             self._registry.set_membership(name, self.principal.user.id, ["admin"])
         return organization
 

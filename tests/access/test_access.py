@@ -276,7 +276,8 @@ def test_cli_users_keys_members(tmp_path: Path) -> None:
     cli(data, "member", "remove", "team", user_id)
 
 
-def test_fuse_mount_acts_as_one_user(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("role", "may_write"), [("read", False), ("write", True), ("admin", True)])
+def test_fuse_mount_acts_as_one_user(tmp_path: Path, role: str, may_write: bool) -> None:
     import os
     import shutil
     import subprocess
@@ -293,7 +294,7 @@ def test_fuse_mount_acts_as_one_user(tmp_path: Path) -> None:
     store.create_source_image("mine", io.BytesIO(images.png()), name="a.png")
     registry = AccessRegistry(data)
     reader, key = registry.create_user("reader@example.org")
-    registry.set_membership("mine", reader.id, ["read"])
+    registry.set_membership("mine", reader.id, [role])
     process = subprocess.Popen(
         [
             sys.executable,
@@ -316,11 +317,15 @@ def test_fuse_mount_acts_as_one_user(tmp_path: Path) -> None:
             time.sleep(0.05)
         assert os.listdir(root) == ["mine"]
         assert (root / "mine" / "a.png").read_bytes() == images.png()
-        with pytest.raises(PermissionError):
-            os.unlink(root / "mine" / "a.png")
-        with pytest.raises(PermissionError):
-            (root / "mine" / "b.png").write_bytes(images.png(color=1))
         assert not (root / "theirs").exists()
+        if may_write:
+            (root / "mine" / "b.png").write_bytes(images.png(color=1))
+            os.unlink(root / "mine" / "b.png")
+        else:
+            with pytest.raises(PermissionError):
+                os.unlink(root / "mine" / "a.png")
+            with pytest.raises(PermissionError):
+                (root / "mine" / "b.png").write_bytes(images.png(color=1))
     finally:
         subprocess.run(["fusermount3", "-u", "-z", str(root)], capture_output=True)
         process.wait(timeout=10)

@@ -15,6 +15,7 @@ from pathlib import Path
 import images
 import pytest
 
+from rokkafs.access.registry import AccessRegistry
 from rokkafs.server import make_server, running_server
 from rokkafs.store.base import StoreConfig
 from rokkafs.store.local import LocalStore
@@ -54,7 +55,9 @@ def test_rokka_js_client(tmp_path: Path, files: tuple[Path, Path, str]) -> None:
     image_a, image_b, image_url = files
     store = LocalStore(tmp_path / "data", StoreConfig(allow_private_urls=True))
     try:
-        with running_server(make_server(store, lambda: [KEY], port=0)) as url:
+        registry = AccessRegistry(tmp_path / "data")
+        server = make_server(store, lambda: [KEY], port=0, registry=registry)
+        with running_server(server) as url:
             env = {
                 **os.environ,
                 "ROKKA_URL": url,

@@ -137,6 +137,28 @@ test('delete, restore, deleteWithBinaryHash', async () => {
   await assert.rejects(rokka.sourceimages.get('js-org', plain.hash), (e) => e.statusCode === 404)
 })
 
+test('memberships: createWithNewUser, list, create, get, delete', async () => {
+  const made = await rokka.memberships.createWithNewUser('js-org', [rokka.memberships.ROLES.READ], 'bot')
+  assert.equal(made.statusCode, 201)
+  assert.equal(made.body.api_key.length, 64)
+  assert.deepEqual(made.body.roles, ['read'])
+  const userId = made.body.user_id
+  const list = await rokka.memberships.list('js-org')
+  assert.ok(list.body.items.some((m) => m.user_id === userId))
+  const member = rokkaFactory({ apiKey: made.body.api_key, apiHost: process.env.ROKKA_URL, retries: 0 })
+  assert.equal((await member.sourceimages.list('js-org')).statusCode, 200)
+  await assert.rejects(
+    member.sourceimages.create('js-org', 'nope.png', imageA),
+    (e) => e.statusCode === 403,
+  )
+  await assert.rejects(member.sourceimages.list('js-copy'), (e) => e.statusCode === 404)
+  const changed = await rokka.memberships.create('js-org', userId, [rokka.memberships.ROLES.WRITE])
+  assert.deepEqual(changed.body.roles, ['write'])
+  assert.deepEqual((await rokka.memberships.get('js-org', userId)).body.roles, ['write'])
+  await rokka.memberships.delete('js-org', userId)
+  await assert.rejects(rokka.memberships.get('js-org', userId), (e) => e.statusCode === 404)
+})
+
 test('invalid key is refused the rokka way', async () => {
   const stranger = rokkaFactory({ apiKey: 'nope', apiHost: process.env.ROKKA_URL, retries: 0 })
   await assert.rejects(stranger.sourceimages.list('js-org'), (e) => e.statusCode === 403 && e.body.invalid_authentication === true)
