@@ -24,6 +24,7 @@ __all__ = [
     "validate_hash_ref",
     "validate_image_name",
     "validate_organization_name",
+    "validate_organization_options",
 ]
 
 JSONValue = object
@@ -45,6 +46,36 @@ class Organization:
     billing_email: str
     created: datetime
     master_organization: str
+    options: Mapping[str, object] = field(default_factory=dict)
+
+
+ORGANIZATION_OPTIONS: dict[str, type | tuple[type, ...]] = {
+    "protect_dynamic_stack": bool,
+    "remote_basepath": str,
+    "remote_fullurl_allow": bool,
+    "remote_fullurl_whitelist": list,
+    "fallback_image": str,
+}
+"""The organization options rokkafs keeps (rokka's; it renders nothing, so they are stored
+for clients that read them back)."""
+
+
+def validate_organization_options(options: Mapping[str, object]) -> dict[str, object]:
+    """Check organization options by name and type.
+
+    Raises:
+        InvalidInput: unknown names or wrongly typed values.
+    """
+    if not isinstance(options, Mapping):
+        raise InvalidInput("organization options must be a JSON object")
+    for name, value in options.items():
+        kind = ORGANIZATION_OPTIONS.get(name)
+        if kind is None:
+            raise InvalidInput(f"unknown organization option {name!r}")
+        wrong_list = isinstance(value, list) and not all(isinstance(v, str) for v in value)
+        if not isinstance(value, kind) or wrong_list:
+            raise InvalidInput(f"organization option {name!r} has the wrong type")
+    return dict(options)
 
 
 @dataclass(frozen=True, slots=True)

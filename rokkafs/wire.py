@@ -125,7 +125,7 @@ def organization_to_rokka(organization: Organization) -> dict[str, Any]:
         "billing_email": organization.billing_email,
         "created": format_date(organization.created),
         "master_organization": organization.master_organization,
-        "options": {},
+        "options": dict(organization.options),
     }
 
 
@@ -147,6 +147,7 @@ def organization_from_rokka(data: Mapping[str, Any]) -> Organization:
             if created
             else datetime.fromtimestamp(int(time.time()), tz=UTC),
             master_organization=str(data.get("master_organization") or name),
+            options=dict(data.get("options") or {}),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise BackendError(f"malformed organization in the response: {exc!r}") from exc

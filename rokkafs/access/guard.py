@@ -61,6 +61,10 @@ class AuthorizedStore(Store):
         self._need(name, "read")
         return self._store.get_organization(name)
 
+    def set_organization_options(self, name: str, options: Mapping[str, object]) -> Organization:
+        self._need(name, "admin")
+        return self._store.set_organization_options(name, options)
+
     def list_organizations(self) -> list[Organization]:
         return [o for o in self._store.list_organizations() if self.principal.is_member(o.name)]
 

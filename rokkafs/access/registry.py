@@ -193,6 +193,22 @@ class AccessRegistry:
         user = User(row[3], row[4], _when(row[5]) or datetime.now(UTC), bool(row[6]))
         return Principal(user, key_id, self._grants(user.id))
 
+    def principal_for_key(self, key_id: str) -> Principal | None:
+        """The principal of a key id that still exists (for tokens minted from a key)."""
+        row = (
+            self._db.connection()
+            .execute(
+                "SELECT u.id, u.email, u.created, u.superuser FROM api_keys k "
+                "JOIN users u ON u.id = k.user_id WHERE k.id = ?",
+                (key_id,),
+            )
+            .fetchone()
+        )
+        if row is None:
+            return None
+        user = User(row[0], row[1], _when(row[2]) or datetime.now(UTC), bool(row[3]))
+        return Principal(user, key_id, self._grants(user.id))
+
     def _grants(self, user_id: str) -> dict[str, frozenset[str]]:
         rows = self._db.connection().execute(
             "SELECT org, roles FROM memberships WHERE user_id = ?", (user_id,)

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import hmac
 import logging
+import secrets
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import jwt
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
@@ -43,10 +45,13 @@ ROUTES: list[tuple[str, tuple[str, ...], Handler]] = [
     ("/check", ("GET",), extensions.check),
     ("/organizations/<name>", ("PUT",), sourceimages.create_organization),
     ("/organizations/<name>", ("GET",), sourceimages.get_organization),
+    ("/organizations/<name>/options", ("PUT",), sourceimages.set_options),
+    ("/organizations/<name>/options/<option>", ("PUT",), sourceimages.set_option),
     (_SI, ("POST",), sourceimages.create),
     (_SI, ("GET",), sourceimages.list_images),
     (_SI, ("DELETE",), sourceimages.delete_by_binary_hash),
     (f"{_SI}/copy", ("POST",), sourceimages.copy_batch),
+    (f"{_SI}/download", ("GET",), extensions.download_list),
     (f"{_SI}/binaryhash/<binary_hash>", ("GET",), sourceimages.by_binary_hash),
     (_IMG, ("GET",), sourceimages.get),
     (_IMG, ("DELETE",), sourceimages.delete),
@@ -72,6 +77,7 @@ ROUTES: list[tuple[str, tuple[str, ...], Handler]] = [
     ("/user/apikeys", ("GET",), users.list_keys),
     ("/user/apikeys", ("POST",), users.create_key),
     ("/user/apikeys/current", ("GET",), users.current_key),
+    ("/user/apikeys/token", ("GET",), users.token),
     ("/user/apikeys/<key_id>", ("DELETE",), users.revoke_key),
     ("/organizations/<org>/memberships", ("GET",), users.list_memberships),
     ("/organizations/<org>/memberships", ("POST",), users.create_member),
@@ -101,13 +107,32 @@ class RokkaApi:
         self._api_keys = api_keys
         self._registry = registry
         self._throttle = Throttle()
+        self._token_secret = secrets.token_bytes(32)
         self._map = Map(
             [Rule(path, methods=methods, endpoint=handler) for path, methods, handler in ROUTES],
             strict_slashes=False,
         )
 
+    def _from_token(self, request: Request, token: str) -> Principal | None:
+        try:
+            payload = jwt.decode(token, self._token_secret, algorithms=["HS256"])
+        except jwt.PyJWTError:
+            return None
+        ips = payload.get("ips") or []
+        if ips and request.remote_addr not in ips:
+            return None
+        if payload.get("id") == "administrator":
+            return administrator()
+        if self._registry is None:
+            return None
+        return self._registry.principal_for_key(str(payload.get("id")))
+
     def _principal(self, request: Request) -> Principal | None:
-        """Who calls: a registry user, or the administrator for a key of ``api_keys``."""
+        """Who calls: a registry user, or the administrator for a key of ``api_keys``; by
+        ``Api-Key`` or by a token (``Authorization: Bearer``)."""
+        bearer = request.headers.get("Authorization", "")
+        if bearer[:7].lower() == "bearer ":
+            return self._from_token(request, bearer[7:].strip())
         given = request.headers.get("Api-Key", "")
         if not given:
             return None
@@ -131,6 +156,7 @@ class RokkaApi:
         except HTTPException as exc:  # redirects and the like
             return _error(exc.code or 400, exc.description or "bad request")
         request.environ["rokkafs.registry"] = self._registry
+        request.environ["rokkafs.token_secret"] = self._token_secret
         registry = self._registry
         if handler is users.create_user:  # public: signing up
             if registry is None:
@@ -141,13 +167,14 @@ class RokkaApi:
         principal = self._principal(request)
         if principal is None:
             self._throttle.failed(address)
+            bearer = request.headers.get("Authorization", "")[:7].lower() == "bearer "
             return json_response(
                 {
-                    "code": 403,
+                    "code": 401 if bearer else 403,
                     "message": "API credentials are not supplied or not a valid format.",
                     "invalid_authentication": True,
                 },
-                403,
+                401 if bearer else 403,
             )
         store = AuthorizedStore(self.store, principal, self._registry)
         return self._run(request, lambda: handler(store, request, **args))

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 
+import zipstream
 from werkzeug.wrappers import Request, Response
 
 from rokkafs.api.forms import json_body
 from rokkafs.api.responses import image_response, json_response
 from rokkafs.errors import InvalidInput
+from rokkafs.search import parse_search
 from rokkafs.store.base import Store
 from rokkafs.wire import organization_to_rokka
 
@@ -38,6 +42,35 @@ def purge_trash(store: Store, request: Request) -> Response:
     return json_response(
         {"images": result.images, "blobs": result.blobs, "freed_bytes": result.freed_bytes}
     )
+
+
+def download_list(store: Store, request: Request, org: str) -> Response:
+    """``GET /sourceimages/{org}/download``: the originals matching a listing, as one zip,
+    streamed (nothing is held in memory)."""
+    query = parse_search(request.args.to_dict())
+    archive = zipstream.ZipStream(compress_type=zipstream.ZIP_STORED)
+    seen: set[str] = set()
+    while True:
+        page = store.list_source_images(org, query)
+        for image in page.items:
+            name = image.name if image.name not in seen else f"{image.short_hash}/{image.name}"
+            seen.add(name)
+            archive.add(_chunks(store, org, image.hash), name)
+        if not page.items or page.cursor is None or query.offset is not None:
+            break
+        query = replace(query, cursor=page.cursor)
+    return Response(
+        archive,
+        mimetype="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{org}.zip"'},
+        direct_passthrough=True,
+    )
+
+
+def _chunks(store: Store, org: str, image_hash: str) -> Iterator[bytes]:
+    with store.open_source_image(org, image_hash) as handle:
+        while chunk := handle.read(1 << 20):
+            yield chunk
 
 
 def check(store: Store, request: Request) -> Response:

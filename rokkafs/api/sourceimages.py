@@ -50,6 +50,20 @@ def get_organization(store: Store, request: Request, name: str) -> Response:
     return json_response(organization_to_rokka(store.get_organization(name)))
 
 
+def set_option(store: Store, request: Request, name: str, option: str) -> Response:
+    """``PUT /organizations/{org}/options/{option}`` with a JSON value."""
+    organization = store.set_organization_options(name, {option: json_body(request)})
+    return json_response(organization_to_rokka(organization))
+
+
+def set_options(store: Store, request: Request, name: str) -> Response:
+    """``PUT /organizations/{org}/options`` with a JSON object."""
+    options = json_body(request)
+    if not isinstance(options, dict):
+        raise InvalidInput("the body must be a JSON object of options")
+    return json_response(organization_to_rokka(store.set_organization_options(name, options)))
+
+
 def create(store: Store, request: Request, org: str) -> Response:
     """``POST /sourceimages/{org}``: multipart upload of files and/or URLs."""
     request.max_content_length = store.config.max_upload_bytes + FORM_OVERHEAD

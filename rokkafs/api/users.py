@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+import jwt
 from werkzeug.wrappers import Request, Response
 
 from rokkafs.access.guard import AuthorizedStore
@@ -102,6 +104,39 @@ def revoke_key(store: Store, request: Request, key_id: str) -> Response:
         raise Forbidden("the key in use cannot be deleted")
     _registry(request).revoke_key(principal.user.id, key_id)
     return empty()
+
+
+def token(store: Store, request: Request) -> Response:
+    """``GET /user/apikeys/token``: a JWT for ``Authorization: Bearer`` (signed with a secret
+    that lives only in the server's memory, so tokens end with the process)."""
+    principal = _principal_store(store).principal
+    secret: bytes = request.environ["rokkafs.token_secret"]
+    try:
+        expires_in = int(request.args.get("expires_in", "86400"))
+    except ValueError:
+        raise InvalidInput("expires_in must be seconds") from None
+    if not 0 < expires_in <= 365 * 86400:
+        raise InvalidInput("expires_in must be between 1 second and a year")
+    unprotected = request.args.get("no_ip_protection", "").lower() == "true"
+    wanted = [ip for ip in request.args.get("ips", "").split(",") if ip]
+    if unprotected and wanted:
+        raise InvalidInput("no_ip_protection and ips exclude each other")
+    ips = (
+        [] if unprotected else [request.remote_addr if ip == "request_ip" else ip for ip in wanted]
+    )
+    if not unprotected and not ips:
+        ips = [request.remote_addr or ""]
+    now = int(time.time())
+    payload = {
+        "id": principal.key_id,
+        "exp": now + expires_in,
+        "expt": expires_in,
+        "ips": ips,
+        "rn": request.args.get("renewable", "").lower() == "true",
+    }
+    return json_response(
+        {"token": jwt.encode(payload, secret, algorithm="HS256"), "payload": payload}
+    )
 
 
 def _admin_of(store: Store, org: str) -> AuthorizedStore:

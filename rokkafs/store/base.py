@@ -108,6 +108,15 @@ class Store(abc.ABC):
     def list_organizations(self) -> list[Organization]:
         """Return every organization, sorted by name."""
 
+    @abc.abstractmethod
+    def set_organization_options(self, name: str, options: Mapping[str, object]) -> Organization:
+        """Merge options into an organization's options.
+
+        Raises:
+            OrganizationNotFound: no such organization.
+            InvalidInput: unknown options or wrong types.
+        """
+
     # ----------------------------------------------------------------- creating
 
     @abc.abstractmethod

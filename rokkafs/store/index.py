@@ -66,6 +66,10 @@ class IndexTransaction(abc.ABC):
         """Add an organization (the caller checked it is new)."""
 
     @abc.abstractmethod
+    def set_organization_options(self, name: str, options: dict[str, object]) -> None:
+        """Replace an organization's options."""
+
+    @abc.abstractmethod
     def get_image(
         self, org: str, ref: str, *, include_deleted: bool, trash_cutoff: float
     ) -> StoredImage | None:

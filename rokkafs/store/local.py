@@ -45,6 +45,7 @@ from rokkafs.model import (
     validate_hash_ref,
     validate_image_name,
     validate_organization_name,
+    validate_organization_options,
 )
 from rokkafs.search import Filter, SearchQuery, encode_cursor
 from rokkafs.store import dynamic, maintenance
@@ -144,6 +145,14 @@ class LocalStore(Store):
     def list_organizations(self) -> list[Organization]:
         with self._index.read() as tx:
             return tx.list_organizations()
+
+    def set_organization_options(self, name: str, options: Mapping[str, object]) -> Organization:
+        validated = validate_organization_options(options)
+        with self._index.write() as tx:
+            organization = require_org(tx, name)
+            merged = {**organization.options, **validated}
+            tx.set_organization_options(name, merged)
+            return replace(organization, options=merged)
 
     # ----------------------------------------------------------------- creating
 

@@ -141,6 +141,13 @@ class RemoteStore(Store):
         response = self._call("GET", f"organizations/{name}", kind="organization")
         return organization_from_rokka(json_of(response))
 
+    def set_organization_options(self, name: str, options: Mapping[str, object]) -> Organization:
+        _check_org(name)
+        response = self._call(
+            "PUT", f"organizations/{name}/options", kind="organization", json=dict(options)
+        )
+        return organization_from_rokka(json_of(response))
+
     def list_organizations(self) -> list[Organization]:
         body = json_of(self._call("GET", "organizations", kind="other"))
         return sorted((organization_from_rokka(o) for o in body["items"]), key=lambda o: o.name)

@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS organizations (
     display_name TEXT NOT NULL,
     billing_email TEXT NOT NULL,
     created REAL NOT NULL,
-    master_organization TEXT NOT NULL
+    master_organization TEXT NOT NULL,
+    options TEXT NOT NULL DEFAULT '{}'
 );
 CREATE TABLE IF NOT EXISTS blobs (
     blob_id TEXT PRIMARY KEY,
@@ -167,6 +168,7 @@ def _row_to_organization(row: sqlite3.Row) -> Organization:
         billing_email=row["billing_email"],
         created=_timestamp(row["created"]),
         master_organization=row["master_organization"],
+        options=json.loads(row["options"]),
     )
 
 
@@ -184,7 +186,7 @@ class _SqliteTransaction(IndexTransaction):
 
     def insert_organization(self, organization: Organization) -> None:
         self._db.execute(
-            "INSERT INTO organizations VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO organizations VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 organization.name,
                 organization.id,
@@ -192,7 +194,13 @@ class _SqliteTransaction(IndexTransaction):
                 organization.billing_email,
                 organization.created.timestamp(),
                 organization.master_organization,
+                json.dumps(dict(organization.options)),
             ),
+        )
+
+    def set_organization_options(self, name: str, options: dict[str, object]) -> None:
+        self._db.execute(
+            "UPDATE organizations SET options = ? WHERE name = ?", (json.dumps(options), name)
         )
 
     def get_image(

@@ -281,3 +281,50 @@ def test_organizations(api: httpx.Client) -> None:
     assert api.get("/organizations/new-org").json()["id"] == created.json()["id"]
     assert api.put("/organizations/new-org", json={}).status_code == 409
     assert api.get("/").json()["resources"]
+
+
+def test_zip_download_of_a_listing(api: httpx.Client) -> None:
+    import io
+    import zipfile
+
+    upload(api, images.png(color=1), "a.png")
+    upload(api, images.jpeg(color=2), "dir/b.jpg")
+    response = api.get("/sourceimages/acme/download", params={"format": "png"})
+    assert response.status_code == 200 and response.headers["content-type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    assert archive.namelist() == ["a.png"]
+    assert archive.read("a.png") == images.png(color=1)
+    everything = zipfile.ZipFile(io.BytesIO(api.get("/sourceimages/acme/download").content))
+    assert sorted(everything.namelist()) == ["a.png", "dir/b.jpg"]
+
+
+def test_tokens(api: httpx.Client) -> None:
+    issued = api.get("/user/apikeys/token", params={"expires_in": 60}).json()
+    assert issued["payload"]["expt"] == 60 and issued["payload"]["ips"] == ["127.0.0.1"]
+    bearer = {"Authorization": f"Bearer {issued['token']}"}
+    assert httpx.get(f"{api.base_url}/sourceimages/acme", headers=bearer).status_code == 200
+    forged = {"Authorization": f"Bearer {issued['token'][:-4]}AAAA"}
+    refused = httpx.get(f"{api.base_url}/sourceimages/acme", headers=forged)
+    assert refused.status_code == 401 and refused.json()["invalid_authentication"] is True
+    elsewhere = api.get("/user/apikeys/token", params={"ips": "10.9.9.9"}).json()["token"]
+    moved = httpx.get(
+        f"{api.base_url}/sourceimages/acme", headers={"Authorization": f"Bearer {elsewhere}"}
+    )
+    assert moved.status_code == 401
+    assert (
+        api.get(
+            "/user/apikeys/token", params={"no_ip_protection": "true", "ips": "1.2.3.4"}
+        ).status_code
+        == 400
+    )
+
+
+def test_organization_options_routes(api: httpx.Client) -> None:
+    one = api.put("/organizations/acme/options/remote_basepath", json="https://x.org/")
+    assert one.status_code == 200 and one.json()["options"] == {"remote_basepath": "https://x.org/"}
+    many = api.put("/organizations/acme/options", json={"protect_dynamic_stack": True})
+    assert many.json()["options"] == {
+        "remote_basepath": "https://x.org/",
+        "protect_dynamic_stack": True,
+    }
+    assert api.put("/organizations/acme/options/bogus", json=1).status_code == 400

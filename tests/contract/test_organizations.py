@@ -34,3 +34,21 @@ def test_unknown_organization(store: Store) -> None:
         store.get_organization("nope")
     with pytest.raises(OrganizationNotFound):
         store.list_source_images("nope")
+
+
+def test_options(store: Store) -> None:
+    changed = store.set_organization_options("acme", {"remote_basepath": "https://x.org/"})
+    assert changed.options == {"remote_basepath": "https://x.org/"}
+    merged = store.set_organization_options("acme", {"protect_dynamic_stack": True})
+    assert merged.options == {"remote_basepath": "https://x.org/", "protect_dynamic_stack": True}
+    assert store.get_organization("acme").options == merged.options
+    for bad in (
+        {"nonsense": 1},
+        {"protect_dynamic_stack": "yes"},
+        {"remote_fullurl_whitelist": [1]},
+    ):
+        with pytest.raises(InvalidInput):
+            store.set_organization_options("acme", bad)
+    with pytest.raises(OrganizationNotFound):
+        store.set_organization_options("nope", {})
+    assert store.get_organization("acme").options == merged.options
