@@ -1,0 +1,5 @@
+"""``python -m rokkafs.cli``."""
+
+from rokkafs.cli import main
+
+main()

@@ -1,0 +1,72 @@
+"""The ``rokkafs`` command group, its shared options and helpers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+import platformdirs
+
+from rokkafs.store.base import Store
+
+if TYPE_CHECKING:
+    from rokkafs.access.registry import AccessRegistry
+from rokkafs.store.local import LocalStore
+
+__all__ = ["EXIT_CHECK_FAILED", "EXIT_ERROR", "Context", "cli", "registry", "remote_store"]
+
+EXIT_ERROR = 1
+EXIT_CHECK_FAILED = 3
+
+
+def default_data_dir() -> Path:
+    """The platform's user data directory for rokkafs."""
+    return Path(platformdirs.user_data_dir("rokkafs"))
+
+
+class Context:
+    def __init__(self, data: Path) -> None:
+        self.data = data
+
+    def store(self) -> LocalStore:
+        return LocalStore(self.data)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--data",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="ROKKAFS_DATA",
+    default=default_data_dir,
+    show_default="the platform's user data directory",
+    help="Data directory of the embedded store (env ROKKAFS_DATA).",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
+@click.pass_context
+def cli(ctx: click.Context, data: Path, debug: bool) -> None:
+    """rokkafs: a rokka-compatible source image store.
+
+    \b
+    Examples:
+      rokkafs --data ./rokkafs-data info
+      rokkafs --data ./rokkafs-data org create demo
+      rokkafs --data ./rokkafs-data upload demo photos/*.jpg
+      rokkafs hash photos/cat.jpg
+    """
+    ctx.obj = Context(data)
+    ctx.meta["debug"] = debug
+
+
+def remote_store(obj: Context, url: str, api_key: str | None) -> Store:
+    from rokkafs.store.remote import RemoteStore
+
+    if not api_key:
+        raise click.UsageError("--remote needs --api-key (or ROKKAFS_API_KEY)")
+    return RemoteStore(url, api_key, cache_dir=obj.data / "remote-cache")
+
+
+def registry(obj: Context) -> AccessRegistry:
+    from rokkafs.access.registry import AccessRegistry
+
+    return AccessRegistry(obj.data)

@@ -1,0 +1,134 @@
+"""``serve``, ``mount`` and ``umount``: the faces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from rokkafs.cli.base import Context, cli, remote_store
+from rokkafs.store.base import Store
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--remote", metavar="URL", help="Serve a remote rokka-compatible API instead.")
+@click.option("--api-key", envvar="ROKKAFS_API_KEY", help="API key for --remote.")
+@click.pass_obj
+def serve(
+    obj: Context,
+    host: str,
+    port: int,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    remote: str | None,
+    api_key: str | None,
+) -> None:
+    """Serve rokka's REST API on the embedded store (or, with --remote, on a remote one).
+
+    On first start an admin API key is created, written to DATA/admin-api-key (mode 0600)
+    and printed; send it as the Api-Key header.
+
+    \b
+    Examples:
+      rokkafs --data ./rokkafs-data serve --port 8080
+      rokkafs --data ./proxy serve --remote https://api.rokka.io --api-key "$KEY"
+    """
+    from rokkafs.adminkey import ADMIN_KEY_FILE, ensure_admin_key
+    from rokkafs.server import make_server
+
+    key, created = ensure_admin_key(obj.data)
+    if created:
+        click.echo(f"created the admin API key {key}")
+        click.echo(f"(saved in {obj.data / ADMIN_KEY_FILE}, mode 0600)")
+    store = obj.store() if remote is None else remote_store(obj, remote, api_key)
+    from rokkafs.access.registry import AccessRegistry
+
+    registry = AccessRegistry(obj.data)
+    if created or not registry.has_users():  # the administrator, keyed by the key file
+        registry.create_user("admin", superuser=True, key=key)
+    server = make_server(
+        store,
+        lambda: [],
+        host=host,
+        port=port,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        data_dir=obj.data,
+        registry=registry,
+    )
+    scheme = "https" if tls_cert else "http"
+    click.echo(f"rokkafs serves the REST API at {scheme}://{host}:{port}/ (data: {obj.data})")
+    click.echo(f"and WebDAV at {scheme}://{host}:{port}/dav/ (user: anything, password: API key)")
+    try:
+        server.safe_start()
+    finally:
+        store.close()
+
+
+@cli.command("mount")
+@click.argument("mountpoint", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--foreground/--background", default=True, show_default=True)
+@click.option("--read-only", is_flag=True, help="Mount read-only.")
+@click.option("--allow-other", is_flag=True, help="Let other users see the mount.")
+@click.option("--remote", metavar="URL", help="Mount a remote rokka-compatible API instead.")
+@click.option("--api-key", envvar="ROKKAFS_API_KEY", help="API key for --remote.")
+@click.pass_obj
+def mount_command(
+    obj: Context,
+    mountpoint: Path,
+    foreground: bool,
+    read_only: bool,
+    allow_other: bool,
+    remote: str | None,
+    api_key: str | None,
+) -> None:
+    """Mount the store at MOUNTPOINT: organizations are folders, images are files.
+
+    May run next to `rokkafs serve` on the same data directory. Unmount with
+    `rokkafs umount MOUNTPOINT` (or Ctrl-C in the foreground).
+
+    \b
+    Examples:
+      rokkafs --data ./rokkafs-data mount /mnt/images
+      rsync -a ~/Pictures/ /mnt/images/demo/pictures/
+    """
+    from rokkafs.facestate import FaceState
+    from rokkafs.fusefs.mount import mount
+    from rokkafs.provider import Provider
+
+    store: Store = obj.store() if remote is None else remote_store(obj, remote, api_key)
+    if remote is None and api_key:  # act as that user of the embedded store
+        from rokkafs.access.guard import AuthorizedStore
+        from rokkafs.access.registry import AccessRegistry
+
+        registry = AccessRegistry(obj.data)
+        principal = registry.authenticate(api_key)
+        if principal is None:
+            raise click.UsageError("the API key is not valid for this data directory")
+        store = AuthorizedStore(store, principal, registry)
+    faces = FaceState(obj.data)
+    try:
+        mount(
+            Provider(store, faces),
+            mountpoint,
+            obj.data,
+            foreground=foreground,
+            read_only=read_only,
+            allow_other=allow_other,
+        )
+    finally:
+        faces.close()
+        store.close()
+
+
+@cli.command("umount")
+@click.argument("mountpoint", type=click.Path(file_okay=False, path_type=Path))
+def umount_command(mountpoint: Path) -> None:
+    """Unmount a rokkafs mount."""
+    from rokkafs.fusefs.mount import unmount
+
+    unmount(mountpoint)

@@ -1,0 +1,116 @@
+"""Organizations and images: ``info``, ``org``, ``upload``, ``ls``, ``check``, ``hash``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from rokkafs.cli.base import EXIT_CHECK_FAILED, Context, cli
+from rokkafs.metadata import compute_hash
+from rokkafs.search import parse_search
+from rokkafs.store.blobs import sha1_file
+from rokkafs.wire import source_image_to_rokka
+
+
+@cli.command()
+@click.pass_obj
+def info(obj: Context) -> None:
+    """Open (or create) the embedded store and summarize it."""
+    with obj.store() as store:
+        organizations = store.list_organizations()
+        click.echo(f"rokkafs store at {obj.data}")
+        click.echo(f"organizations: {len(organizations)}")
+        for organization in organizations:
+            total = store.list_source_images(organization.name, parse_search({"limit": "0"}))
+            click.echo(f"  {organization.name}: {total.total} source images")
+
+
+@cli.group()
+def org() -> None:
+    """Organizations."""
+
+
+@org.command("create")
+@click.argument("name")
+@click.pass_obj
+def org_create(obj: Context, name: str) -> None:
+    """Create organization NAME (a-z, 0-9 and '-')."""
+    with obj.store() as store:
+        store.create_organization(name)
+    click.echo(f"created organization {name}")
+
+
+@org.command("list")
+@click.pass_obj
+def org_list(obj: Context) -> None:
+    """List organizations."""
+    with obj.store() as store:
+        for organization in store.list_organizations():
+            click.echo(organization.name)
+
+
+@cli.command()
+@click.argument("organization")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.pass_obj
+def upload(obj: Context, organization: str, files: tuple[str, ...]) -> None:
+    """Upload FILES into ORGANIZATION; prints hash and name of each."""
+    with obj.store() as store:
+        for file in files:
+            with open(file, "rb") as handle:
+                image = store.create_source_image(organization, handle, name=Path(file).name)
+            click.echo(f"{image.hash}  {image.short_hash}  {image.name}")
+
+
+@cli.command("ls")
+@click.argument("organization")
+@click.option("--json", "as_json", is_flag=True, help="Print rokka's JSON of each image.")
+@click.option("--deleted", is_flag=True, help="List the trash instead.")
+@click.pass_obj
+def list_images(obj: Context, organization: str, as_json: bool, deleted: bool) -> None:
+    """List the source images of ORGANIZATION, newest first."""
+    params = {"limit": "2000"}
+    if deleted:
+        params["deleted"] = "true"
+    with obj.store() as store:
+        query = parse_search(params)
+        while True:
+            page = store.list_source_images(organization, query)
+            for image in page.items:
+                if as_json:
+                    click.echo(json.dumps(source_image_to_rokka(image)))
+                else:
+                    click.echo(
+                        f"{image.short_hash:8} {image.size:>12} {image.format:5} {image.name}"
+                    )
+            if not page.items or page.cursor is None:
+                break
+            query = parse_search({**params, "offset": page.cursor})
+
+
+@cli.command()
+@click.option("--deep", is_flag=True, help="Also re-hash every blob.")
+@click.pass_obj
+def check(obj: Context, deep: bool) -> None:
+    """Check the store's consistency (exit 3 on problems)."""
+    with obj.store() as store:
+        report = store.check(deep=deep)
+    for problem in report.problems:
+        click.echo(f"problem: {problem}")
+    for note in report.notes:
+        click.echo(f"note: {note}")
+    click.echo("ok" if report.ok else f"{len(report.problems)} problems")
+    if not report.ok:
+        sys.exit(EXIT_CHECK_FAILED)
+
+
+@cli.command("hash")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+def hash_files(files: tuple[str, ...]) -> None:
+    """Print binary hash and rokka hash (without dynamic metadata) of FILES."""
+    for file in files:
+        binary_hash = sha1_file(Path(file))
+        click.echo(f"{binary_hash}  {compute_hash(binary_hash)}  {file}")

@@ -1,0 +1,101 @@
+"""import, export, copy-all and trash through the command line (real subprocesses)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import images
+
+from rokkafs.search import SearchQuery
+from rokkafs.store.local import LocalStore
+
+
+def rokkafs(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "rokkafs.cli", "--data", str(data), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def make_tree(root: Path, count: int) -> None:
+    for i in range(count):
+        folder = root / f"d{i % 7}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{i}.png").write_bytes(
+            images.png(color=i % 250, size=(10 + i % 40, 10 + i // 40))
+        )
+
+
+def test_import_is_resumable_after_sigint(tmp_path: Path) -> None:
+    source, data = tmp_path / "src", tmp_path / "data"
+    make_tree(source, 1000)
+    assert rokkafs(data, "org", "create", "lib").returncode == 0
+    interrupted = subprocess.Popen(
+        [sys.executable, "-m", "rokkafs.cli", "--data", str(data), "import", str(source), "lib"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    store = LocalStore(data)
+    deadline = time.monotonic() + 120
+    while store.list_source_images("lib", SearchQuery(limit=0)).total < 200:
+        assert time.monotonic() < deadline and interrupted.poll() is None
+        time.sleep(0.05)
+    interrupted.send_signal(signal.SIGINT)
+    interrupted.wait(timeout=60)
+    halfway = store.list_source_images("lib", SearchQuery(limit=0)).total
+    assert 0 < halfway < 1000
+    again = rokkafs(data, "import", str(source), "lib")
+    assert again.returncode == 0, again.stderr
+    uploaded, skipped = (int(again.stdout.split()[i]) for i in (0, 2))
+    assert skipped >= halfway and uploaded + skipped == 1000
+    listed = store.list_source_images("lib", SearchQuery(limit=2000)).items
+    assert len(listed) == 1000
+    assert {i.name for i in listed} == {
+        p.relative_to(source).as_posix() for p in source.rglob("*.png")
+    }
+    third = rokkafs(data, "import", str(source), "lib")
+    assert third.stdout.startswith("0 uploaded, 1000 skipped")
+    store.close()
+
+
+def test_export_copy_all_and_trash(tmp_path: Path) -> None:
+    source, data, out = tmp_path / "src", tmp_path / "data", tmp_path / "out"
+    make_tree(source, 12)
+    rokkafs(data, "org", "create", "lib")
+    rokkafs(data, "org", "create", "mirror")
+    assert rokkafs(data, "import", str(source), "lib").returncode == 0
+    exported = rokkafs(data, "export", "lib", str(out))
+    assert exported.stdout.strip() == "12 written, 0 already there"
+    for path in source.rglob("*.png"):
+        copy = out / path.relative_to(source)
+        assert hashlib.sha1(copy.read_bytes()).digest() == hashlib.sha1(path.read_bytes()).digest()
+    assert rokkafs(data, "export", "lib", str(out)).stdout.strip() == "0 written, 12 already there"
+    assert rokkafs(data, "copy-all", "lib", "mirror", "--dry-run").stdout.strip() == (
+        "would copy 12 images from lib to mirror"
+    )
+    assert rokkafs(data, "copy-all", "lib", "mirror").stdout.strip() == "12 created, 0 existing"
+    assert rokkafs(data, "copy-all", "lib", "mirror", "--no-overwrite").stdout.strip() == (
+        "0 created, 12 existing"
+    )
+    store = LocalStore(data)
+    victim = store.list_source_images("lib").items[0]
+    store.delete_source_image("lib", victim.hash)
+    listing = rokkafs(data, "trash", "list", "lib").stdout
+    assert victim.short_hash in listing and victim.name in listing
+    assert "restored" in rokkafs(data, "trash", "restore", "lib", victim.short_hash).stdout
+    store.delete_source_image("lib", victim.hash)
+    assert rokkafs(data, "trash", "purge").stdout.startswith("purged 0 images")
+    assert rokkafs(data, "trash", "purge", "--all").stdout.startswith("purged 1 images")
+    assert rokkafs(data, "trash", "list", "lib").stdout == ""
+    missing = rokkafs(data, "copy-all", "lib", "nowhere")
+    assert missing.returncode == 1 and "not found" in missing.stderr
+    store.close()
+    assert os.path.isdir(out)
