@@ -13,6 +13,7 @@ from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 from rokkafs.access.registry import AccessRegistry
+from rokkafs.accesslog import AccessLog
 from rokkafs.api import make_app
 from rokkafs.store.base import Store
 
@@ -50,7 +51,7 @@ def make_server(
         paths = Provider(store, FaceState(data_dir))
         dav = make_dav_app(paths, data_dir, api_keys, registry)
         app = DispatcherMiddleware(app, {DAV_PATH: dav})
-    server = wsgi.Server((host, port), app, numthreads=threads, server_name="rokkafs")
+    server = wsgi.Server((host, port), AccessLog(app), numthreads=threads, server_name="rokkafs")
     server.max_request_body_size = store.config.max_upload_bytes + (1 << 20)
     if tls_cert is not None and tls_key is not None:
         server.ssl_adapter = BuiltinSSLAdapter(str(tls_cert), str(tls_key))

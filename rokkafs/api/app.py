@@ -176,6 +176,7 @@ class RokkaApi:
                 },
                 401 if bearer else 403,
             )
+        request.environ["rokkafs.principal"] = principal  # for the access log
         store = AuthorizedStore(self.store, principal, self._registry)
         return self._run(request, lambda: handler(store, request, **args))
 

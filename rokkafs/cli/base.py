@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,8 +44,15 @@ class Context:
     help="Data directory of the embedded store (env ROKKAFS_DATA).",
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+    help="What the server and the mount log (one line per request at info).",
+)
 @click.pass_context
-def cli(ctx: click.Context, data: Path, debug: bool) -> None:
+def cli(ctx: click.Context, data: Path, debug: bool, log_level: str) -> None:
     """rokkafs: a rokka-compatible source image store.
 
     \b
@@ -56,6 +64,9 @@ def cli(ctx: click.Context, data: Path, debug: bool) -> None:
     """
     ctx.obj = Context(data)
     ctx.meta["debug"] = debug
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 def remote_store(obj: Context, url: str, api_key: str | None) -> Store:
