@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,14 @@ def mount(
 
     options = _options(major, foreground=foreground, read_only=read_only, allow_other=allow_other)
     log.info("mounting %s (libfuse %d, %s)", mountpoint, major, fuse.__name__)
-    SafeFUSE(operations, str(mountpoint), **options)
+    try:
+        SafeFUSE(operations, str(mountpoint), **options)
+    except RuntimeError as exc:
+        # libfuse's loop ends with a non-zero status when SIGINT/SIGTERM stopped it; that is a
+        # clean stop as long as the mount is gone
+        if os.path.ismount(mountpoint):
+            raise
+        log.info("unmounted %s (%s)", mountpoint, exc)
 
 
 def unmount(mountpoint: Path) -> None:

@@ -48,3 +48,34 @@ def test_mount_on_a_remote_store(tmp_path: Path) -> None:
         ("far.jpg", {"title": "far away"})
     ]
     origin.close()
+
+
+@pytest.mark.parametrize("how", ["sigterm", "sigint", "umount"])
+def test_clean_unmount(tmp_path: Path, how: str) -> None:
+    import signal
+
+    if not Path("/dev/fuse").exists() or not shutil.which("fusermount3"):
+        pytest.skip("no FUSE here")
+    data, root = tmp_path / "data", tmp_path / "mnt"
+    root.mkdir()
+    LocalStore(data).create_organization("acme")
+    base = [sys.executable, "-m", "rokkafs.cli", "--data", str(data)]
+    process = subprocess.Popen(
+        [*base, "mount", str(root)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not os.path.ismount(root):
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        if how == "umount":
+            assert subprocess.run([*base, "umount", str(root)], timeout=30).returncode == 0
+        else:
+            process.send_signal(signal.SIGTERM if how == "sigterm" else signal.SIGINT)
+        assert process.wait(timeout=20) == 0
+        assert not os.path.ismount(root)
+    finally:
+        subprocess.run(["fusermount3", "-u", "-z", str(root)], capture_output=True)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
