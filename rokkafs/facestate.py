@@ -18,7 +18,7 @@ import sqlite3
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from rokkafs.sqlite_db import Database
 from rokkafs.store.blobs import FileBlobStorage
@@ -64,8 +64,9 @@ class FaceState:
         with self._tx():
             pass
 
-    def _db(self) -> sqlite3.Connection:
-        return self._database.connection()
+    def _rows(self, sql: str, params: tuple[object, ...]) -> list[tuple[Any, ...]]:
+        with self._database.reading() as db:
+            return db.execute(sql, params).fetchall()
 
     def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
         return self._database.transaction()
@@ -83,20 +84,20 @@ class FaceState:
 
     def has_folder(self, org: str, path: str) -> bool:
         """Whether an explicit folder (or a side file below it) makes ``path`` a folder."""
-        db = self._db()
-        if db.execute("SELECT 1 FROM folders WHERE org = ? AND path = ?", (org, path)).fetchone():
+        if self._rows("SELECT 1 FROM folders WHERE org = ? AND path = ?", (org, path)):
             return True
         low, high = _prefix_range(path + "/")
-        row = db.execute(
-            "SELECT 1 FROM side_files WHERE org = ? AND path >= ? AND path < ? LIMIT 1",
-            (org, low, high),
-        ).fetchone()
-        return row is not None
+        return bool(
+            self._rows(
+                "SELECT 1 FROM side_files WHERE org = ? AND path >= ? AND path < ? LIMIT 1",
+                (org, low, high),
+            )
+        )
 
     def folders_below(self, org: str, prefix: str) -> list[str]:
         """Every explicit folder path under ``prefix`` ('' for the whole organization)."""
         low, high = _prefix_range(prefix)
-        rows = self._db().execute(
+        rows = self._rows(
             "SELECT path FROM folders WHERE org = ? AND path >= ? AND path < ?", (org, low, high)
         )
         return [r[0] for r in rows]
@@ -155,12 +156,13 @@ class FaceState:
 
     def get_file(self, org: str, path: str) -> SideFile | None:
         """The side file at ``path``, if any."""
-        return self._get(self._db(), org, path)
+        with self._database.reading() as db:
+            return self._get(db, org, path)
 
     def files_below(self, org: str, prefix: str) -> list[SideFile]:
         """Every side file under ``prefix`` ('' for the whole organization)."""
         low, high = _prefix_range(prefix)
-        rows = self._db().execute(
+        rows = self._rows(
             "SELECT path, blob_id, size, mtime FROM side_files "
             "WHERE org = ? AND path >= ? AND path < ?",
             (org, low, high),

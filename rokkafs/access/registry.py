@@ -18,6 +18,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from rokkafs.access.roles import permissions_for, validate_roles
 from rokkafs.errors import AlreadyExists, InvalidInput, NotFound
@@ -109,6 +110,10 @@ class AccessRegistry:
         with self._db.transaction():
             pass
 
+    def _rows(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._db.reading() as db:
+            return db.execute(sql, params).fetchall()
+
     # ----------------------------------------------------------------- users and keys
 
     def create_user(
@@ -150,7 +155,7 @@ class AccessRegistry:
             return self._add_key(db, user_id, comment, None)
 
     def list_keys(self, user_id: str) -> list[ApiKeyInfo]:
-        rows = self._db.connection().execute(
+        rows = self._rows(
             "SELECT id, user_id, created, accessed, comment FROM api_keys WHERE user_id = ? "
             "ORDER BY created",
             (user_id,),
@@ -176,12 +181,12 @@ class AccessRegistry:
     def authenticate(self, key: str) -> Principal | None:
         """The principal of a valid key, None otherwise (same work either way)."""
         key_id = key[:32] if isinstance(key, str) else ""
-        db = self._db.connection()
-        row = db.execute(
+        found = self._rows(
             "SELECT k.salt, k.digest, k.accessed, u.id, u.email, u.created, u.superuser "
             "FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.id = ?",
             (key_id,),
-        ).fetchone()
+        )
+        row = found[0] if found else None
         salt, digest = (row[0], row[1]) if row else (_DUMMY_SALT, "")
         valid = hmac.compare_digest(_digest(salt, key if isinstance(key, str) else ""), digest)
         if row is None or not valid:
@@ -195,24 +200,19 @@ class AccessRegistry:
 
     def principal_for_key(self, key_id: str) -> Principal | None:
         """The principal of a key id that still exists (for tokens minted from a key)."""
-        row = (
-            self._db.connection()
-            .execute(
-                "SELECT u.id, u.email, u.created, u.superuser FROM api_keys k "
-                "JOIN users u ON u.id = k.user_id WHERE k.id = ?",
-                (key_id,),
-            )
-            .fetchone()
+        found = self._rows(
+            "SELECT u.id, u.email, u.created, u.superuser FROM api_keys k "
+            "JOIN users u ON u.id = k.user_id WHERE k.id = ?",
+            (key_id,),
         )
-        if row is None:
+        if not found:
             return None
+        row = found[0]
         user = User(row[0], row[1], _when(row[2]) or datetime.now(UTC), bool(row[3]))
         return Principal(user, key_id, self._grants(user.id))
 
     def _grants(self, user_id: str) -> dict[str, frozenset[str]]:
-        rows = self._db.connection().execute(
-            "SELECT org, roles FROM memberships WHERE user_id = ?", (user_id,)
-        )
+        rows = self._rows("SELECT org, roles FROM memberships WHERE user_id = ?", (user_id,))
         return {r[0]: permissions_for(json.loads(r[1])) for r in rows}
 
     def _require_user(self, db: sqlite3.Connection, user_id: str) -> User:
@@ -224,15 +224,16 @@ class AccessRegistry:
         return User(row[0], row[1], _when(row[2]) or datetime.now(UTC), bool(row[3]))
 
     def user(self, user_id: str) -> User:
-        return self._require_user(self._db.connection(), user_id)
+        with self._db.reading() as db:
+            return self._require_user(db, user_id)
 
     def has_users(self) -> bool:
-        return self._db.connection().execute("SELECT 1 FROM users LIMIT 1").fetchone() is not None
+        return bool(self._rows("SELECT 1 FROM users LIMIT 1"))
 
     # ----------------------------------------------------------------- memberships
 
     def memberships(self, org: str) -> list[Membership]:
-        rows = self._db.connection().execute(
+        rows = self._rows(
             "SELECT m.org, m.user_id, u.email, m.roles, m.comment, m.created FROM memberships m "
             "JOIN users u ON u.id = m.user_id WHERE m.org = ? ORDER BY m.created",
             (org,),

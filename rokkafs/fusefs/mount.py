@@ -24,8 +24,8 @@ def _options(major: int, *, foreground: bool, read_only: bool, allow_other: bool
         "foreground": foreground,
         "fsname": "rokkafs",
         "auto_cache": True,
-        "attr_timeout": 2,
-        "entry_timeout": 2,
+        "attr_timeout": 5,
+        "entry_timeout": 5,
         "negative_timeout": 1,
     }
     if read_only:

@@ -106,7 +106,7 @@ class RokkaOperations:
         data_dir: Path,
         *,
         read_only: bool = False,
-        cache_seconds: float = 2.0,
+        cache_seconds: float = 10.0,
     ) -> None:
         self.paths = provider
         self.data_dir = data_dir
