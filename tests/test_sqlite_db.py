@@ -1,0 +1,45 @@
+"""The SQLite connection pool does not leak a connection per thread."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from rokkafs.sqlite_db import IDLE_CONNECTIONS, Database
+
+
+def open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_short_lived_threads_do_not_leak_connections(tmp_path: Path) -> None:
+    database = Database(tmp_path / "x.sqlite3", "CREATE TABLE IF NOT EXISTS t (v INTEGER);")
+    with database.transaction() as db:
+        db.execute("INSERT INTO t VALUES (1)")
+    before = open_descriptors()
+
+    def work() -> None:
+        with database.reading() as db:
+            assert db.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 1
+
+    for _ in range(300):  # like FUSE worker threads that come and go
+        thread = threading.Thread(target=work)
+        thread.start()
+        thread.join()
+    # each idle connection holds the database and its WAL files open
+    assert open_descriptors() - before <= 3 * IDLE_CONNECTIONS
+    database.close()
+
+
+def test_a_failed_transaction_rolls_back(tmp_path: Path) -> None:
+    database = Database(tmp_path / "x.sqlite3", "CREATE TABLE IF NOT EXISTS t (v INTEGER);")
+    try:
+        with database.transaction() as db:
+            db.execute("INSERT INTO t VALUES (1)")
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    with database.reading() as db:
+        assert db.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 0
+    database.close()
