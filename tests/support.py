@@ -73,3 +73,28 @@ def serving(data: Path, *extra: str) -> Iterator[tuple[str, str, subprocess.Pope
     finally:
         server.terminate()
         server.communicate(timeout=30)
+
+
+JS_DIR = Path(__file__).resolve().parent / "js"
+
+
+def run_node_test(script: str, **variables: str) -> str:
+    """Run one of tests/js's node:test files with extra environment variables; asserts that
+    every test passed and returns node's TAP output."""
+    import os
+    import shutil
+
+    node = shutil.which("node")
+    assert node, "node is required"
+    assert (JS_DIR / "node_modules").is_dir(), "run 'npm ci' in tests/js (.ci/run does)"
+    result = subprocess.run(
+        [node, "--test", "--test-concurrency=1", script],
+        cwd=JS_DIR,
+        env={**os.environ, **variables},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert "# fail 0" in result.stdout
+    return result.stdout

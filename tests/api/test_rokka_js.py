@@ -3,9 +3,7 @@ test runner; every call's answer is checked in tests/js/rokka_client.test.mjs.""
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import threading
 from collections.abc import Iterator
 from functools import partial
@@ -14,6 +12,7 @@ from pathlib import Path
 
 import images
 import pytest
+from support import run_node_test
 
 from rokkafs.access.registry import AccessRegistry
 from rokkafs.server import make_server, running_server
@@ -58,25 +57,15 @@ def test_rokka_js_client(tmp_path: Path, files: tuple[Path, Path, str]) -> None:
         registry = AccessRegistry(tmp_path / "data")
         server = make_server(store, lambda: [KEY], port=0, registry=registry)
         with running_server(server) as url:
-            env = {
-                **os.environ,
-                "ROKKA_URL": url,
-                "ROKKA_KEY": KEY,
-                "IMAGE_A": str(image_a),
-                "IMAGE_B": str(image_b),
-                "IMAGE_C": str(image_a.parent / "web" / "c.png"),
-                "IMAGE_URL": image_url,
-            }
-            result = subprocess.run(
-                [node, "--test", "--test-concurrency=1", "rokka_client.test.mjs"],
-                cwd=JS_DIR,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=120,
+            run_node_test(
+                "rokka_client.test.mjs",
+                ROKKA_URL=url,
+                ROKKA_KEY=KEY,
+                IMAGE_A=str(image_a),
+                IMAGE_B=str(image_b),
+                IMAGE_C=str(image_a.parent / "web" / "c.png"),
+                IMAGE_URL=image_url,
             )
-        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-        assert "# fail 0" in result.stdout
         assert store.get_source_image("js-copy", image_hash(image_a)).name == "renamed.png"
     finally:
         store.close()

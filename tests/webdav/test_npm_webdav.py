@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import images
 from davsupport import DavServer
+from support import run_node_test
 
 from rokkafs.search import SearchQuery
 
@@ -22,21 +21,12 @@ def test_npm_webdav_client(dav_server: DavServer, tmp_path: Path) -> None:
     assert (JS_DIR / "node_modules" / "webdav").is_dir(), "run 'npm ci' in tests/js"
     picture = tmp_path / "cat.png"
     picture.write_bytes(images.png(color=11))
-    env = {
-        **os.environ,
-        "DAV_URL": dav_server.dav,
-        "DAV_KEY": dav_server.key,
-        "IMAGE": str(picture),
-    }
-    result = subprocess.run(
-        [node, "--test", "webdav_client.test.mjs"],
-        cwd=JS_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    run_node_test(
+        "webdav_client.test.mjs",
+        DAV_URL=dav_server.dav,
+        DAV_KEY=dav_server.key,
+        IMAGE=str(picture),
     )
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     copied = dav_server.store.list_source_images("other").items
     assert [i.name for i in copied] == ["copied.png"]
     trashed = dav_server.store.list_source_images("acme", SearchQuery(deleted=True)).items
