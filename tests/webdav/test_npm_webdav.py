@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import images
@@ -12,13 +11,8 @@ from support import run_node_test
 
 from rokkafs.search import SearchQuery
 
-JS_DIR = Path(__file__).resolve().parent.parent / "js"
-
 
 def test_npm_webdav_client(dav_server: DavServer, tmp_path: Path) -> None:
-    node = shutil.which("node")
-    assert node, "node is required"
-    assert (JS_DIR / "node_modules" / "webdav").is_dir(), "run 'npm ci' in tests/js"
     picture = tmp_path / "cat.png"
     picture.write_bytes(images.png(color=11))
     run_node_test(
