@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import inspect
 import logging
 import os
 import shutil
@@ -89,6 +90,7 @@ class _Cache:
 def build_operations(fuse: Any, provider: Provider, data_dir: Path, **kw: Any) -> Any:
     """Create the Operations instance for a binding module (fusepy or mfusepy)."""
     cls = type("RokkaFuseOperations", (RokkaOperations, fuse.Operations), {})
+    setattr(cls, "fuse_error", fuse.FuseOSError)  # noqa: B010
     for name in OPERATION_NAMES:
         setattr(cls, name, translated(fuse.FuseOSError)(getattr(RokkaOperations, name)))
     return cls(provider, data_dir, **kw)
@@ -99,6 +101,7 @@ class RokkaOperations:
 
     use_ns = True
     flag_utime_omit_ok = 1
+    fuse_error: type[OSError] = OSError  # the binding's FuseOSError once built
 
     def __init__(
         self,
@@ -419,8 +422,8 @@ class RokkaOperations:
     # ----------------------------------------------------------------- xattrs
 
     def getxattr(self, path: str, name: str, position: int = 0) -> bytes:
-        if not name.startswith(xattrs.PREFIX):
-            raise OSError(errno.ENODATA, "no such attribute")
+        if not name.startswith(xattrs.PREFIX):  # ls -l probes two of these per file: be quick
+            raise self.fuse_error(errno.ENODATA)
         staged = self._staged(path)
         node = self._node_or_pending(path)
         return xattrs.read(node.image if node else None, name, staged)
@@ -483,5 +486,5 @@ class RokkaOperations:
 OPERATION_NAMES = [
     name
     for name, value in vars(RokkaOperations).items()
-    if callable(value) and not name.startswith("_")
+    if inspect.isfunction(value) and not name.startswith("_")
 ]
