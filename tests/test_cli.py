@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import stat
 import subprocess
 import sys
@@ -11,6 +12,8 @@ from pathlib import Path
 import httpx
 import images
 from support import serving
+
+from rokkafs.store.local import LocalStore
 
 
 def rokkafs(*args: str, data: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -102,3 +105,21 @@ def test_serve_remote_puts_the_api_on_another_rokkafs(tmp_path: Path) -> None:
         assert stored.json()["name"] == "cat.png"
     missing = rokkafs("serve", "--remote", "http://127.0.0.1:9", data=tmp_path / "x")
     assert missing.returncode == 2 and "--api-key" in missing.stderr
+
+
+def test_ls_below_a_folder_and_check_repair(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    rokkafs("org", "create", "demo", data=data)
+    store = LocalStore(data)
+    for name in ("top.png", "album/in.png"):
+        store.create_source_image("demo", io.BytesIO(images.png(color=len(name))), name=name)
+    store.close()
+    listing = rokkafs("ls", "demo", "album", data=data).stdout.splitlines()
+    assert len(listing) == 1 and listing[0].endswith("  album/in.png")
+    orphan = data / "blobs" / "ff" / "ff" / ("ff" * 20)
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"left by a crash")
+    checked = rokkafs("check", data=data)
+    assert checked.returncode == 0 and "note: orphan blob file" in checked.stdout
+    repaired = rokkafs("check", "--repair", data=data)
+    assert "repaired: 1 leftovers removed" in repaired.stdout and not orphan.exists()

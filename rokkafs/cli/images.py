@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -67,14 +68,18 @@ def upload(obj: Context, organization: str, files: tuple[str, ...]) -> None:
 
 @cli.command("ls")
 @click.argument("organization")
+@click.argument("path", required=False, default="")
 @click.option("--json", "as_json", is_flag=True, help="Print rokka's JSON of each image.")
 @click.option("--deleted", is_flag=True, help="List the trash instead.")
 @click.pass_obj
-def list_images(obj: Context, organization: str, as_json: bool, deleted: bool) -> None:
-    """List the source images of ORGANIZATION, newest first."""
+def list_images(obj: Context, organization: str, path: str, as_json: bool, deleted: bool) -> None:
+    """List the source images of ORGANIZATION (below PATH, a folder), newest first: short
+    hash, size, format, modification time and name — or rokka's JSON per line."""
     params = {"limit": "2000"}
     if deleted:
         params["deleted"] = "true"
+    if path.strip("/"):
+        params["name"] = path.strip("/") + "/*"
     with obj.store() as store:
         query = parse_search(params)
         while True:
@@ -83,9 +88,9 @@ def list_images(obj: Context, organization: str, as_json: bool, deleted: bool) -
                 if as_json:
                     click.echo(json.dumps(source_image_to_rokka(image)))
                 else:
-                    click.echo(
-                        f"{image.short_hash:8} {image.size:>12} {image.format:5} {image.name}"
-                    )
+                    when = datetime.fromtimestamp(image.mtime, tz=UTC).strftime("%Y-%m-%d %H:%M")
+                    line = f"{image.short_hash:8} {image.size:>12} {image.format:5} {when}"
+                    click.echo(f"{line}  {image.name}")
             if not page.items or page.cursor is None:
                 break
             query = parse_search({**params, "offset": page.cursor})
@@ -93,11 +98,20 @@ def list_images(obj: Context, organization: str, as_json: bool, deleted: bool) -
 
 @cli.command()
 @click.option("--deep", is_flag=True, help="Also re-hash every blob.")
+@click.option(
+    "--repair", is_flag=True, help="Remove what a crash left behind (orphan blobs, staging files)."
+)
 @click.pass_obj
-def check(obj: Context, deep: bool) -> None:
+def check(obj: Context, deep: bool, repair: bool) -> None:
     """Check the store's consistency (exit 3 on problems)."""
     with obj.store() as store:
         report = store.check(deep=deep)
+        if repair and report.notes:
+            from datetime import timedelta
+
+            store.purge_trash(older_than=timedelta(days=36500))  # garbage only, no images
+            before, report = len(report.notes), store.check(deep=deep)
+            click.echo(f"repaired: {before - len(report.notes)} leftovers removed")
     for problem in report.problems:
         click.echo(f"problem: {problem}")
     for note in report.notes:
