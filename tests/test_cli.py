@@ -123,3 +123,22 @@ def test_ls_below_a_folder_and_check_repair(tmp_path: Path) -> None:
     assert checked.returncode == 0 and "note: orphan blob file" in checked.stdout
     repaired = rokkafs("check", "--repair", data=data)
     assert "repaired: 1 leftovers removed" in repaired.stdout and not orphan.exists()
+
+
+def test_config_file_sets_store_limits_and_flag_defaults(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    rokkafs("org", "create", "demo", data=data)
+    (data / "rokkafs.toml").write_text("[store]\nmax_upload_bytes = 100\n\n[serve]\nport = 9999\n")
+    picture = tmp_path / "big.png"
+    picture.write_bytes(images.png(size=(100, 100)))
+    refused = rokkafs("upload", "demo", str(picture), data=data)
+    assert refused.returncode == 1 and "larger than 100 bytes" in refused.stderr
+    shown = rokkafs("serve", "--help", data=data)
+    assert "9999" in shown.stdout
+    (data / "rokkafs.toml").write_text("[nonsense]\nx = 1\n")
+    broken = rokkafs("info", data=data)
+    assert broken.returncode == 1 and "unknown sections nonsense" in broken.stderr
+    (data / "rokkafs.toml").write_text("[store]\nmax_pixels = 'many'\n")
+    assert "not a valid setting" in rokkafs("info", data=data).stderr
+    explicit = rokkafs("--config", str(tmp_path / "missing.toml"), "info", data=data)
+    assert explicit.returncode == 1 and "not found" in explicit.stderr

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 import platformdirs
 
+from rokkafs.settings import Settings, load_settings
 from rokkafs.store.base import Store
 
 if TYPE_CHECKING:
@@ -27,11 +28,14 @@ def default_data_dir() -> Path:
 
 
 class Context:
-    def __init__(self, data: Path) -> None:
-        self.data = data
+    """What every command gets: the data directory and the settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.data = settings.data
 
     def store(self) -> LocalStore:
-        return LocalStore(self.data)
+        return LocalStore(self.data, self.settings.store_config())
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -43,6 +47,12 @@ class Context:
     show_default="the platform's user data directory",
     help="Data directory of the embedded store (env ROKKAFS_DATA).",
 )
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="ROKKAFS_CONFIG",
+    help="TOML config file (default: DATA/rokkafs.toml if it exists; env ROKKAFS_CONFIG).",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
 @click.option(
     "--log-level",
@@ -52,7 +62,7 @@ class Context:
     help="What the server and the mount log (one line per request at info).",
 )
 @click.pass_context
-def cli(ctx: click.Context, data: Path, debug: bool, log_level: str) -> None:
+def cli(ctx: click.Context, data: Path, config: Path | None, debug: bool, log_level: str) -> None:
     """rokkafs: a rokka-compatible source image store.
 
     \b
@@ -62,7 +72,9 @@ def cli(ctx: click.Context, data: Path, debug: bool, log_level: str) -> None:
       rokkafs --data ./rokkafs-data upload demo photos/*.jpg
       rokkafs hash photos/cat.jpg
     """
-    ctx.obj = Context(data)
+    settings = load_settings(data, config)
+    ctx.obj = Context(settings)
+    ctx.default_map = {name: dict(values) for name, values in settings.commands.items()}
     ctx.meta["debug"] = debug
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -1,0 +1,90 @@
+"""The settings of a rokkafs installation, in one typed object.
+
+Precedence, lowest first: built-in defaults, the TOML config file (``--config``,
+``$ROKKAFS_CONFIG`` or ``<data>/rokkafs.toml``), environment variables (``ROKKAFS_DATA``,
+``ROKKAFS_API_KEY``), command-line flags. The file may hold::
+
+    [store]                       # limits of the embedded store
+    max_upload_bytes = 150000000
+    max_pixels = 225000000
+    allow_private_urls = false    # upload-by-URL to loopback/private addresses
+    trash_days = 30
+
+    [serve]                       # defaults for `rokkafs serve` flags
+    host = "0.0.0.0"
+    port = 8080
+
+    [mount]                       # defaults for `rokkafs mount` flags
+    read_only = false
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from rokkafs.errors import InvalidInput
+from rokkafs.store.base import StoreConfig
+
+__all__ = ["Settings", "load_settings"]
+
+_STORE_KEYS = {
+    "max_upload_bytes": int,
+    "max_pixels": int,
+    "allow_private_urls": bool,
+    "trash_days": int,
+}
+_COMMANDS = ("serve", "mount")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything configurable, typed; ``commands`` holds flag defaults per command."""
+
+    data: Path
+    max_upload_bytes: int = 150_000_000
+    max_pixels: int = 225_000_000
+    allow_private_urls: bool = False
+    trash_days: int = 30
+    commands: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def store_config(self) -> StoreConfig:
+        return StoreConfig(
+            max_upload_bytes=self.max_upload_bytes,
+            max_pixels=self.max_pixels,
+            allow_private_urls=self.allow_private_urls,
+            trash_retention=timedelta(days=self.trash_days),
+        )
+
+
+def load_settings(data: Path, config: Path | None) -> Settings:
+    """Settings for a data directory, with the config file if there is one.
+
+    Raises:
+        InvalidInput: unreadable TOML, unknown sections or keys, wrong types.
+    """
+    path = config if config is not None else data / "rokkafs.toml"
+    if not path.is_file():
+        if config is not None:
+            raise InvalidInput(f"config file {config} not found")
+        return Settings(data)
+    try:
+        table = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise InvalidInput(f"cannot read {path}: {exc}") from exc
+    unknown = set(table) - {"store", *_COMMANDS}
+    if unknown:
+        raise InvalidInput(f"{path}: unknown sections {', '.join(sorted(unknown))}")
+    store = table.get("store", {})
+    values: dict[str, Any] = {}
+    for key, value in store.items():
+        kind = _STORE_KEYS.get(key)
+        if kind is None or not isinstance(value, kind) or isinstance(value, bool) != (kind is bool):
+            raise InvalidInput(f"{path}: [store] {key} = {value!r} is not a valid setting")
+        values[key] = value
+    commands = {name: dict(table.get(name, {})) for name in _COMMANDS}
+    return Settings(data, commands=commands, **values)
