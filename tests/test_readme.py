@@ -66,7 +66,8 @@ def test_the_first_quick_start_command_starts_rokkafs(tmp_path: Path) -> None:
         dav = httpx.request("PROPFIND", "http://127.0.0.1:8080/dav/", auth=("me", key))
         assert dav.status_code == 207
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=60)
         log.close()
     output = (tmp_path / "quickstart.log").read_text()

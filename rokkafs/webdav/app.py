@@ -21,13 +21,18 @@ from pathlib import Path
 from typing import Any
 
 from wsgidav.dc.base_dc import BaseDomainController
+from wsgidav.error_printer import ErrorPrinter
+from wsgidav.http_authenticator import HTTPAuthenticator
 from wsgidav.lock_man.lock_storage import LockStorageShelve
+from wsgidav.mw.cors import Cors
 from wsgidav.prop_man.property_manager import ShelvePropertyManager
+from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
 
 from rokkafs.access.registry import AccessRegistry, administrator
 from rokkafs.access.throttle import Throttle
 from rokkafs.provider import Provider
+from rokkafs.webdav.browser import Browser
 from rokkafs.webdav.resources import RokkaDavProvider
 
 __all__ = ["DAV_PATH", "make_dav_app"]
@@ -221,13 +226,14 @@ def make_dav_app(
             "accept_digest": False,
             "default_to_digest": False,
         },
-        "rokkafs": {"api_keys": api_keys, "registry": registry},
+        "rokkafs": {"api_keys": api_keys, "registry": registry, "data_dir": str(data_dir)},
         "property_manager": ShelvePropertyManager(str(data_dir / "dav-properties.shelve")),
         "lock_storage": RokkaLockStorage(str(data_dir / "dav-locks.shelve")),
         "honor_mtime_header": True,
         "mutable_live_props": ["{DAV:}getlastmodified"],
         "hotfixes": {"emulate_win32_lastmod": True},
-        "dir_browser": {"enable": True, "response_trailer": ""},
+        "dir_browser": {"enable": False},
+        "middleware_stack": [Cors, ErrorPrinter, HTTPAuthenticator, Browser, RequestResolver],
         "suppress_version_info": True,
         "logging": {"enable": False},
         "verbose": 1,
