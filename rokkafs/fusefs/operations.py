@@ -1,90 +1,35 @@
 """The FUSE operations over the path model (fusepy API, for mfusepy and fusepy alike).
 
-Errors leave every operation through :func:`translated`, the one place that maps rokkafs errors
-(and anything unexpected, as EIO) to errno — mfusepy ignores ``Operations.__call__``, so the
-mapping is a decorator on each method. Metadata (getattr, readdir) comes from a short-lived
-in-memory cache filled by listings and invalidated by the mount's own writes.
+Errors leave every operation through :func:`rokkafs.fusefs.errnos.translated`, applied to each
+method by :func:`build_operations`. Metadata (getattr, readdir) comes from a
+:class:`~rokkafs.fusefs.nodecache.NodeCache` filled by listings and emptied by the mount's own
+writes.
 """
 
 from __future__ import annotations
 
 import errno
-import functools
 import inspect
 import logging
 import os
 import shutil
 import stat
-import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from rokkafs.errors import NotFound, RokkaFSError
 from rokkafs.fusefs import xattrs
+from rokkafs.fusefs.errnos import translated
 from rokkafs.fusefs.handles import Handle, HandleTable
+from rokkafs.fusefs.nodecache import NodeCache
 from rokkafs.provider import Node, Provider
 
-__all__ = ["RokkaOperations", "translated"]
+__all__ = ["RokkaOperations", "build_operations"]
 
 log = logging.getLogger(__name__)
-F = TypeVar("F", bound=Callable[..., Any])
 UTIME_OMIT, UTIME_NOW = (1 << 30) - 2, (1 << 30) - 1
 XATTR_CREATE, XATTR_REPLACE = 1, 2
-
-
-def translated(error_type: type[OSError]) -> Callable[[F], F]:
-    """Wrap an operation so every exception leaves as ``error_type(errno)``."""
-
-    def decorate(method: F) -> F:
-        @functools.wraps(method)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return method(*args, **kwargs)
-            except RokkaFSError as exc:
-                raise error_type(exc.errno) from exc
-            except OSError as exc:
-                if isinstance(exc, error_type):
-                    raise
-                code = exc.errno if isinstance(exc.errno, int) and exc.errno > 0 else errno.EIO
-                raise error_type(code) from exc
-            except Exception as exc:
-                log.exception("unexpected error in %s", method.__name__)
-                raise error_type(errno.EIO) from exc
-
-        return wrapper  # type: ignore[return-value]
-
-    return decorate
-
-
-class _Cache:
-    """Path → node, a few seconds long."""
-
-    def __init__(self, seconds: float) -> None:
-        self._seconds = seconds
-        self._nodes: dict[str, tuple[float, Node | None]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, path: str) -> tuple[bool, Node | None]:
-        with self._lock:
-            hit = self._nodes.get(path)
-        if hit is None or hit[0] < time.monotonic():
-            return False, None
-        return True, hit[1]
-
-    def put(self, path: str, node: Node | None) -> None:
-        with self._lock:
-            self._nodes[path] = (time.monotonic() + self._seconds, node)
-
-    def forget(self, *paths: str) -> None:
-        with self._lock:
-            for path in paths:
-                self._nodes.pop(path, None)
-                parent = path.rsplit("/", 1)[0] or "/"
-                self._nodes.pop(parent, None)
-            if any(p.count("/") <= 2 for p in paths):
-                self._nodes = {k: v for k, v in self._nodes.items() if v[1] is not None}
 
 
 def build_operations(fuse: Any, provider: Provider, data_dir: Path, **kw: Any) -> Any:
@@ -115,7 +60,7 @@ class RokkaOperations:
         self.data_dir = data_dir
         self.read_only = read_only
         self.handles = HandleTable()
-        self.cache = _Cache(cache_seconds)
+        self.cache = NodeCache(cache_seconds)
         self.uid, self.gid = os.getuid(), os.getgid()
         self.started = time.time()  # the time folders without one of their own show
 
@@ -466,20 +411,9 @@ class RokkaOperations:
 
     def _apply_xattr(self, path: str, name: str, value: bytes | None) -> None:
         node = self.paths.stat(path)
-        image = node.image
-        if image is None or node.in_trash:
+        if node.image is None or node.in_trash:
             raise OSError(errno.ENOTSUP, "only images carry metadata")
-        kind, key, parsed = xattrs.to_change(name, value)
-        store, org = self.paths.store, image.organization
-        if kind == "locked":
-            store.set_locked(org, image.hash, bool(parsed))
-        elif kind == "meta":
-            store.patch_user_metadata(org, image.hash, {key: parsed})
-        elif parsed is None:
-            store.delete_dynamic_metadata(org, image.hash, key, delete_previous=True)
-        else:
-            assert isinstance(parsed, dict)
-            store.set_dynamic_metadata(org, image.hash, key, parsed, delete_previous=True)
+        xattrs.apply(self.paths.store, node.image, name, value)
         self._changed(path)
 
 

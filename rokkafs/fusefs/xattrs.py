@@ -13,12 +13,16 @@ from __future__ import annotations
 import errno
 import json
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from rokkafs.errors import InvalidInput
 from rokkafs.metadata import parse_user_metadata_text
 from rokkafs.model import SourceImage
 
-__all__ = ["HIDDEN", "PREFIX", "XattrError", "listed", "read", "to_change"]
+if TYPE_CHECKING:
+    from rokkafs.store.base import Store
+
+__all__ = ["HIDDEN", "PREFIX", "XattrError", "apply", "listed", "read", "to_change"]
 
 PREFIX = "user.rokka."
 META = PREFIX + "meta."
@@ -102,3 +106,26 @@ def to_change(name: str, value: bytes | None) -> tuple[str, str, object]:
         except ValueError:
             raise InvalidInput(f"{name} takes JSON") from None
     raise XattrError(errno.EPERM, f"{name} is read-only")
+
+
+def apply(store: Store, image: SourceImage, name: str, value: bytes | None) -> None:
+    """Set (``value``) or remove (None) one xattr of a live image in the store.
+
+    A dynamic metadata change makes a new hash; the old image goes to the trash, so the file
+    keeps its name and shows the new image.
+
+    Raises:
+        XattrError, InvalidInput: as :func:`to_change`.
+    """
+    kind, key, parsed = to_change(name, value)
+    org = image.organization
+    if kind == "locked":
+        store.set_locked(org, image.hash, bool(parsed))
+    elif kind == "meta":
+        store.patch_user_metadata(org, image.hash, {key: parsed})
+    elif parsed is None:
+        store.delete_dynamic_metadata(org, image.hash, key, delete_previous=True)
+    elif isinstance(parsed, dict):
+        store.set_dynamic_metadata(org, image.hash, key, parsed, delete_previous=True)
+    else:
+        raise InvalidInput(f"{name} takes a JSON object")

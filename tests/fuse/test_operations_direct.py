@@ -141,6 +141,17 @@ def test_xattr_rules(ops: Any) -> None:
     assert ops.listxattr("/acme/a.png") == []
 
 
+def test_dynamic_metadata_xattr_must_be_a_json_object(ops: Any) -> None:
+    write_file(ops, "/acme/a.png", images.png())
+    before = ops.getxattr("/acme/a.png", "user.rokka.hash")
+    for value in (b"[1, 2]", b'"text"', b"{not json"):
+        with pytest.raises(fuse.FuseOSError) as invalid:
+            ops.setxattr("/acme/a.png", "user.rokka.dynamic.version", value, 0)
+        assert invalid.value.errno == errno.EINVAL
+    assert ops.getxattr("/acme/a.png", "user.rokka.hash") == before
+    assert ops.listxattr("/acme/a.png") == []
+
+
 def test_trash_and_organizations_cannot_be_removed(ops: Any) -> None:
     for path in ("/acme/.trash", "/acme"):
         with pytest.raises(fuse.FuseOSError) as refused:
