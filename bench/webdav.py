@@ -54,7 +54,7 @@ def start_rokkafs(work: Path) -> tuple[subprocess.Popen[bytes], str, tuple[str, 
         f"""
         from pathlib import Path
         from rokkafs.server import make_server
-        from rokkafs.store.base import StoreConfig
+        from rokkafs.store.config import StoreConfig
         from rokkafs.store.local import LocalStore
         store = LocalStore(Path({str(data)!r}), StoreConfig(max_upload_bytes=400 * 2**20))
         for org in ("bench", "copy"):

@@ -16,9 +16,11 @@ from rokkafs.errors import InvalidInput
 
 __all__ = [
     "CheckReport",
+    "CopyAllResult",
     "CopyResult",
     "ImageInfo",
     "Organization",
+    "PurgeResult",
     "SourceImage",
     "SourceImageList",
     "validate_hash_ref",
@@ -150,6 +152,23 @@ class CopyResult:
 
 
 CopyOutcome = Literal["created", "overwritten"]
+
+
+@dataclass(frozen=True, slots=True)
+class CopyAllResult:
+    """Counts of a whole-organization copy."""
+
+    created: int
+    existing: int
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeResult:
+    """What a trash purge removed."""
+
+    images: int
+    blobs: int
+    freed_bytes: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from rokkafs.errors import InvalidInput
-from rokkafs.store.base import StoreConfig
+from rokkafs.store.config import StoreConfig
 
 __all__ = ["Settings", "load_settings"]
 

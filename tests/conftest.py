@@ -14,7 +14,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from support import Clock, StoreFactory
 
 from rokkafs.server import make_server, running_server
-from rokkafs.store.base import Store, StoreConfig
+from rokkafs.store.base import Store
+from rokkafs.store.config import StoreConfig
 from rokkafs.store.local import LocalStore
 from rokkafs.store.remote import RemoteStore
 

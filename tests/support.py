@@ -15,7 +15,8 @@ from typing import Any
 import httpx
 
 from rokkafs.model import SourceImage
-from rokkafs.store.base import Store, StoreConfig
+from rokkafs.store.base import Store
+from rokkafs.store.config import StoreConfig
 
 StoreFactory = Callable[[StoreConfig | None], Store] | Callable[..., Store]
 

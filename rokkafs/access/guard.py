@@ -15,14 +15,17 @@ from rokkafs.access.registry import AccessRegistry, Principal
 from rokkafs.errors import Forbidden, OrganizationNotFound
 from rokkafs.model import (
     CheckReport,
+    CopyAllResult,
     CopyOutcome,
     CopyResult,
     Organization,
+    PurgeResult,
     SourceImage,
     SourceImageList,
 )
 from rokkafs.search import SearchQuery
-from rokkafs.store.base import CopyAllResult, OptimizeSource, PurgeResult, Store
+from rokkafs.store.base import Store
+from rokkafs.store.config import OptimizeSource
 
 __all__ = ["AuthorizedStore"]
 

@@ -21,7 +21,7 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.wrappers import Request
 
 from rokkafs.errors import InvalidInput
-from rokkafs.store.base import OptimizeSource
+from rokkafs.store.config import OptimizeSource
 
 __all__ = ["UploadItem", "json_body", "parse_upload"]
 

@@ -19,55 +19,26 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import IO, BinaryIO, Literal
+from typing import IO, BinaryIO
 
 from rokkafs.errors import InvalidInput
-from rokkafs.formats import DEFAULT_NON_IMAGE_TYPES
 from rokkafs.model import (
     CheckReport,
+    CopyAllResult,
     CopyOutcome,
     CopyResult,
     Organization,
+    PurgeResult,
     SourceImage,
     SourceImageList,
 )
 from rokkafs.search import Filter, SearchQuery
+from rokkafs.store.config import OptimizeSource, StoreConfig
 
-__all__ = ["CopyAllResult", "OptimizeSource", "PurgeResult", "Store", "StoreConfig"]
+__all__ = ["Store"]
 
-OptimizeSource = Literal["true", "jpg", "png"]
 MAX_BATCH_COPY = 100
-
-
-@dataclass(frozen=True, slots=True)
-class StoreConfig:
-    """Limits and policies of a store; the defaults are rokka's documented ones."""
-
-    max_upload_bytes: int = 150_000_000
-    max_pixels: int = 225_000_000
-    non_image_types: tuple[str, ...] = DEFAULT_NON_IMAGE_TYPES
-    trash_retention: timedelta = timedelta(days=30)
-    url_timeout_seconds: float = 30.0
-    allow_private_urls: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class PurgeResult:
-    """What a trash purge removed."""
-
-    images: int
-    blobs: int
-    freed_bytes: int
-
-
-@dataclass(frozen=True, slots=True)
-class CopyAllResult:
-    """Counts of a whole-organization copy."""
-
-    created: int
-    existing: int
 
 
 class Store(abc.ABC):

@@ -37,9 +37,11 @@ from rokkafs.errors import (
 from rokkafs.metadata import validate_dynamic_metadata, validate_user_metadata
 from rokkafs.model import (
     CheckReport,
+    CopyAllResult,
     CopyOutcome,
     CopyResult,
     Organization,
+    PurgeResult,
     SourceImage,
     SourceImageList,
     validate_hash_ref,
@@ -49,15 +51,9 @@ from rokkafs.model import (
 )
 from rokkafs.search import Filter, SearchQuery, encode_cursor
 from rokkafs.store import dynamic, maintenance
-from rokkafs.store.base import (
-    MAX_BATCH_COPY,
-    CopyAllResult,
-    OptimizeSource,
-    PurgeResult,
-    Store,
-    StoreConfig,
-)
+from rokkafs.store.base import MAX_BATCH_COPY, Store
 from rokkafs.store.blobs import FileBlobStorage
+from rokkafs.store.config import OptimizeSource, StoreConfig
 from rokkafs.store.copying import copy_batch, copy_into
 from rokkafs.store.fetch import fetch_url
 from rokkafs.store.index import IndexTransaction, StoredImage

@@ -7,8 +7,8 @@ from dataclasses import dataclass, replace
 
 from rokkafs.metadata import compute_hash
 from rokkafs.model import SourceImage
-from rokkafs.store.base import OptimizeSource, StoreConfig
 from rokkafs.store.blobs import BlobStorage
+from rokkafs.store.config import OptimizeSource, StoreConfig
 from rokkafs.store.index import MetadataIndex, StoredImage
 from rokkafs.store.ingest import Staged, detect_staged, discard, new_source_image, optimize_staged
 from rokkafs.store.lookups import existing_row, require_org, short_hash_for

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from rokkafs.model import CheckReport
-from rokkafs.store.base import PurgeResult
+from rokkafs.model import CheckReport, PurgeResult
 from rokkafs.store.blobs import BlobStorage
 from rokkafs.store.index import MetadataIndex
 

@@ -37,6 +37,7 @@ from rokkafs.model import (
     CopyOutcome,
     CopyResult,
     Organization,
+    PurgeResult,
     SourceImage,
     SourceImageList,
     validate_hash_ref,
@@ -44,7 +45,8 @@ from rokkafs.model import (
     validate_organization_name,
 )
 from rokkafs.search import SearchQuery, query_to_params
-from rokkafs.store.base import OptimizeSource, PurgeResult, Store, StoreConfig
+from rokkafs.store.base import Store
+from rokkafs.store.config import OptimizeSource, StoreConfig
 from rokkafs.store.remote_http import RETRYABLE, Kind, error_for, json_of, retry_delay
 from rokkafs.wire import organization_from_rokka, source_image_from_rokka
 

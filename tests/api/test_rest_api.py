@@ -12,7 +12,7 @@ import images
 import pytest
 
 from rokkafs.server import make_server, running_server
-from rokkafs.store.base import StoreConfig
+from rokkafs.store.config import StoreConfig
 from rokkafs.store.local import LocalStore
 
 KEY = "k" * 64

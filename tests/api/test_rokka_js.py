@@ -15,7 +15,7 @@ from support import run_node_test
 
 from rokkafs.access.registry import AccessRegistry
 from rokkafs.server import make_server, running_server
-from rokkafs.store.base import StoreConfig
+from rokkafs.store.config import StoreConfig
 from rokkafs.store.local import LocalStore
 
 KEY = "j" * 64

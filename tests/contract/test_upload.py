@@ -20,7 +20,8 @@ from rokkafs.errors import (
     UnsupportedMediaType,
 )
 from rokkafs.metadata import compute_hash
-from rokkafs.store.base import Store, StoreConfig
+from rokkafs.store.base import Store
+from rokkafs.store.config import StoreConfig
 from rokkafs.store.local import LocalStore
 
 

@@ -12,7 +12,8 @@ import pytest
 from support import StoreFactory
 
 from rokkafs.errors import InvalidInput, PayloadTooLarge
-from rokkafs.store.base import Store, StoreConfig
+from rokkafs.store.base import Store
+from rokkafs.store.config import StoreConfig
 
 PNG = images.png(color=42)
 

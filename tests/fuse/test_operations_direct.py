@@ -204,7 +204,7 @@ def test_disk_full_while_staging_fails_cleanly(
 
 
 def test_too_large_file_fails_with_efbig(tmp_path: Path) -> None:
-    from rokkafs.store.base import StoreConfig
+    from rokkafs.store.config import StoreConfig
 
     store = LocalStore(tmp_path / "data", StoreConfig(max_upload_bytes=5000))
     store.create_organization("acme")

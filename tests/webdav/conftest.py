@@ -10,7 +10,7 @@ import pytest
 from davsupport import KEY, DavServer
 
 from rokkafs.server import make_server, running_server
-from rokkafs.store.base import StoreConfig
+from rokkafs.store.config import StoreConfig
 from rokkafs.store.local import LocalStore
 
 
