@@ -3,23 +3,33 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import platformdirs
 
 from rokkafs.settings import Settings, load_settings
 from rokkafs.store.base import Store
+from rokkafs.store.local import LocalStore
 
 if TYPE_CHECKING:
     from rokkafs.access.registry import AccessRegistry
-from rokkafs.store.local import LocalStore
 
-__all__ = ["EXIT_CHECK_FAILED", "EXIT_ERROR", "Context", "cli", "registry", "remote_store"]
+__all__ = [
+    "EXIT_CHECK_FAILED",
+    "EXIT_ERROR",
+    "Context",
+    "cli",
+    "registry",
+    "remote_options",
+    "remote_store",
+]
 
 EXIT_ERROR = 1
 EXIT_CHECK_FAILED = 3
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def default_data_dir() -> Path:
@@ -79,6 +89,17 @@ def cli(ctx: click.Context, data: Path, config: Path | None, debug: bool, log_le
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+
+
+def remote_options(remote_help: str, api_key_help: str) -> Callable[[F], F]:
+    """The ``--remote URL`` and ``--api-key`` options of the commands that can sit on a
+    remote rokka-compatible API; see :func:`remote_store`."""
+
+    def decorate(command: F) -> F:
+        command = click.option("--api-key", envvar="ROKKAFS_API_KEY", help=api_key_help)(command)
+        return click.option("--remote", metavar="URL", help=remote_help)(command)
+
+    return decorate
 
 
 def remote_store(obj: Context, url: str, api_key: str | None) -> Store:

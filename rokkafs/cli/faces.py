@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from rokkafs.cli.base import Context, cli, remote_store
+from rokkafs.cli.base import Context, cli, remote_options, remote_store
 from rokkafs.store.base import Store
 
 
@@ -15,8 +15,7 @@ from rokkafs.store.base import Store
 @click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
 @click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--remote", metavar="URL", help="Serve a remote rokka-compatible API instead.")
-@click.option("--api-key", envvar="ROKKAFS_API_KEY", help="API key for --remote.")
+@remote_options("Serve a remote rokka-compatible API instead.", "API key for --remote.")
 @click.pass_obj
 def serve(
     obj: Context,
@@ -74,8 +73,10 @@ def serve(
 @click.option("--foreground/--background", default=True, show_default=True)
 @click.option("--read-only", is_flag=True, help="Mount read-only.")
 @click.option("--allow-other", is_flag=True, help="Let other users see the mount.")
-@click.option("--remote", metavar="URL", help="Mount a remote rokka-compatible API instead.")
-@click.option("--api-key", envvar="ROKKAFS_API_KEY", help="API key for --remote.")
+@remote_options(
+    "Mount a remote rokka-compatible API instead.",
+    "API key for --remote; without it, a user's key: the mount acts as that user.",
+)
 @click.pass_obj
 def mount_command(
     obj: Context,
