@@ -11,7 +11,7 @@ import click
 
 from rokkafs.cli.base import EXIT_CHECK_FAILED, Context, cli
 from rokkafs.metadata import compute_hash
-from rokkafs.search import parse_search
+from rokkafs.search import SearchQuery, parse_search
 from rokkafs.store.blobs import sha1_file
 from rokkafs.wire import source_image_to_rokka
 
@@ -25,7 +25,7 @@ def info(obj: Context) -> None:
         click.echo(f"rokkafs store at {obj.data}")
         click.echo(f"organizations: {len(organizations)}")
         for organization in organizations:
-            total = store.list_source_images(organization.name, parse_search({"limit": "0"}))
+            total = store.list_source_images(organization.name, SearchQuery(limit=0))
             click.echo(f"  {organization.name}: {total.total} source images")
 
 
