@@ -134,7 +134,8 @@ class SourceImageList:
     """One page of a listing or search.
 
     ``cursor`` continues after the last item (search-after, stable while deleting); it is
-    ``None`` when the page was asked for with a numeric offset.
+    ``None`` when the page was asked for with a numeric offset. ``total`` counts every match
+    (-1 when the query said ``with_total=False`` and the store skipped counting).
     """
 
     total: int

@@ -110,6 +110,8 @@ class SearchQuery:
     cursor: str | None = None
     deleted: bool = False
     facets: tuple[str, ...] = field(default=())
+    with_total: bool = True
+    """False: the caller does not need ``total`` (it may come back as -1; saves a count)."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.limit <= MAX_LIMIT:

@@ -75,6 +75,7 @@ class Reader:
             sort=_OLDEST_FIRST,
             limit=limit,
             deleted=location.in_trash,
+            with_total=False,
         )
         return self.store.list_source_images(location.org, query).items
 
@@ -83,7 +84,11 @@ class Reader:
         assert location.org is not None
         filters = (Filter("name", value=location.name + "/", prefix=True),) if location.name else ()
         query = SearchQuery(
-            filters=filters, sort=_OLDEST_FIRST, limit=PAGE, deleted=location.in_trash
+            filters=filters,
+            sort=_OLDEST_FIRST,
+            limit=PAGE,
+            deleted=location.in_trash,
+            with_total=False,
         )
         while True:
             page = self.store.list_source_images(location.org, query)
@@ -96,6 +101,7 @@ class Reader:
                 limit=PAGE,
                 cursor=page.cursor,
                 deleted=location.in_trash,
+                with_total=False,
             )
 
     def _has_images_below(self, location: Location) -> bool:

@@ -89,7 +89,11 @@ class Writer(Reader):
 
     def open(self, path: str) -> BinaryIO:
         """Open a file for reading (seekable)."""
-        node = self.stat(path)
+        return self.open_node(self.stat(path))
+
+    def open_node(self, node: Node) -> BinaryIO:
+        """Open a file already resolved by :meth:`stat` (seekable)."""
+        path = f"{node.org}/{node.rel}"
         if node.kind == "side":
             assert node.org is not None
             side = self.faces.get_file(node.org, node.rel)
@@ -144,10 +148,14 @@ class Writer(Reader):
             raise Locked(f"{location.name} is locked and cannot be replaced")
         twins = self.store.find_by_binary_hash(location.org, staged.binary_hash)
         dynamic = fresh_variant(twins, {}, location.name) or None
-        with staged.path.open("rb") as data:
-            image = self.store.create_source_image(
-                location.org, data, name=location.name, dynamic_metadata=dynamic, mtime=when
-            )
+        image = self.store.create_source_image_from_file(
+            location.org,
+            staged.path,
+            binary_hash=staged.binary_hash,
+            name=location.name,
+            dynamic_metadata=dynamic,
+            mtime=when,
+        )
         if existing is not None:
             self._clear_for(location, replacing=image)
         return self.stat_location(location)

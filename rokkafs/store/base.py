@@ -1,8 +1,7 @@
 """The Store contract: rokka's source-image semantics, independent of where things live.
 
-Implementations: :class:`rokkafs.store.local.LocalStore` (embedded: SQLite index and
-content-addressed blob files) and, later, a RemoteStore over a rokka-compatible HTTP API. One
-contract test suite (``tests/contract``) runs against every implementation.
+Implementations: LocalStore (embedded: SQLite index, content-addressed blob files) and
+RemoteStore (a rokka-compatible HTTP API); ``tests/contract`` runs against both.
 
 Conventions of every method:
 
@@ -20,6 +19,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
+from pathlib import Path
 from typing import IO, BinaryIO
 
 from rokkafs.errors import InvalidInput
@@ -133,6 +133,25 @@ class Store(abc.ABC):
             UnsupportedMediaType: not an image and not on the non-image allow-list.
             Locked: re-upload of a locked image that would change its user metadata.
         """
+
+    def create_source_image_from_file(
+        self,
+        org: str,
+        path: Path,
+        *,
+        binary_hash: str,
+        name: str,
+        dynamic_metadata: Mapping[str, object] | None = None,
+        mtime: float | None = None,
+    ) -> SourceImage:
+        """:meth:`create_source_image` from a complete staging file the caller hands over
+        (``binary_hash`` is its sha1). A store on the same filesystem may take the file over
+        instead of copying it; the caller must not use ``path`` again, only remove it if it is
+        still there. Raises as :meth:`create_source_image`."""
+        with path.open("rb") as data:
+            return self.create_source_image(
+                org, data, name=name, dynamic_metadata=dynamic_metadata, mtime=mtime
+            )
 
     @abc.abstractmethod
     def create_source_image_from_url(

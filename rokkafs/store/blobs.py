@@ -45,6 +45,11 @@ class BlobStorage(abc.ABC):
     def new_staging_file(self) -> tuple[BinaryIO, Path]:
         """Create an empty staging file on the same storage; the caller writes and closes it."""
 
+    def adopt_staging_file(self, path: Path) -> Path | None:
+        """Take over a complete file as a fsynced staging file, without copying it if the
+        storage can (same filesystem); None if it cannot (the file is left alone)."""
+        return None
+
     @abc.abstractmethod
     def publish(self, staged: Path, blob_id: str) -> bool:
         """Move a complete, fsynced staging file into place as blob ``blob_id``.
@@ -96,6 +101,21 @@ class FileBlobStorage(BlobStorage):
     def new_staging_file(self) -> tuple[BinaryIO, Path]:
         fd, name = tempfile.mkstemp(dir=self._tmp, prefix=f"stage-{os.getpid()}-")
         return os.fdopen(fd, "w+b"), Path(name)
+
+    def adopt_staging_file(self, path: Path) -> Path | None:
+        fd, name = tempfile.mkstemp(dir=self._tmp, prefix=f"stage-{os.getpid()}-")
+        os.close(fd)
+        try:
+            os.replace(path, name)
+        except OSError:  # another filesystem (EXDEV) or gone
+            os.unlink(name)
+            return None
+        fd = os.open(name, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return Path(name)
 
     def publish(self, staged: Path, blob_id: str) -> bool:
         target = self.path(blob_id)

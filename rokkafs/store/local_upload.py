@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 
+from rokkafs.errors import PayloadTooLarge
 from rokkafs.metadata import compute_hash
 from rokkafs.model import SourceImage
 from rokkafs.store.blobs import BlobStorage
@@ -14,7 +16,7 @@ from rokkafs.store.ingest import Staged, detect_staged, discard, new_source_imag
 from rokkafs.store.lookups import existing_row, require_org, short_hash_for
 from rokkafs.store.records import reuploaded
 
-__all__ = ["UploadRequest", "commit_upload"]
+__all__ = ["UploadRequest", "adopt_file", "commit_upload"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,3 +82,19 @@ def commit_upload(
             return image
     finally:
         discard(staged)
+
+
+def adopt_file(
+    blobs: BlobStorage, path: Path, binary_hash: str, *, max_bytes: int
+) -> Staged | None:
+    """A caller's complete file (with its sha1) as a staged upload, moved rather than copied;
+    None when the blob storage cannot take it over.
+
+    Raises:
+        PayloadTooLarge: the file is over ``max_bytes`` (it is left alone).
+    """
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise PayloadTooLarge(f"the upload is larger than {max_bytes} bytes")
+    adopted = blobs.adopt_staging_file(path)
+    return None if adopted is None else Staged(adopted, binary_hash, binary_hash, size)

@@ -68,7 +68,8 @@ CREATE TABLE IF NOT EXISTS images (
 );
 CREATE INDEX IF NOT EXISTS images_by_created ON images (org, deleted_at, created, seq);
 CREATE INDEX IF NOT EXISTS images_by_binary_hash ON images (org, binary_hash);
-CREATE INDEX IF NOT EXISTS images_by_name ON images (org, name);
+DROP INDEX IF EXISTS images_by_name;
+CREATE INDEX IF NOT EXISTS images_by_name_created ON images (org, name, deleted_at, created, seq);
 CREATE INDEX IF NOT EXISTS images_by_blob ON images (blob_id);
 CREATE INDEX IF NOT EXISTS images_in_trash ON images (deleted_at) WHERE deleted_at IS NOT NULL;
 """
@@ -257,8 +258,10 @@ class _SqliteTransaction(IndexTransaction):
     def search(self, org: str, query: SearchQuery, *, trash_cutoff: float) -> SearchPage:
         sql = build_search(org, query, trash_cutoff=trash_cutoff)
         where = " AND ".join(sql.where)
-        total = self._db.execute(f"SELECT COUNT(*) FROM images WHERE {where}", sql.params)
-        count = int(total.fetchone()[0])
+        count = -1
+        if query.with_total:
+            total = self._db.execute(f"SELECT COUNT(*) FROM images WHERE {where}", sql.params)
+            count = int(total.fetchone()[0])
         params = list(sql.params)
         if query.cursor is not None:
             condition, cursor_params = cursor_condition(sql, query.cursor)

@@ -32,6 +32,7 @@ from wsgidav.wsgidav_app import WsgiDAVApp
 from rokkafs.access.registry import AccessRegistry, administrator
 from rokkafs.access.throttle import Throttle
 from rokkafs.provider import Provider
+from rokkafs.store.blobs import CHUNK
 from rokkafs.webdav.browser import Browser
 from rokkafs.webdav.resources import RokkaDavProvider
 
@@ -235,6 +236,7 @@ def make_dav_app(
         "dir_browser": {"enable": False},
         "middleware_stack": [Cors, ErrorPrinter, HTTPAuthenticator, Browser, RequestResolver],
         "suppress_version_info": True,
+        "block_size": CHUNK,
         "logging": {"enable": False},
         "verbose": 1,
     }

@@ -51,7 +51,9 @@ class Browser(BaseMiddleware):
         self._cache = Path(config["rokkafs"]["data_dir"]) / "thumbnails"
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        if environ.get("REQUEST_METHOD") != "GET":
+        wants_page = "text/html" in environ.get("HTTP_ACCEPT", "")
+        wants_thumbnail = environ.get("QUERY_STRING") == "thumbnail"
+        if environ.get("REQUEST_METHOD") != "GET" or not (wants_page or wants_thumbnail):
             return self._next(environ, start_response)  # type: ignore[no-any-return]
         path = environ.get("PATH_INFO", "/") or "/"
         paths = self._provider.paths_for(environ)
@@ -59,10 +61,10 @@ class Browser(BaseMiddleware):
             node = paths.stat(path)
         except RokkaFSError:
             return self._next(environ, start_response)  # type: ignore[no-any-return]
-        if node.is_dir and "text/html" in environ.get("HTTP_ACCEPT", ""):
+        if node.is_dir and wants_page:
             body = self._page(environ, path, paths.children(path)).encode()
             return self._send(start_response, "text/html; charset=utf-8", body)
-        if not node.is_dir and environ.get("QUERY_STRING") == "thumbnail":
+        if not node.is_dir and wants_thumbnail:
             thumbnail = self._thumbnail(paths, path, node)
             if thumbnail is not None:
                 return self._send(start_response, "image/jpeg", thumbnail)

@@ -203,7 +203,9 @@ class FileResource(_Resource, DAVNonCollection):
 
     def get_content(self) -> BinaryIO:
         with dav_errors():
-            return self.paths.open(self.path)
+            if self.node is None:
+                return self.paths.open(self.path)
+            return self.paths.open_node(self.node)
 
     def begin_write(self, *, content_type: str | None = None) -> _Writer:
         self._upload = self.paths.new_upload()

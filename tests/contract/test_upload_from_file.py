@@ -1,0 +1,96 @@
+"""Store contract: uploading a staging file the caller hands over (what the file faces do)."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+from pathlib import Path
+
+import images
+import pytest
+from support import StoreFactory
+
+from rokkafs.errors import PayloadTooLarge, UnsupportedMediaType
+from rokkafs.store.base import Store
+from rokkafs.store.config import StoreConfig
+from rokkafs.store.local import LocalStore
+
+
+def _staging_file(folder: Path, data: bytes) -> tuple[Path, str]:
+    path = folder / "upload.part"
+    path.write_bytes(data)
+    return path, hashlib.sha1(data).hexdigest()
+
+
+def test_file_becomes_a_source_image(store: Store, tmp_path: Path) -> None:
+    data = images.png()
+    path, binary_hash = _staging_file(tmp_path, data)
+    image = store.create_source_image_from_file(
+        "acme",
+        path,
+        binary_hash=binary_hash,
+        name="2024/cat.png",
+        dynamic_metadata={"version": {"text": "b"}},
+        mtime=1_700_000_000.0,
+    )
+    assert (image.binary_hash, image.name, image.format) == (binary_hash, "2024/cat.png", "png")
+    assert image.dynamic_metadata == {"version": {"text": "b"}}
+    assert image.mtime == 1_700_000_000.0
+    with store.open_source_image("acme", image.hash) as handle:
+        assert handle.read() == data
+    assert store.check(deep=True).ok
+
+
+def test_refused_file_stores_nothing(store: Store, tmp_path: Path) -> None:
+    path, binary_hash = _staging_file(tmp_path, b"<?xml version='1.0'?><html><svg/></html>")
+    with pytest.raises(UnsupportedMediaType):
+        store.create_source_image_from_file("acme", path, binary_hash=binary_hash, name="a.png")
+    assert store.list_source_images("acme").total == 0
+    report = store.check()
+    assert report.ok and not report.notes
+
+
+def test_file_over_the_limit_is_refused(make_store: StoreFactory, tmp_path: Path) -> None:
+    store = make_store(StoreConfig(max_upload_bytes=1000))
+    store.create_organization("acme")
+    path, binary_hash = _staging_file(tmp_path, images.png(size=(300, 300)) + bytes(2000))
+    with pytest.raises(PayloadTooLarge):
+        store.create_source_image_from_file("acme", path, binary_hash=binary_hash, name="a.png")
+    assert store.list_source_images("acme").total == 0
+
+
+def test_local_store_moves_the_file_instead_of_copying(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "data")
+    store.create_organization("acme")
+    path, binary_hash = _staging_file(tmp_path, images.png())
+    inode = path.stat().st_ino
+    image = store.create_source_image_from_file("acme", path, binary_hash=binary_hash, name="a.png")
+    assert not path.exists()
+    blob = tmp_path / "data" / "blobs" / binary_hash[:2] / binary_hash[2:4] / binary_hash
+    assert blob.stat().st_ino == inode
+    assert store.get_source_image("acme", image.hash).binary_hash == binary_hash
+
+
+def test_local_store_copies_across_filesystems(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = LocalStore(tmp_path / "data")
+    store.create_organization("acme")
+    data = images.png()
+    path, binary_hash = _staging_file(tmp_path, data)
+
+    real_replace = os.replace
+
+    def cross_device(source: str | Path, target: str | Path) -> None:
+        if Path(source) == path:  # only the caller's file sits on "another filesystem"
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", cross_device)
+    image = store.create_source_image_from_file("acme", path, binary_hash=binary_hash, name="a.png")
+    monkeypatch.undo()
+    assert path.read_bytes() == data  # left to the caller
+    assert image.binary_hash == binary_hash
+    assert not list((tmp_path / "data" / "tmp").iterdir())
+    assert store.check(deep=True).ok
