@@ -59,7 +59,7 @@ def mount(
 
     class SafeFUSE(fuse.FUSE):  # type: ignore[name-defined]
         """mfusepy on libfuse 3 drops rename flags: refuse RENAME_EXCHANGE instead of
-        silently overwriting, honour RENAME_NOREPLACE."""
+        silently overwriting, honour RENAME_NOREPLACE. Non-``user.`` xattrs: ENODATA at once."""
 
         def rename_fuse_3(self, old: bytes, new: bytes, flags: int) -> int:
             if flags & RENAME_EXCHANGE or flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE):
@@ -71,6 +71,13 @@ def mount(
                 except OSError:
                     pass
             return int(super().rename_fuse_3(old, new, 0))
+
+        def getxattr(self, path: bytes, name: bytes, *args: Any) -> int:
+            # ls -l asks every file for security.selinux and system.posix_acl_access: answer
+            # names outside user. before any decoding or exception handling
+            if not name.startswith(b"user."):
+                return -errno.ENODATA
+            return int(super().getxattr(path, name, *args))
 
     options = _options(major, foreground=foreground, read_only=read_only, allow_other=allow_other)
     log.info("mounting %s (libfuse %d, %s)", mountpoint, major, fuse.__name__)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 from rokkafs.provider import Node
 
@@ -11,16 +12,35 @@ __all__ = ["NodeCache"]
 
 
 class NodeCache:
-    """Path → node (or None: nothing there), each entry a few seconds long.
+    """Path → node (or None: nothing there) and folder path → readdir entries, each entry a
+    few seconds long.
 
-    Forgetting a path also forgets its parent folder; forgetting an organization or anything
-    directly in one also drops every cached miss, so a new folder or file shows at once.
+    Forgetting a path also forgets its parent folder and the listings of the path, its parent
+    and everything below it; forgetting an organization or anything directly in one also
+    drops every cached miss, so a new folder or file shows at once.
     """
 
     def __init__(self, seconds: float) -> None:
         self._seconds = seconds
         self._nodes: dict[str, tuple[float, Node | None]] = {}
+        self._listings: dict[str, tuple[float, list[Any]]] = {}
         self._lock = threading.Lock()
+
+    def listing(self, path: str) -> list[Any] | None:
+        """The cached readdir entries of a folder, if fresh."""
+        with self._lock:
+            hit = self._listings.get(path)
+        if hit is None or hit[0] < time.monotonic():
+            return None
+        return hit[1]
+
+    def put_listing(self, path: str, entries: list[Any], nodes: dict[str, Node]) -> None:
+        """Remember a folder's readdir entries and the nodes of its children."""
+        expires = time.monotonic() + self._seconds
+        with self._lock:
+            self._listings[path] = (expires, entries)
+            for child, node in nodes.items():
+                self._nodes[child] = (expires, node)
 
     def get(self, path: str) -> tuple[bool, Node | None]:
         with self._lock:
@@ -39,5 +59,9 @@ class NodeCache:
                 self._nodes.pop(path, None)
                 parent = path.rsplit("/", 1)[0] or "/"
                 self._nodes.pop(parent, None)
+                self._listings.pop(parent, None)
+                below = path.rstrip("/") + "/"
+                for folder in [f for f in self._listings if f == path or f.startswith(below)]:
+                    del self._listings[folder]
             if any(p.count("/") <= 2 for p in paths):
                 self._nodes = {k: v for k, v in self._nodes.items() if v[1] is not None}

@@ -23,6 +23,7 @@ from rokkafs.fusefs import xattrs
 from rokkafs.fusefs.errnos import translated
 from rokkafs.fusefs.handles import Handle, HandleTable
 from rokkafs.fusefs.nodecache import NodeCache
+from rokkafs.fusefs.threads import keeping_thread_state
 from rokkafs.provider import Node, Provider
 
 __all__ = ["RokkaOperations", "build_operations"]
@@ -37,7 +38,8 @@ def build_operations(fuse: Any, provider: Provider, data_dir: Path, **kw: Any) -
     cls = type("RokkaFuseOperations", (RokkaOperations, fuse.Operations), {})
     setattr(cls, "fuse_error", fuse.FuseOSError)  # noqa: B010
     for name in OPERATION_NAMES:
-        setattr(cls, name, translated(fuse.FuseOSError)(getattr(RokkaOperations, name)))
+        method = translated(fuse.FuseOSError)(getattr(RokkaOperations, name))
+        setattr(cls, name, keeping_thread_state(method))
     return cls(provider, data_dir, **kw)
 
 
@@ -171,12 +173,17 @@ class RokkaOperations:
         return self._attrs(self._node(path))
 
     def readdir(self, path: str, fh: int | None = None) -> list[Any]:
-        children = self.paths.children(path)
+        entries = self.cache.listing(path)
+        if entries is not None:
+            return entries
         base = path.rstrip("/")
-        entries: list[Any] = [".", ".."]
-        for child in children:
-            self.cache.put(f"{base}/{child.name}", child)
-            entries.append((child.name, {"st_mode": self._attrs(child)["st_mode"]}, 0))
+        entries = [".", ".."]
+        nodes: dict[str, Node] = {}
+        for child in self.paths.children(path):
+            nodes[f"{base}/{child.name}"] = child
+            mode = stat.S_IFDIR if child.is_dir else stat.S_IFREG
+            entries.append((child.name, {"st_mode": mode}, 0))
+        self.cache.put_listing(path, entries, nodes)
         return entries
 
     def access(self, path: str, amode: int) -> int:
