@@ -10,7 +10,7 @@ from rokkafs.model import SourceImage
 from rokkafs.provider.nodes import Node
 from rokkafs.provider.paths import Location, check_name, is_side_name, parse_path
 from rokkafs.provider.writing import Writer, fresh_variant
-from rokkafs.store.ingest import read_chunks, stage_chunks
+from rokkafs.store.ingest import Staged, read_chunks, stage_chunks
 
 __all__ = ["Provider"]
 
@@ -72,10 +72,11 @@ class Provider(Writer):
         if is_side_name(target.basename) or side.size == 0:
             self.faces.move_file(source.org, source.name, target.org, target.name)
             return
-        # a temporary file renamed to its real name (rsync, editors): now it is an image
-        with self.faces.open_file(side) as data:
-            limit = self.store.config.max_upload_bytes
-            staged = stage_chunks(self.faces.blobs, read_chunks(data), max_bytes=limit)
+        # a temporary file renamed to its real name (rsync, editors): now it is an image,
+        # handed to the store as a link to the side file's bytes (no copy)
+        assert side.blob_id is not None
+        linked = self.faces.blobs.staging_link(side.blob_id)
+        staged = Staged(linked, side.blob_id, side.blob_id, side.size)
         try:
             self._commit_staged(target, staged, side.mtime)
         finally:

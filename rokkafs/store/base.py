@@ -210,7 +210,9 @@ class Store(abc.ABC):
 
     def find_by_binary_hash(self, org: str, binary_hash: str) -> list[SourceImage]:
         """Return every live image of ``org`` with this binary hash (all its variants)."""
-        query = SearchQuery(filters=(Filter("binary_hash", value=binary_hash),), limit=2000)
+        query = SearchQuery(
+            filters=(Filter("binary_hash", value=binary_hash),), limit=2000, with_total=False
+        )
         return list(self.list_source_images(org, query).items)
 
     @abc.abstractmethod

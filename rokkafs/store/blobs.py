@@ -16,10 +16,13 @@ and the directory fsynced.
 from __future__ import annotations
 
 import abc
+import errno
 import hashlib
 import os
+import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -102,6 +105,18 @@ class FileBlobStorage(BlobStorage):
         fd, name = tempfile.mkstemp(dir=self._tmp, prefix=f"stage-{os.getpid()}-")
         return os.fdopen(fd, "w+b"), Path(name)
 
+    def staging_link(self, blob_id: str) -> Path:
+        """A new staging file with a blob's bytes: a hard link (blobs never change once they
+        appear, so sharing the inode is safe), a copy where links are not possible."""
+        target = self._tmp / f"stage-{os.getpid()}-{uuid.uuid4().hex}"
+        try:
+            os.link(self.path(blob_id), target)
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOTSUP):
+                raise
+            shutil.copyfile(self.path(blob_id), target)
+        return target
+
     def adopt_staging_file(self, path: Path) -> Path | None:
         fd, name = tempfile.mkstemp(dir=self._tmp, prefix=f"stage-{os.getpid()}-")
         os.close(fd)
@@ -122,8 +137,11 @@ class FileBlobStorage(BlobStorage):
         if target.exists():
             staged.unlink(missing_ok=True)
             return False
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staged, target)
+        try:
+            os.replace(staged, target)
+        except FileNotFoundError:  # the first blob of its folder
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staged, target)
         _fsync_directory(target.parent)
         return True
 

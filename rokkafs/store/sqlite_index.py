@@ -67,7 +67,9 @@ CREATE TABLE IF NOT EXISTS images (
     UNIQUE (org, short_hash)
 );
 CREATE INDEX IF NOT EXISTS images_by_created ON images (org, deleted_at, created, seq);
-CREATE INDEX IF NOT EXISTS images_by_binary_hash ON images (org, binary_hash);
+DROP INDEX IF EXISTS images_by_binary_hash;
+CREATE INDEX IF NOT EXISTS images_by_binary_hash_created
+    ON images (org, binary_hash, deleted_at, created, seq);
 DROP INDEX IF EXISTS images_by_name;
 CREATE INDEX IF NOT EXISTS images_by_name_created ON images (org, name, deleted_at, created, seq);
 CREATE INDEX IF NOT EXISTS images_by_blob ON images (blob_id);
