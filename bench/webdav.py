@@ -2,15 +2,19 @@
 and locks on) vs nginx's WebDAV module, side by side, each server a separate process.
 
 Run: .venv/bin/python bench/webdav.py [--small 200] [--big-mib 200] [--listing 10000]
+    [--rounds 3]
 
 Rows: PUT and GET of N files of 256 KiB; PUT and GET of one big file; PROPFIND Depth 1 on a
-folder of --listing files; 8 parallel readers; server-side COPY of the big file; peak RSS of
-each server. nginx is skipped when it is not installed.
+folder of --listing files; 8 parallel readers; server-side COPY of the big file; each the best
+of --rounds rounds (every round PUTs new names and new bytes). Then each server's peak RSS
+after the small files and after the big ones (flat = the same). Every request must succeed.
+nginx is skipped when it is not installed.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -106,6 +110,7 @@ def start_nginx(work: Path) -> tuple[subprocess.Popen[bytes], str, None] | None:
     ext = "dav_ext_methods PROPFIND OPTIONS;" if load else ""
     conf.write_text(
         f"""{load}
+{"user root;" if os.geteuid() == 0 else ""}
 daemon off; worker_processes 1; pid {work}/nginx.pid; error_log {work}/nginx.err;
 events {{ worker_connections 256; }}
 http {{ access_log off; client_body_temp_path {work}/nginx-tmp; client_max_body_size 0;
@@ -120,44 +125,87 @@ http {{ access_log off; client_body_temp_path {work}/nginx-tmp; client_max_body_
     return process, url, None
 
 
-def timed(action: Callable[[], object]) -> float:
+def timed(action: Callable[..., object], *args: object) -> float:
     start = time.perf_counter()
-    action()
+    action(*args)
     return time.perf_counter() - start
 
 
-def run_rows(name: str, url: str, auth: tuple[str, str] | None, args: argparse.Namespace,
-             small: list[bytes], big: bytes) -> dict[str, float]:  # fmt: skip
+def ok(response: httpx.Response) -> httpx.Response:
+    """Every request of the benchmark must succeed, or its time means nothing."""
+    if response.status_code >= 300:
+        raise RuntimeError(f"{response.request.method} {response.url}: {response.status_code}")
+    return response
+
+
+def peak_rss_mib(pid: int) -> float:
+    """The high-water mark of the process's resident memory (VmHWM)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return psutil.Process(pid).memory_info().rss / MIB
+
+
+def put_all(client: httpx.Client, folder: str, files: list[bytes]) -> None:
+    for i, data in enumerate(files):
+        ok(client.put(f"{folder}/{i}.png", content=data))
+
+
+def put_one(client: httpx.Client, url: str, data: bytes) -> None:
+    ok(client.put(url, content=data))
+
+
+def get_all(client: httpx.Client, folder: str, count: int) -> None:
+    for i in range(count):
+        ok(client.get(f"{folder}/{i}.png"))
+
+
+def read_in_parallel(client: httpx.Client, url: str, readers: int) -> None:
+    def read() -> None:
+        with client.stream("GET", url) as response:
+            for _ in ok(response).iter_bytes():
+                pass
+
+    threads = [threading.Thread(target=read) for _ in range(readers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def request(client: httpx.Client, method: str, url: str, headers: dict[str, str]) -> None:
+    ok(client.request(method, url, headers=headers))
+
+
+def run_rows(url: str, auth: tuple[str, str] | None, pid: int, small: list[list[bytes]],
+             big: bytes) -> dict[str, float]:  # fmt: skip
+    """Each row is the best of len(small) rounds (fresh names and bytes for every PUT round)."""
     client = httpx.Client(auth=auth, timeout=600)
-    client.request("MKCOL", f"{url}/small/")
-    rows: dict[str, float] = {}
-    rows["PUT small files"] = timed(
-        lambda: [client.put(f"{url}/small/{i}.png", content=d) for i, d in enumerate(small)]
-    )
-    rows["GET small files"] = timed(
-        lambda: [client.get(f"{url}/small/{i}.png") for i in range(len(small))]
-    )
-    rows["PUT big file"] = timed(lambda: client.put(f"{url}/big.png", content=big))
-    rows["GET big file"] = timed(lambda: client.get(f"{url}/big.png").content)
+    rows: dict[str, list[float]] = {}
 
-    def readers() -> None:
-        threads = [
-            threading.Thread(target=lambda: client.get(f"{url}/big.png").content) for _ in range(8)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+    def row(name: str, seconds: float) -> None:
+        rows.setdefault(name, []).append(seconds)
 
-    rows["8 parallel readers of the big file"] = timed(readers)
-    rows["server-side COPY of the big file"] = timed(
-        lambda: client.request("COPY", f"{url}/big.png", headers={"Destination": f"{url}/big2.png"})
-    )
-    rows["PROPFIND Depth 1 of the listing folder"] = timed(
-        lambda: client.request("PROPFIND", f"{url}/listing/", headers={"Depth": "1"})
-    )
+    for round_, files in enumerate(small):
+        folder = f"{url}/small{round_}"
+        ok(client.request("MKCOL", f"{folder}/"))
+        row("PUT small files", timed(put_all, client, folder, files))
+        row("GET small files", timed(get_all, client, folder, len(files)))
+        listing = (client, "PROPFIND", f"{url}/listing/", {"Depth": "1"})
+        row("PROPFIND Depth 1 of the listing folder", timed(request, *listing))
+    rss_small = peak_rss_mib(pid)
+    for round_ in range(len(small)):
+        name = f"{url}/big{round_}.png"
+        row("PUT big file", timed(put_one, client, name, big + bytes(round_)))
+        row("GET big file", timed(request, client, "GET", name, {}))
+        row("8 parallel readers of the big file", timed(read_in_parallel, client, name, 8))
+        copy = {"Destination": f"{url}/copy{round_}.png"}
+        row("server-side COPY of the big file", timed(request, client, "COPY", name, copy))
     client.close()
-    return rows
+    best = {name: min(times) for name, times in rows.items()}
+    best["peak RSS MiB after the small files"] = rss_small
+    best["peak RSS MiB after the big files"] = peak_rss_mib(pid)
+    return best
 
 
 def fill_listing(name: str, work: Path, count: int, sample: bytes) -> None:
@@ -176,8 +224,10 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=200)
     parser.add_argument("--big-mib", type=int, default=200)
     parser.add_argument("--listing", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=3, help="each row is the best round")
     args = parser.parse_args()
-    small = [random_png(295, i) for i in range(args.small)]  # about 256 KiB each
+    count = args.small
+    small = [[random_png(295, r * count + i) for i in range(count)] for r in range(args.rounds)]
     side = int((args.big_mib * MIB / 3) ** 0.5)
     big = random_png(side, 1)
     results: dict[str, dict[str, float]] = {}
@@ -194,9 +244,8 @@ def main() -> None:
                 continue
             process, url, auth = started
             try:
-                fill_listing(name, work, args.listing, small[0])
-                results[name] = run_rows(name, url, auth, args, small, big)
-                results[name]["peak RSS MiB"] = psutil.Process(process.pid).memory_info().rss / MIB
+                fill_listing(name, work, args.listing, small[0][0])
+                results[name] = run_rows(url, auth, process.pid, small, big)
             finally:
                 process.terminate()
                 process.wait(timeout=30)
@@ -206,7 +255,8 @@ def main() -> None:
         cells = "".join(f"{results[n][row]:12.3f}" for n in names)
         ratio = results["wsgidav"][row] / results["rokkafs"][row] if "wsgidav" in results else 0
         print(f"{row:42}{cells}   {ratio:8.2f}x")
-    print("(seconds, lower is better; the ratio is how many times faster rokkafs is; RSS in MiB)")
+    print("(seconds, lower is better; the ratio is how many times faster rokkafs is;")
+    print(" for RSS rows the ratio is wsgidav's / rokkafs's: below 1 means rokkafs uses more)")
 
 
 if __name__ == "__main__":

@@ -65,8 +65,7 @@ class FaceState:
             pass
 
     def _rows(self, sql: str, params: tuple[object, ...]) -> list[tuple[Any, ...]]:
-        with self._database.reading() as db:
-            return db.execute(sql, params).fetchall()
+        return self._database.query(sql, params)
 
     def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
         return self._database.transaction()
@@ -84,15 +83,13 @@ class FaceState:
 
     def has_folder(self, org: str, path: str) -> bool:
         """Whether an explicit folder (or a side file below it) makes ``path`` a folder."""
-        if self._rows("SELECT 1 FROM folders WHERE org = ? AND path = ?", (org, path)):
-            return True
         low, high = _prefix_range(path + "/")
-        return bool(
-            self._rows(
-                "SELECT 1 FROM side_files WHERE org = ? AND path >= ? AND path < ? LIMIT 1",
-                (org, low, high),
-            )
+        rows = self._rows(
+            "SELECT EXISTS (SELECT 1 FROM folders WHERE org = ? AND path = ?) OR EXISTS "
+            "(SELECT 1 FROM side_files WHERE org = ? AND path >= ? AND path < ?)",
+            (org, path, org, low, high),
         )
+        return bool(rows[0][0])
 
     def folders_below(self, org: str, prefix: str) -> list[str]:
         """Every explicit folder path under ``prefix`` ('' for the whole organization)."""
@@ -156,8 +153,10 @@ class FaceState:
 
     def get_file(self, org: str, path: str) -> SideFile | None:
         """The side file at ``path``, if any."""
-        with self._database.reading() as db:
-            return self._get(db, org, path)
+        rows = self._rows(
+            "SELECT blob_id, size, mtime FROM side_files WHERE org = ? AND path = ?", (org, path)
+        )
+        return SideFile(org, path, *rows[0]) if rows else None
 
     def files_below(self, org: str, prefix: str) -> list[SideFile]:
         """Every side file under ``prefix`` ('' for the whole organization)."""

@@ -7,14 +7,12 @@ a connection per thread would leak one file descriptor per thread ever started.
 
 from __future__ import annotations
 
-import queue
 import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-__all__ = ["Database"]
+__all__ = ["Database", "Transaction"]
 
 IDLE_CONNECTIONS = 16
 
@@ -26,8 +24,7 @@ class Database:
         self._path = path
         self._schema = schema
         self._rows = rows
-        self._idle: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
-        self._lock = threading.Lock()
+        self._idle: list[sqlite3.Connection] = []  # list.pop/append are atomic
         self._closed = False
 
     def _open(self) -> sqlite3.Connection:
@@ -42,48 +39,76 @@ class Database:
         connection.executescript(f"BEGIN IMMEDIATE; {self._schema} COMMIT;")
         return connection
 
-    @contextmanager
-    def _borrowed(self) -> Iterator[sqlite3.Connection]:
+    def _borrow(self) -> sqlite3.Connection:
         try:
-            connection = self._idle.get_nowait()
-        except queue.Empty:
-            connection = self._open()
-        try:
-            yield connection
-        finally:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            with self._lock:
-                keep = not self._closed and self._idle.qsize() < IDLE_CONNECTIONS
-            if keep:
-                self._idle.put(connection)
-            else:
-                connection.close()
+            return self._idle.pop()
+        except IndexError:
+            return self._open()
 
-    @contextmanager
-    def transaction(self, begin: str = "BEGIN IMMEDIATE") -> Iterator[sqlite3.Connection]:
+    def _give_back(self, connection: sqlite3.Connection) -> None:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        if not self._closed and len(self._idle) < IDLE_CONNECTIONS:
+            self._idle.append(connection)
+            if self._closed:  # close() ran meanwhile: do not keep it
+                self.close()
+        else:
+            connection.close()
+
+    def transaction(self, begin: str = "BEGIN IMMEDIATE") -> Transaction:
         """A transaction: committed on success, rolled back on any exception."""
-        with self._borrowed() as connection:
-            connection.execute(begin)
-            try:
-                yield connection
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-            connection.execute("COMMIT")
+        return Transaction(self, begin)
 
-    @contextmanager
-    def reading(self) -> Iterator[sqlite3.Connection]:
+    def reading(self) -> Transaction:
         """A read transaction (a consistent snapshot)."""
-        with self.transaction("BEGIN") as connection:
-            yield connection
+        return Transaction(self, "BEGIN")
+
+    def query(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
+        """All rows of one read statement (its own implicit transaction)."""
+        connection = self._borrow()
+        try:
+            return connection.execute(sql, params).fetchall()
+        finally:
+            self._give_back(connection)
 
     def close(self) -> None:
         """Close the idle connections; borrowed ones are closed when given back."""
-        with self._lock:
-            self._closed = True
+        self._closed = True
         while True:
             try:
-                self._idle.get_nowait().close()
-            except queue.Empty:
+                self._idle.pop().close()
+            except IndexError:
                 return
+
+
+class Transaction:
+    """``with database.transaction() as connection:`` (a class, not a generator: it runs on
+    every metadata lookup)."""
+
+    __slots__ = ("_begin", "_connection", "_database")
+
+    def __init__(self, database: Database, begin: str) -> None:
+        self._database = database
+        self._begin = begin
+        self._connection: sqlite3.Connection | None = None
+
+    def __enter__(self) -> sqlite3.Connection:
+        connection = self._database._borrow()
+        try:
+            connection.execute(self._begin)
+        except BaseException:
+            self._database._give_back(connection)
+            raise
+        self._connection = connection
+        return connection
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        connection, self._connection = self._connection, None
+        assert connection is not None
+        try:
+            if kind is None:
+                connection.execute("COMMIT")
+            elif connection.in_transaction:
+                connection.execute("ROLLBACK")
+        finally:
+            self._database._give_back(connection)

@@ -43,3 +43,14 @@ def test_a_failed_transaction_rolls_back(tmp_path: Path) -> None:
     with database.reading() as db:
         assert db.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 0
     database.close()
+
+
+def test_query_reads_without_a_transaction_left_open(tmp_path: Path) -> None:
+    database = Database(tmp_path / "x.sqlite3", "CREATE TABLE IF NOT EXISTS t (v INTEGER);")
+    with database.transaction() as db:
+        db.executemany("INSERT INTO t VALUES (?)", [(1,), (2,)])
+    assert database.query("SELECT v FROM t WHERE v > ? ORDER BY v", (0,)) == [(1,), (2,)]
+    with database.transaction() as db:  # a writer is not blocked by the finished read
+        db.execute("DELETE FROM t")
+    assert database.query("SELECT COUNT(*) FROM t") == [(0,)]
+    database.close()

@@ -106,12 +106,14 @@ class Reader:
 
     def _has_images_below(self, location: Location) -> bool:
         assert location.org is not None
-        query = SearchQuery(
+        query = SearchQuery(  # sorted by name, so the name index answers at once
             filters=(Filter("name", value=location.name + "/", prefix=True),),
-            limit=0,
+            sort=(SortKey("name"),),
+            limit=1,
             deleted=location.in_trash,
+            with_total=False,
         )
-        return self.store.list_source_images(location.org, query).total > 0
+        return bool(self.store.list_source_images(location.org, query).items)
 
     # ----------------------------------------------------------------- stat
 

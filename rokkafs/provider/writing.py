@@ -158,7 +158,7 @@ class Writer(Reader):
         )
         if existing is not None:
             self._clear_for(location, replacing=image)
-        return self.stat_location(location)
+        return self._image_node(location.basename, image, in_trash=False)
 
     def create_placeholder(self, path: str, *, mtime: float | None = None) -> Node:
         """A 0-byte file (``touch``, LOCK on a new name, Finder's first PUT): no upload."""

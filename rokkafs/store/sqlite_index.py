@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from rokkafs.model import Organization, SourceImage
 from rokkafs.search import SearchQuery
-from rokkafs.sqlite_db import Database
+from rokkafs.sqlite_db import Database, Transaction
 from rokkafs.store.index import (
     ImageState,
     IndexTransaction,
@@ -269,11 +268,13 @@ class _SqliteTransaction(IndexTransaction):
             condition, cursor_params = cursor_condition(sql, query.cursor)
             where = f"{where} AND {condition}"
             params.extend(cursor_params)
-        rows = self._db.execute(
-            f"SELECT *, {sql.select_keys} FROM images WHERE {where} ORDER BY {sql.order_by} "
-            "LIMIT ? OFFSET ?",
-            (*params, query.limit, query.offset or 0),
-        ).fetchall()
+        rows = []
+        if query.limit:
+            rows = self._db.execute(
+                f"SELECT *, {sql.select_keys} FROM images WHERE {where} ORDER BY {sql.order_by} "
+                "LIMIT ? OFFSET ?",
+                (*params, query.limit, query.offset or 0),
+            ).fetchall()
         key_count = len(sql.sort_exprs)
         last_key = list(tuple(rows[-1])[-key_count:]) if rows else None
         return SearchPage(count, tuple(_row_to_stored(r) for r in rows), last_key)
@@ -307,6 +308,21 @@ class _SqliteTransaction(IndexTransaction):
         return {r[0] for r in self._db.execute("SELECT DISTINCT blob_id FROM images")}
 
 
+class _Scope:
+    """One database transaction seen as an :class:`IndexTransaction`."""
+
+    __slots__ = ("_transaction",)
+
+    def __init__(self, transaction: Transaction) -> None:
+        self._transaction = transaction
+
+    def __enter__(self) -> IndexTransaction:
+        return _SqliteTransaction(self._transaction.__enter__())
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        self._transaction.__exit__(kind, *rest)
+
+
 class SqliteIndex(MetadataIndex):
     """The metadata index in one SQLite database file."""
 
@@ -315,16 +331,11 @@ class SqliteIndex(MetadataIndex):
         with self.write() as _:
             pass
 
-    @contextmanager
-    def _transaction(self, begin: str) -> Iterator[IndexTransaction]:
-        with self._database.transaction(begin) as connection:
-            yield _SqliteTransaction(connection)
-
     def read(self) -> AbstractContextManager[IndexTransaction]:
-        return self._transaction("BEGIN")
+        return _Scope(self._database.transaction("BEGIN"))
 
     def write(self) -> AbstractContextManager[IndexTransaction]:
-        return self._transaction("BEGIN IMMEDIATE")
+        return _Scope(self._database.transaction("BEGIN IMMEDIATE"))
 
     def close(self) -> None:
         self._database.close()
