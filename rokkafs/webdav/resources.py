@@ -92,8 +92,13 @@ class _Resource:
         return True
 
     def get_property_names(self, *, is_allprop: bool) -> list[str]:
+        """Our live properties are named by ``propname`` and answered when asked for, but not
+        sent for ``allprop`` (RFC 4918 §9.1 leaves live properties of other specifications out
+        of it): a plain listing of 10,000 images stays a third of the size."""
         names: list[str] = super().get_property_names(is_allprop=is_allprop)  # type: ignore[misc]
-        return names + (properties.live_property_names(self.node) if self.node else [])
+        if is_allprop or self.node is None:
+            return names
+        return names + properties.live_property_names(self.node)
 
     def get_property_value(self, name: str) -> Any:
         if self.node is not None and properties.is_live_property(name):

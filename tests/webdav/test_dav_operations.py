@@ -132,8 +132,17 @@ def test_locked_image_refuses_delete(dav: httpx.Client, dav_server: DavServer) -
 def test_properties(dav: httpx.Client, dav_server: DavServer) -> None:
     data = images.png()
     dav.put("/acme/a.png", content=data, headers={"X-OC-Mtime": "1577934245"})
-    body = propfind(dav, "/acme/a.png", depth="0")
+    named = (
+        '<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:oc="http://owncloud.org/ns" '
+        'xmlns:R="urn:rokkafs"><D:prop><D:getetag/><oc:checksums/><R:width/><R:binary_hash/>'
+        "</D:prop></D:propfind>"
+    )
+    body = propfind(dav, "/acme/a.png", named, depth="0")
     assert f"SHA1:{sha1(data)}" in body and "1577934245" not in body
+    assert ">64<" in body  # the width
+    everything = propfind(dav, "/acme/a.png", depth="0")  # allprop: DAV: and dead props only
+    assert "getcontentlength" in everything and sha1(data) in everything  # (the etag)
+    assert "SHA1:" not in everything and "binary_hash" not in everything
     image = dav_server.store.get_source_image("acme", live(dav_server.store)["a.png"])
     assert (
         image.mtime == 1577934245
