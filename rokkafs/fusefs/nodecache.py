@@ -53,6 +53,15 @@ class NodeCache:
         with self._lock:
             self._nodes[path] = (time.monotonic() + self._seconds, node)
 
+    def settle(self, path: str, node: Node) -> None:
+        """The mount itself just put ``node`` at ``path``: remember it, drop the listing it
+        changed (the parent folder's node stays: a write never changes a folder's attributes)."""
+        parent = path.rsplit("/", 1)[0] or "/"
+        expires = time.monotonic() + self._seconds
+        with self._lock:
+            self._listings.pop(parent, None)
+            self._nodes[path] = (expires, node)
+
     def forget(self, *paths: str) -> None:
         with self._lock:
             for path in paths:

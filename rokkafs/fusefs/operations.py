@@ -96,6 +96,13 @@ class RokkaOperations:
     def _changed(self, *paths: str) -> None:
         self.cache.forget(*paths)
 
+    def _now_at(self, path: str, node: Node) -> None:
+        """A write of this mount put ``node`` at ``path`` (the getattr that follows every
+        write then needs no lookup)."""
+        if node.is_dir:
+            self.cache.forget(path)
+        self.cache.settle(path, node)
+
     def _writable(self) -> None:
         if self.read_only:
             raise OSError(errno.EROFS, "read-only mount")
@@ -155,8 +162,7 @@ class RokkaOperations:
             return
         upload, handle.upload = handle.upload, None
         handle.dirty = False
-        self.paths.commit(handle.path, upload, mtime=handle.mtime)
-        self._changed(handle.path)
+        self._now_at(handle.path, self.paths.commit(handle.path, upload, mtime=handle.mtime))
         staged, handle.staged_xattrs = handle.staged_xattrs, {}
         for name, value in staged.items():
             self._apply_xattr(handle.path, name, value)
@@ -226,8 +232,7 @@ class RokkaOperations:
             for handle in writers:
                 handle.mtime = mtime
             return 0
-        self.paths.set_mtime(path, mtime)
-        self._changed(path)
+        self._now_at(path, self.paths.set_mtime(path, mtime))
         return 0
 
     # ----------------------------------------------------------------- files
@@ -344,8 +349,7 @@ class RokkaOperations:
 
     def mkdir(self, path: str, mode: int) -> int:
         self._writable()
-        self.paths.mkdir(path)
-        self._changed(path)
+        self._now_at(path, self.paths.mkdir(path))
         return 0
 
     def rmdir(self, path: str) -> int:
@@ -366,9 +370,10 @@ class RokkaOperations:
         for handle in self.handles.for_path(old):
             with handle.lock:
                 self._commit(handle)
-        self.paths.move(old, new)
+        node = self.paths.move(old, new)
         self.handles.renamed(old, new)
-        self._changed(old, new)
+        self._changed(old)
+        self._now_at(new, node)
         return 0
 
     # ----------------------------------------------------------------- xattrs

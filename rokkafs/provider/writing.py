@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import BinaryIO
 
 from rokkafs.errors import AlreadyExists, InvalidInput, Locked, NotFound, NotPermitted
@@ -186,11 +187,13 @@ class Writer(Reader):
         """Record a modification time (folders accept and ignore it)."""
         node = self.stat(path)
         if node.image is not None and not node.in_trash:
-            self.store.set_mtime(node.image.organization, node.image.hash, mtime)
-        elif node.kind == "side":
+            image = self.store.set_mtime(node.image.organization, node.image.hash, mtime)
+            return self._image_node(node.name, image, in_trash=False)
+        if node.kind == "side":
             assert node.org is not None
             self.faces.set_mtime(node.org, node.rel, mtime)
-        return self.stat(path)
+            return replace(node, mtime=mtime)
+        return node
 
     # ----------------------------------------------------------------- deleting
 
