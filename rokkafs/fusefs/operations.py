@@ -14,23 +14,24 @@ import logging
 import os
 import shutil
 import stat
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from rokkafs.errors import NotFound, RokkaFSError
-from rokkafs.fusefs import xattrs
 from rokkafs.fusefs.errnos import translated
 from rokkafs.fusefs.handles import Handle, HandleTable
 from rokkafs.fusefs.nodecache import NodeCache
+from rokkafs.fusefs.pending import HeldFile, PendingFiles, is_temporary_name
 from rokkafs.fusefs.threads import keeping_thread_state
+from rokkafs.fusefs.xattrops import XattrOperations
 from rokkafs.provider import Node, Provider
 
 __all__ = ["RokkaOperations", "build_operations"]
 
 log = logging.getLogger(__name__)
 UTIME_OMIT, UTIME_NOW = (1 << 30) - 2, (1 << 30) - 1
-XATTR_CREATE, XATTR_REPLACE = 1, 2
 
 
 def build_operations(fuse: Any, provider: Provider, data_dir: Path, **kw: Any) -> Any:
@@ -43,7 +44,7 @@ def build_operations(fuse: Any, provider: Provider, data_dir: Path, **kw: Any) -
     return cls(provider, data_dir, **kw)
 
 
-class RokkaOperations:
+class RokkaOperations(XattrOperations):
     """Filesystem operations; combined with the binding's ``Operations`` base at mount time."""
 
     use_ns = True
@@ -65,6 +66,24 @@ class RokkaOperations:
         self.cache = NodeCache(cache_seconds)
         self.uid, self.gid = os.getuid(), os.getgid()
         self.started = time.time()  # the time folders without one of their own show
+        self.pending = PendingFiles(self._store_held)
+        self._stopped = threading.Event()
+        threading.Thread(target=self._settle_held, name="rokkafs-held", daemon=True).start()
+
+    def _settle_held(self) -> None:
+        while not self._stopped.wait(1.0):
+            try:
+                self.pending.settle_due()
+            except Exception:  # a failure to store one must not end the loop
+                log.exception("could not store a held temporary file")
+
+    def _store_held(self, held: HeldFile) -> None:
+        self._now_at(held.path, self.paths.commit_staged(held.path, held.staged, held.mtime))
+
+    def destroy(self, path: str) -> None:
+        """The mount ends: store what is still held."""
+        self._stopped.set()
+        self.pending.settle_due(older_than=0)
 
     # ----------------------------------------------------------------- helpers
 
@@ -86,6 +105,8 @@ class RokkaOperations:
 
     def _node_or_pending(self, path: str) -> Node | None:
         """The node, or None for a file still being written (it has no node yet)."""
+        if self.pending.get(path) is not None:
+            return None
         try:
             return self._node(path)
         except NotFound:
@@ -162,6 +183,10 @@ class RokkaOperations:
             return
         upload, handle.upload = handle.upload, None
         handle.dirty = False
+        if is_temporary_name(handle.path) and not handle.staged_xattrs:
+            self.pending.hold(handle.path, upload.finish(), handle.mtime or time.time())
+            self._changed(handle.path)
+            return
         self._now_at(handle.path, self.paths.commit(handle.path, upload, mtime=handle.mtime))
         staged, handle.staged_xattrs = handle.staged_xattrs, {}
         for name, value in staged.items():
@@ -176,9 +201,17 @@ class RokkaOperations:
                 return self._attrs(
                     Node("side", path, size=handle.upload.size, mtime=handle.mtime or now)
                 )
+        held = self.pending.get(path)
+        if held is not None:
+            return self._attrs(Node("side", path, size=held.staged.size, mtime=held.mtime))
         return self._attrs(self._node(path))
 
     def readdir(self, path: str, fh: int | None = None) -> list[Any]:
+        held = [(h.path.rsplit("/", 1)[-1], {"st_mode": stat.S_IFREG}, 0)
+                for h in self.pending.below(path)]  # fmt: skip
+        return self._listing(path) + held
+
+    def _listing(self, path: str) -> list[Any]:
         entries = self.cache.listing(path)
         if entries is not None:
             return entries
@@ -227,6 +260,8 @@ class RokkaOperations:
         if mtime_ns == UTIME_OMIT:
             return 0
         mtime = time.time() if mtime_ns == UTIME_NOW else mtime_ns / 1e9
+        if self.pending.set_mtime(path, mtime):
+            return 0
         writers = [h for h in self.handles.for_path(path) if h.dirty]
         if writers:
             for handle in writers:
@@ -239,6 +274,7 @@ class RokkaOperations:
 
     def create(self, path: str, mode: int, flags: int = 0) -> int:
         self._writable()
+        self.pending.settle(path)
         if flags & os.O_EXCL:
             try:
                 self._node(path)
@@ -251,6 +287,7 @@ class RokkaOperations:
         return self.handles.add(handle)
 
     def open(self, path: str, flags: int) -> int:
+        self.pending.settle(path)
         node = self._node(path)
         if node.is_dir:
             raise OSError(errno.EISDIR, "is a folder")
@@ -291,6 +328,7 @@ class RokkaOperations:
 
     def truncate(self, path: str, length: int, fh: int | None = None) -> int:
         self._writable()
+        self.pending.settle(path)
         handle = self.handles.get(fh)
         writers = self.handles.for_path(path) if handle is None else [handle]
         writers = [h for h in writers if h.writable]
@@ -343,17 +381,23 @@ class RokkaOperations:
 
     def unlink(self, path: str) -> int:
         self._writable()
-        self.paths.delete(path)
+        held = self.pending.take(path)
+        if held is not None:
+            held.staged.path.unlink(missing_ok=True)
+        else:
+            self.paths.delete(path)
         self._changed(path)
         return 0
 
     def mkdir(self, path: str, mode: int) -> int:
         self._writable()
+        self.pending.settle(path)
         self._now_at(path, self.paths.mkdir(path))
         return 0
 
     def rmdir(self, path: str) -> int:
         self._writable()
+        self.pending.settle(path)
         node = self._node(path)
         if not node.is_dir:
             raise OSError(errno.ENOTDIR, "not a folder")
@@ -370,67 +414,22 @@ class RokkaOperations:
         for handle in self.handles.for_path(old):
             with handle.lock:
                 self._commit(handle)
+        self.pending.settle(new)
+        held = self.pending.take(old)
+        if held is not None:  # rsync's temporary file reaches its name: one commit
+            node = self.paths.commit_staged(new, held.staged, held.mtime)
+            self._changed(old)
+            self._now_at(new, node)
+            return 0
         node = self.paths.move(old, new)
         self.handles.renamed(old, new)
         self._changed(old)
         self._now_at(new, node)
         return 0
 
-    # ----------------------------------------------------------------- xattrs
-
-    def getxattr(self, path: str, name: str, position: int = 0) -> bytes:
-        if not name.startswith(xattrs.PREFIX):  # ls -l probes two of these per file: be quick
-            raise self.fuse_error(errno.ENODATA)
-        staged = self._staged(path)
-        node = self._node_or_pending(path)
-        return xattrs.read(node.image if node else None, name, staged)
-
-    def listxattr(self, path: str) -> list[str]:
-        node = self._node_or_pending(path)
-        return xattrs.listed(node.image if node else None, self._staged(path))
-
-    def setxattr(self, path: str, name: str, value: bytes, options: int, position: int = 0) -> int:
-        if not name.startswith(xattrs.PREFIX):
-            raise OSError(errno.ENOTSUP, "only user.rokka.* attributes are stored")
-        self._writable()
-        xattrs.to_change(name, value)  # validates, raises for read-only names
-        exists = name in self.listxattr(path) or name == xattrs.LOCKED
-        if options & XATTR_CREATE and exists and name != xattrs.LOCKED:
-            raise OSError(errno.EEXIST, "attribute exists")
-        if options & XATTR_REPLACE and not exists:
-            raise OSError(errno.ENODATA, "no such attribute")
-        pending = [h for h in self.handles.for_path(path) if h.dirty]
-        if pending:
-            pending[0].staged_xattrs[name] = value
-            return 0
-        self._apply_xattr(path, name, value)
-        return 0
-
-    def removexattr(self, path: str, name: str) -> int:
-        if not name.startswith(xattrs.PREFIX):
-            raise OSError(errno.ENODATA, "no such attribute")
-        self._writable()
-        if name not in self.listxattr(path):
-            raise OSError(errno.ENODATA, "no such attribute")
-        self._apply_xattr(path, name, None)
-        return 0
-
-    def _staged(self, path: str) -> dict[str, bytes]:
-        staged: dict[str, bytes] = {}
-        for handle in self.handles.for_path(path):
-            staged.update(handle.staged_xattrs)
-        return staged
-
-    def _apply_xattr(self, path: str, name: str, value: bytes | None) -> None:
-        node = self.paths.stat(path)
-        if node.image is None or node.in_trash:
-            raise OSError(errno.ENOTSUP, "only images carry metadata")
-        xattrs.apply(self.paths.store, node.image, name, value)
-        self._changed(path)
-
 
 OPERATION_NAMES = [
     name
-    for name, value in vars(RokkaOperations).items()
+    for name, value in {**vars(XattrOperations), **vars(RokkaOperations)}.items()
     if inspect.isfunction(value) and not name.startswith("_")
 ]

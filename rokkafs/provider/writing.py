@@ -126,6 +126,13 @@ class Writer(Reader):
         finally:
             staged.path.unlink(missing_ok=True)
 
+    def commit_staged(self, path: str, staged: Staged, mtime: float | None = None) -> Node:
+        """Commit a finished staging file at ``path`` (it is consumed either way)."""
+        try:
+            return self._commit_staged(self._live_target(path), staged, mtime)
+        finally:
+            staged.path.unlink(missing_ok=True)
+
     def _commit_staged(self, location: Location, staged: Staged, mtime: float | None) -> Node:
         assert location.org is not None
         when = self._clock() if mtime is None else mtime
