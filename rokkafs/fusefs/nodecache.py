@@ -23,7 +23,8 @@ class NodeCache:
     def __init__(self, seconds: float) -> None:
         self._seconds = seconds
         self._nodes: dict[str, tuple[float, Node | None]] = {}
-        self._listings: dict[str, tuple[float, list[Any]]] = {}
+        # folder -> (expires, readdir entries, the names in them)
+        self._listings: dict[str, tuple[float, list[Any], frozenset[str]]] = {}
         self._lock = threading.Lock()
 
     def listing(self, path: str) -> list[Any] | None:
@@ -37,8 +38,9 @@ class NodeCache:
     def put_listing(self, path: str, entries: list[Any], nodes: dict[str, Node]) -> None:
         """Remember a folder's readdir entries and the nodes of its children."""
         expires = time.monotonic() + self._seconds
+        names = frozenset(child.rsplit("/", 1)[-1] for child in nodes)
         with self._lock:
-            self._listings[path] = (expires, entries)
+            self._listings[path] = (expires, entries, names)
             for child, node in nodes.items():
                 self._nodes[child] = (expires, node)
 
@@ -52,6 +54,16 @@ class NodeCache:
     def put(self, path: str, node: Node | None) -> None:
         with self._lock:
             self._nodes[path] = (time.monotonic() + self._seconds, node)
+
+    def absent(self, path: str) -> bool:
+        """Whether a fresh listing of the parent folder shows that nothing is at ``path``."""
+        parent, _, name = path.rpartition("/")
+        parent = parent or "/"
+        with self._lock:
+            listing = self._listings.get(parent)
+        if listing is None or listing[0] < time.monotonic():
+            return False
+        return name not in listing[2]
 
     def settle(self, path: str, node: Node) -> None:
         """The mount itself just put ``node`` at ``path``: remember it, drop the listing it

@@ -12,7 +12,6 @@ import errno
 import inspect
 import logging
 import os
-import shutil
 import stat
 import threading
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from rokkafs.errors import NotFound, RokkaFSError
+from rokkafs.fusefs.attributes import attributes, filesystem_stats
 from rokkafs.fusefs.errnos import translated
 from rokkafs.fusefs.handles import Handle, HandleTable
 from rokkafs.fusefs.nodecache import NodeCache
@@ -27,6 +27,7 @@ from rokkafs.fusefs.pending import HeldFile, PendingFiles, is_temporary_name
 from rokkafs.fusefs.threads import keeping_thread_state
 from rokkafs.fusefs.xattrops import XattrOperations
 from rokkafs.provider import Node, Provider
+from rokkafs.provider.paths import TRASH, split_spelling
 
 __all__ = ["RokkaOperations", "build_operations"]
 
@@ -64,7 +65,7 @@ class RokkaOperations(XattrOperations):
         self.read_only = read_only
         self.handles = HandleTable()
         self.cache = NodeCache(cache_seconds)
-        self.uid, self.gid = os.getuid(), os.getgid()
+        self.owner = (os.getuid(), os.getgid())
         self.started = time.time()  # the time folders without one of their own show
         self.pending = PendingFiles(self._store_held)
         self._stopped = threading.Event()
@@ -89,6 +90,8 @@ class RokkaOperations(XattrOperations):
 
     def _node(self, path: str) -> Node:
         hit, node = self.cache.get(path)
+        if not hit and self._unlisted(path):  # (rsync asks for every temporary name)
+            hit, node = True, None
         if not hit:
             try:
                 node = self.paths.stat(path)
@@ -98,6 +101,14 @@ class RokkaOperations(XattrOperations):
         if node is None:
             raise NotFound(f"nothing at {path}")
         return node
+
+    def _unlisted(self, path: str) -> bool:
+        """Whether a fresh listing shows nothing at ``path``. ``.trash`` and other spellings of
+        duplicate names resolve without being listed."""
+        name = path.rsplit("/", 1)[-1]
+        if name == TRASH or split_spelling(name) is not None:
+            return False
+        return self.cache.absent(path)
 
     def _pending(self, path: str) -> bool:
         """Whether the path is a file being written that is not committed yet."""
@@ -129,23 +140,7 @@ class RokkaOperations(XattrOperations):
             raise OSError(errno.EROFS, "read-only mount")
 
     def _attrs(self, node: Node) -> dict[str, Any]:
-        if node.is_dir:
-            mode = stat.S_IFDIR | (0o555 if self.read_only else 0o755)
-        else:
-            mode = stat.S_IFREG | (0o444 if self.read_only else 0o644)
-        mtime = int((node.mtime or node.ctime or self.started) * 1e9)  # use_ns: nanoseconds
-        ctime = int(node.ctime * 1e9) or mtime
-        return {
-            "st_mode": mode,
-            "st_nlink": 2 if node.is_dir else 1,
-            "st_size": node.size,
-            "st_blocks": (node.size + 511) // 512,
-            "st_mtime": mtime,
-            "st_atime": mtime,
-            "st_ctime": ctime,
-            "st_uid": self.uid,
-            "st_gid": self.gid,
-        }
+        return attributes(node, self.owner, read_only=self.read_only, default_time=self.started)
 
     def _handle(self, fh: int | None, path: str) -> Handle:
         handle = self.handles.get(fh)
@@ -232,19 +227,7 @@ class RokkaOperations(XattrOperations):
         return 0
 
     def statfs(self, path: str) -> dict[str, int]:
-        usage = shutil.disk_usage(self.data_dir)
-        block = 4096
-        return {
-            "f_bsize": block,
-            "f_frsize": block,
-            "f_blocks": usage.total // block,
-            "f_bfree": usage.free // block,
-            "f_bavail": usage.free // block,
-            "f_files": 1 << 32,
-            "f_ffree": 1 << 31,
-            "f_favail": 1 << 31,
-            "f_namemax": 255,
-        }
+        return filesystem_stats(self.data_dir)
 
     def chmod(self, path: str, mode: int) -> int:
         self._node_or_pending(path)

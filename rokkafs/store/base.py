@@ -8,10 +8,8 @@ Conventions of every method:
 * ``org`` is an organization name; an unknown one raises :class:`OrganizationNotFound`.
 * ``ref`` is a source image's hash or short hash (exact match on either); an unknown one, or a
   deleted one unless stated otherwise, raises :class:`ImageNotFound`.
-* Returned records are frozen snapshots; nothing returned changes behind the caller's back.
-* Every change is atomic: it happens completely or not at all, also across a crash.
-* Implementations are thread-safe; LocalStore is also safe for several processes sharing one
-  data directory.
+* Returned records are frozen snapshots. Every change is atomic, also across a crash.
+* Implementations are thread-safe; LocalStore also across processes sharing a directory.
 """
 
 from __future__ import annotations
@@ -144,10 +142,9 @@ class Store(abc.ABC):
         dynamic_metadata: Mapping[str, object] | None = None,
         mtime: float | None = None,
     ) -> SourceImage:
-        """:meth:`create_source_image` from a complete staging file the caller hands over
-        (``binary_hash`` is its sha1). A store on the same filesystem may take the file over
-        instead of copying it; the caller must not use ``path`` again, only remove it if it is
-        still there. Raises as :meth:`create_source_image`."""
+        """:meth:`create_source_image` from a complete file the caller hands over (its sha1 is
+        ``binary_hash``); a store on the same filesystem may move it in instead of copying it,
+        so the caller must not use ``path`` again (only remove it if it is still there)."""
         with path.open("rb") as data:
             return self.create_source_image(
                 org, data, name=name, dynamic_metadata=dynamic_metadata, mtime=mtime
@@ -210,9 +207,8 @@ class Store(abc.ABC):
 
     def find_by_binary_hash(self, org: str, binary_hash: str) -> list[SourceImage]:
         """Return every live image of ``org`` with this binary hash (all its variants)."""
-        query = SearchQuery(
-            filters=(Filter("binary_hash", value=binary_hash),), limit=2000, with_total=False
-        )
+        by_hash = (Filter("binary_hash", value=binary_hash),)
+        query = SearchQuery(filters=by_hash, limit=2000, with_total=False)
         return list(self.list_source_images(org, query).items)
 
     @abc.abstractmethod

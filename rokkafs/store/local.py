@@ -6,8 +6,9 @@ Data directory layout::
     blobs/ab/cd/<sha1>              blob files, shared by every image with those bytes
     tmp/                            staging files of uploads in progress
 
-Consistency: an upload is staged and fsynced, then — inside one exclusive index transaction
-— its blob is moved into place (atomic rename) and its records are written. Garbage collection
+Consistency: an upload is staged and fsynced (or a face's staging file is moved in), then —
+inside one exclusive index transaction — its blob is moved into place (atomic rename) and its
+records are written. Garbage collection
 first commits that blobs are unreferenced, then deletes the unrecorded files inside a second
 exclusive transaction, so it can neither race an upload of the same bytes nor, by crashing,
 leave an image whose file is gone (see :func:`rokkafs.store.maintenance.purge`). A crash at
@@ -57,11 +58,7 @@ from rokkafs.store.config import OptimizeSource, StoreConfig
 from rokkafs.store.copying import copy_batch, copy_into
 from rokkafs.store.fetch import fetch_url
 from rokkafs.store.index import IndexTransaction, StoredImage
-from rokkafs.store.ingest import (
-    Staged,
-    read_chunks,
-    stage_chunks,
-)
+from rokkafs.store.ingest import Staged, read_chunks, stage_chunks
 from rokkafs.store.local_upload import UploadRequest, adopt_file, commit_upload
 from rokkafs.store.lookups import existing_row, require_image, require_org, short_hash_for
 from rokkafs.store.records import (

@@ -32,7 +32,6 @@ from wsgidav.wsgidav_app import WsgiDAVApp
 from rokkafs.access.registry import AccessRegistry, administrator
 from rokkafs.access.throttle import Throttle
 from rokkafs.provider import Provider
-from rokkafs.store.blobs import CHUNK
 from rokkafs.webdav.browser import Browser
 from rokkafs.webdav.resources import RokkaDavProvider
 
@@ -40,6 +39,7 @@ __all__ = ["DAV_PATH", "make_dav_app"]
 
 DAV_PATH = "/dav"
 MAX_XML_BODY = 1 << 20
+DAV_BLOCK = 256 << 10  # bytes per read of a request body or a file sent (wsgidav: 8 KiB)
 DEFAULT_LOCK_SECONDS = 3600
 MAX_LOCK_SECONDS = 86_400
 _XML_METHODS = {"PROPFIND", "PROPPATCH", "LOCK", "UNLOCK"}
@@ -236,7 +236,7 @@ def make_dav_app(
         "dir_browser": {"enable": False},
         "middleware_stack": [Cors, ErrorPrinter, HTTPAuthenticator, Browser, RequestResolver],
         "suppress_version_info": True,
-        "block_size": CHUNK,
+        "block_size": DAV_BLOCK,
         "logging": {"enable": False},
         "verbose": 1,
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -218,3 +219,23 @@ def test_too_large_file_fails_with_efbig(tmp_path: Path) -> None:
     ops.release("/acme/big.png", fh)
     assert store.list_source_images("acme").total == 0
     store.close()
+
+
+def test_a_listed_folder_answers_missing_names_from_memory(ops: Any) -> None:
+    write_file(ops, "/acme/a.png", images.png())
+    ops.unlink("/acme/a.png")
+    write_file(ops, "/acme/b.png", images.png(color=3))
+    ops.readdir("/acme")
+
+    def unreachable(*args: object) -> None:
+        raise OSError(errno.EIO, "the store must not be asked")
+
+    looked_up = ops.paths.stat
+    ops.paths.stat = unreachable  # a fault: any lookup now fails with EIO
+    with pytest.raises(fuse.FuseOSError) as missing:
+        ops.getattr("/acme/.b.png.Xy12Ab")  # rsync's temporary name, before it exists
+    assert missing.value.errno == errno.ENOENT
+    assert ops.getattr("/acme/b.png")["st_size"] > 0  # from the listing too
+    ops.paths.stat = looked_up
+    assert stat.S_ISDIR(ops.getattr("/acme/.trash")["st_mode"])  # reachable, never listed
+    assert ops.getattr("/acme/.trash/a.png")["st_size"] > 0
