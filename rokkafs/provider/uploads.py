@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import threading
 from pathlib import Path
 from typing import IO
@@ -22,6 +23,48 @@ from rokkafs.store.ingest import Staged
 __all__ = ["Upload"]
 
 
+INLINE_BYTES = 4 << 20
+QUEUED_PIECES = 8
+
+
+class _Hasher:
+    """The sha1 of the bytes in arrival order. Past :data:`INLINE_BYTES` it is computed on a
+    thread of its own (hashlib releases the GIL), so hashing one piece overlaps receiving the
+    next; at most :data:`QUEUED_PIECES` pieces wait, so memory stays flat."""
+
+    def __init__(self) -> None:
+        self._digest = hashlib.sha1()
+        self._inline = 0
+        self._queue: queue.Queue[bytes | None] | None = None
+        self._thread: threading.Thread | None = None
+
+    def add(self, data: bytes) -> None:
+        if self._queue is not None:
+            self._queue.put(data)
+            return
+        self._digest.update(data)
+        self._inline += len(data)
+        if self._inline >= INLINE_BYTES:
+            self._queue = queue.Queue(QUEUED_PIECES)
+            self._thread = threading.Thread(target=self._run, args=(self._queue,), daemon=True)
+            self._thread.start()
+
+    def _run(self, pieces: queue.Queue[bytes | None]) -> None:
+        while (piece := pieces.get()) is not None:
+            self._digest.update(piece)
+
+    def stop(self) -> None:
+        """Wait until every piece is hashed (the thread ends)."""
+        if self._queue is not None and self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+        self._queue = self._thread = None
+
+    def hexdigest(self) -> str:
+        self.stop()
+        return self._digest.hexdigest()
+
+
 class Upload:
     """A file being written."""
 
@@ -29,7 +72,7 @@ class Upload:
         handle, self.path = faces.blobs.new_staging_file()
         self._fd = os.dup(handle.fileno())
         handle.close()
-        self._digest = hashlib.sha1()
+        self._digest = _Hasher()
         self._in_order = True
         self.size = 0
         self._max = max_bytes
@@ -58,7 +101,7 @@ class Upload:
             if offset != self.size:
                 self._in_order = False
             elif self._in_order:
-                self._digest.update(data)
+                self._digest.add(bytes(data))
             os.pwrite(self._fd, data, offset)
             self.size = max(self.size, end)
             return len(data)
@@ -74,7 +117,8 @@ class Upload:
             if length != self.size:
                 self._in_order = self._in_order and length == 0
                 if length == 0:
-                    self._digest = hashlib.sha1()
+                    self._digest.stop()
+                    self._digest = _Hasher()
             self.size = length
 
     def finish(self) -> Staged:
@@ -83,7 +127,9 @@ class Upload:
         with self._lock:
             os.close(self._fd)
             self._done = True
-        digest = self._digest.hexdigest() if self._in_order else sha1_file(self.path)
+        digest = self._digest.hexdigest()
+        if not self._in_order:
+            digest = sha1_file(self.path)
         return Staged(self.path, digest, digest, self.size)
 
     def discard(self) -> None:
@@ -92,4 +138,5 @@ class Upload:
             if not self._done:
                 os.close(self._fd)
                 self._done = True
+        self._digest.stop()
         Path(self.path).unlink(missing_ok=True)
