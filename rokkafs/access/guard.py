@@ -40,7 +40,8 @@ class AuthorizedStore(Store):
         self._registry = registry
         self.config = store.config
 
-    def _need(self, org: str, permission: str) -> None:
+    def require(self, org: str, permission: str) -> None:
+        """The one check: raise unless the principal may do ``permission`` in ``org``."""
         if not self.principal.is_member(org):
             raise OrganizationNotFound(f"organization {org!r} not found")
         if not self.principal.may(org, permission):
@@ -62,11 +63,11 @@ class AuthorizedStore(Store):
         return organization
 
     def get_organization(self, name: str) -> Organization:
-        self._need(name, "read")
+        self.require(name, "read")
         return self._store.get_organization(name)
 
     def set_organization_options(self, name: str, options: Mapping[str, object]) -> Organization:
-        self._need(name, "admin")
+        self.require(name, "admin")
         return self._store.set_organization_options(name, options)
 
     def list_organizations(self) -> list[Organization]:
@@ -85,7 +86,7 @@ class AuthorizedStore(Store):
         protected: bool = False,
         mtime: float | None = None,
     ) -> SourceImage:
-        self._need(org, "upload")
+        self.require(org, "upload")
         return self._store.create_source_image(
             org,
             data,
@@ -107,7 +108,7 @@ class AuthorizedStore(Store):
         dynamic_metadata: Mapping[str, object] | None = None,
         mtime: float | None = None,
     ) -> SourceImage:
-        self._need(org, "upload")
+        self.require(org, "upload")
         return self._store.create_source_image_from_file(
             org,
             path,
@@ -127,7 +128,7 @@ class AuthorizedStore(Store):
         dynamic_metadata: Mapping[str, object] | None = None,
         optimize_source: OptimizeSource | None = None,
     ) -> SourceImage:
-        self._need(org, "upload")
+        self.require(org, "upload")
         return self._store.create_source_image_from_url(
             org,
             url,
@@ -139,15 +140,15 @@ class AuthorizedStore(Store):
 
     # reading
     def get_source_image(self, org: str, ref: str, *, deleted: bool = False) -> SourceImage:
-        self._need(org, "read")
+        self.require(org, "read")
         return self._store.get_source_image(org, ref, deleted=deleted)
 
     def list_source_images(self, org: str, query: SearchQuery | None = None) -> SourceImageList:
-        self._need(org, "read")
+        self.require(org, "read")
         return self._store.list_source_images(org, query)
 
     def open_source_image(self, org: str, ref: str) -> BinaryIO:
-        self._need(org, "read")
+        self.require(org, "read")
         image = self._store.get_source_image(org, ref)
         if image.protected and not self.principal.may(org, "download_protected"):
             raise Forbidden("downloading protected originals needs sourceimages:download:protected")
@@ -155,15 +156,15 @@ class AuthorizedStore(Store):
 
     # deleting
     def delete_source_image(self, org: str, ref: str) -> None:
-        self._need(org, "write")
+        self.require(org, "write")
         self._store.delete_source_image(org, ref)
 
     def delete_by_binary_hash(self, org: str, binary_hash: str) -> list[str]:
-        self._need(org, "write")
+        self.require(org, "write")
         return self._store.delete_by_binary_hash(org, binary_hash)
 
     def restore_source_image(self, org: str, ref: str) -> SourceImage:
-        self._need(org, "write")
+        self.require(org, "write")
         return self._store.restore_source_image(org, ref)
 
     def purge_trash(self, *, older_than: timedelta | None = None) -> PurgeResult:
@@ -174,47 +175,47 @@ class AuthorizedStore(Store):
     def copy_source_image(
         self, org: str, ref: str, destination: str, *, overwrite: bool = True
     ) -> CopyOutcome:
-        self._need(org, "read")
-        self._need(destination, "write")
+        self.require(org, "read")
+        self.require(destination, "write")
         return self._store.copy_source_image(org, ref, destination, overwrite=overwrite)
 
     def copy_source_images(
         self, org: str, refs: Iterable[str], destination: str, *, overwrite: bool = True
     ) -> CopyResult:
-        self._need(org, "read")
-        self._need(destination, "write")
+        self.require(org, "read")
+        self.require(destination, "write")
         return self._store.copy_source_images(org, refs, destination, overwrite=overwrite)
 
     def copy_all_source_images(
         self, org: str, destination: str, *, overwrite: bool = True
     ) -> CopyAllResult:
-        self._need(org, "read")
-        self._need(destination, "write")
+        self.require(org, "read")
+        self.require(destination, "write")
         return self._store.copy_all_source_images(org, destination, overwrite=overwrite)
 
     # changing
     def rename_source_image(self, org: str, ref: str, name: str) -> SourceImage:
-        self._need(org, "write")
+        self.require(org, "write")
         return self._store.rename_source_image(org, ref, name)
 
     def set_locked(self, org: str, ref: str, locked: bool) -> SourceImage:
-        self._need(org, "lock")
+        self.require(org, "lock")
         return self._store.set_locked(org, ref, locked)
 
     def replace_user_metadata(
         self, org: str, ref: str, metadata: Mapping[str, object]
     ) -> SourceImage:
-        self._need(org, "write")
+        self.require(org, "write")
         return self._store.replace_user_metadata(org, ref, metadata)
 
     def patch_user_metadata(
         self, org: str, ref: str, changes: Mapping[str, object | None]
     ) -> SourceImage:
-        self._need(org, "write")
+        self.require(org, "write")
         return self._store.patch_user_metadata(org, ref, changes)
 
     def delete_user_metadata_field(self, org: str, ref: str, key: str) -> SourceImage:
-        self._need(org, "write")
+        self.require(org, "write")
         return self._store.delete_user_metadata_field(org, ref, key)
 
     def set_dynamic_metadata(
@@ -227,7 +228,7 @@ class AuthorizedStore(Store):
         delete_previous: bool = False,
         keep_hash: bool = False,
     ) -> SourceImage:
-        self._need(org, "write")
+        self.require(org, "write")
         return self._store.set_dynamic_metadata(
             org, ref, name, value, delete_previous=delete_previous, keep_hash=keep_hash
         )
@@ -241,13 +242,13 @@ class AuthorizedStore(Store):
         delete_previous: bool = False,
         keep_hash: bool = False,
     ) -> SourceImage:
-        self._need(org, "write")
+        self.require(org, "write")
         return self._store.delete_dynamic_metadata(
             org, ref, name, delete_previous=delete_previous, keep_hash=keep_hash
         )
 
     def set_mtime(self, org: str, ref: str, mtime: float) -> SourceImage:
-        self._need(org, "write")
+        self.require(org, "write")
         return self._store.set_mtime(org, ref, mtime)
 
     # housekeeping

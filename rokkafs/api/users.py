@@ -141,7 +141,7 @@ def token(store: Store, request: Request) -> Response:
 
 def _admin_of(store: Store, org: str) -> AuthorizedStore:
     guarded = _principal_store(store)
-    guarded._need(org, "admin")
+    guarded.require(org, "admin")
     return guarded
 
 

@@ -102,7 +102,10 @@ def mount_command(
     from rokkafs.provider import Provider
 
     store: Store = obj.store() if remote is None else remote_store(obj, remote, api_key)
+    faces = FaceState(obj.data)
+    paths = Provider(store, faces)
     if remote is None and api_key:  # act as that user of the embedded store
+        from rokkafs.access.faces import AuthorizedFaces
         from rokkafs.access.guard import AuthorizedStore
         from rokkafs.access.registry import AccessRegistry
 
@@ -110,11 +113,11 @@ def mount_command(
         principal = registry.authenticate(api_key)
         if principal is None:
             raise click.UsageError("the API key is not valid for this data directory")
-        store = AuthorizedStore(store, principal, registry)
-    faces = FaceState(obj.data)
+        guarded = AuthorizedStore(store, principal, registry)
+        paths = Provider(guarded, AuthorizedFaces(faces, guarded.require))
     try:
         mount(
-            Provider(store, faces),
+            paths,
             mountpoint,
             obj.data,
             foreground=foreground,

@@ -285,12 +285,14 @@ class RokkaDavProvider(DAVProvider):
         """The path model as the authenticated caller may use it (one per request)."""
         cached: Provider | None = environ.get("rokkafs.paths")
         if cached is None:
+            from rokkafs.access.faces import AuthorizedFaces
             from rokkafs.access.guard import AuthorizedStore
             from rokkafs.access.registry import administrator
 
             principal = environ.get("rokkafs.principal") or administrator()
             store = AuthorizedStore(self.paths.store, principal, self.registry)
-            cached = environ["rokkafs.paths"] = Provider(store, self.paths.faces)
+            faces = AuthorizedFaces(self.paths.faces, store.require)
+            cached = environ["rokkafs.paths"] = Provider(store, faces)
         return cached
 
     def ref_url_for(self, path: str) -> str:

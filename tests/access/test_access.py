@@ -379,3 +379,40 @@ def test_webdav_role_matrix(world: World, role: str, operation: str) -> None:
     assert allowed == (operation in DAV_ALLOWED[role])
     if not allowed:
         assert snapshot(world) == before
+
+
+# side files (.DS_Store, rsync temporaries…) are as private as the organization's images
+def test_side_files_of_another_organization_stay_hidden(world: World) -> None:
+    with httpx.Client(base_url=f"{world.url}/dav", auth=("me", world.keys["admin-b"])) as owner:
+        assert owner.put("/b/.DS_Store", content=b"finder state").status_code in (201, 204)
+        assert owner.get("/b/.DS_Store").content == b"finder state"
+    with httpx.Client(base_url=f"{world.url}/dav", auth=("me", world.keys["write"])) as other:
+        assert other.get("/b/.DS_Store").status_code == 404
+        assert other.put("/b/.DS_Store", content=b"overwritten").status_code in (403, 404, 409)
+        assert other.delete("/b/.DS_Store").status_code in (403, 404)
+        found = other.request("PROPFIND", "/b/.DS_Store", headers={"Depth": "0"})
+        assert found.status_code == 404
+    with httpx.Client(base_url=f"{world.url}/dav", auth=("me", world.keys["admin-b"])) as owner:
+        assert owner.get("/b/.DS_Store").content == b"finder state"
+
+
+def test_every_face_state_method_is_checked() -> None:
+    from rokkafs.access.faces import AuthorizedFaces
+    from rokkafs.facestate import FaceState
+
+    public = {
+        n for n in vars(FaceState) if not n.startswith("_") and callable(getattr(FaceState, n))
+    }
+    assert public <= set(vars(AuthorizedFaces)), public - set(vars(AuthorizedFaces))
+
+
+def test_a_read_member_cannot_change_side_files(world: World) -> None:
+    with httpx.Client(base_url=f"{world.url}/dav", auth=("me", world.keys["admin"])) as admin:
+        assert admin.put("/a/.DS_Store", content=b"state").status_code in (201, 204)
+    with httpx.Client(base_url=f"{world.url}/dav", auth=("me", world.keys["read"])) as reader:
+        assert reader.get("/a/.DS_Store").content == b"state"
+        assert reader.put("/a/.DS_Store", content=b"changed").status_code == 403
+        assert reader.put("/a/._x.png", content=b"apple double").status_code == 403
+        assert reader.delete("/a/.DS_Store").status_code == 403
+        assert reader.request("MKCOL", "/a/folder").status_code == 403
+        assert reader.get("/a/.DS_Store").content == b"state"
