@@ -123,6 +123,7 @@ def mount_command(
             foreground=foreground,
             read_only=read_only,
             allow_other=allow_other,
+            list_on_miss=remote is not None,
         )
     finally:
         faces.close()

@@ -47,15 +47,19 @@ def mount(
     foreground: bool = True,
     read_only: bool = False,
     allow_other: bool = False,
+    list_on_miss: bool = False,
 ) -> None:
-    """Mount and serve until unmounted (SIGINT/SIGTERM unmount cleanly).
+    """Mount and serve until unmounted (SIGINT/SIGTERM unmount cleanly). ``list_on_miss``
+    (for a remote store): a lookup in a folder not listed yet lists the folder instead.
 
     Raises:
         ImportError: no FUSE binding or libfuse is installed.
     """
     fuse = load()
     major = fuse_major(fuse)
-    operations = build_operations(fuse, provider, data_dir, read_only=read_only)
+    operations = build_operations(
+        fuse, provider, data_dir, read_only=read_only, list_on_miss=list_on_miss
+    )
 
     class SafeFUSE(fuse.FUSE):  # type: ignore[name-defined]
         """mfusepy on libfuse 3 drops rename flags: refuse RENAME_EXCHANGE instead of

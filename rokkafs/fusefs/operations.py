@@ -8,6 +8,7 @@ writes.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import inspect
 import logging
@@ -59,10 +60,12 @@ class RokkaOperations(XattrOperations):
         *,
         read_only: bool = False,
         cache_seconds: float = 10.0,
+        list_on_miss: bool = False,
     ) -> None:
         self.paths = provider
         self.data_dir = data_dir
         self.read_only = read_only
+        self.list_on_miss = list_on_miss  # a remote store: one listing beats a lookup per name
         self.handles = HandleTable()
         self.cache = NodeCache(cache_seconds)
         self.owner = (os.getuid(), os.getgid())
@@ -90,6 +93,8 @@ class RokkaOperations(XattrOperations):
 
     def _node(self, path: str) -> Node:
         hit, node = self.cache.get(path)
+        if not hit and self.list_on_miss and self._list_parent(path):
+            hit, node = self.cache.get(path)
         if not hit and self._unlisted(path):  # (rsync asks for every temporary name)
             hit, node = True, None
         if not hit:
@@ -101,6 +106,17 @@ class RokkaOperations(XattrOperations):
         if node is None:
             raise NotFound(f"nothing at {path}")
         return node
+
+    def _list_parent(self, path: str) -> bool:
+        """List the folder of ``path`` if it is not cached (filling the cache for every
+        sibling); whether it was listed."""
+        parent = path.rsplit("/", 1)[0]
+        if not parent or self.cache.listing(parent) is not None:
+            return False
+        with contextlib.suppress(RokkaFSError):
+            self._listing(parent)
+            return True
+        return False
 
     def _unlisted(self, path: str) -> bool:
         """Whether a fresh listing shows nothing at ``path``. ``.trash`` and other spellings of

@@ -239,3 +239,30 @@ def test_a_listed_folder_answers_missing_names_from_memory(ops: Any) -> None:
     ops.paths.stat = looked_up
     assert stat.S_ISDIR(ops.getattr("/acme/.trash")["st_mode"])  # reachable, never listed
     assert ops.getattr("/acme/.trash/a.png")["st_size"] > 0
+
+
+def test_on_a_remote_store_a_lookup_lists_the_folder_once(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "data")
+    store.create_organization("acme")
+    provider = Provider(store, FaceState(tmp_path / "data"))
+    for number in range(3):
+        provider.commit(f"/acme/{number}.png", filled(provider, images.png(color=number)))
+    ops = build_operations(fuse, provider, tmp_path, list_on_miss=True)
+    assert ops.getattr("/acme/0.png")["st_size"] > 0  # lists /acme
+
+    def unreachable(*args: object) -> None:
+        raise OSError(errno.EIO, "no second trip to the store")
+
+    ops.paths.stat = unreachable
+    assert ops.getattr("/acme/2.png")["st_size"] > 0
+    with pytest.raises(fuse.FuseOSError) as missing:
+        ops.getattr("/acme/.2.png.Ab12Cd")
+    assert missing.value.errno == errno.ENOENT
+    ops.destroy("/")
+    store.close()
+
+
+def filled(provider: Provider, data: bytes) -> Any:
+    upload = provider.new_upload()
+    upload.write(data)
+    return upload
