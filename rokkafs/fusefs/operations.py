@@ -17,7 +17,7 @@ import stat
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from rokkafs.errors import NotFound, RokkaFSError
 from rokkafs.fusefs.attributes import attributes, filesystem_stats
@@ -305,13 +305,21 @@ class RokkaOperations(XattrOperations):
             if handle.upload is not None:
                 return handle.upload.pread(size, offset)
             if handle.reader is None:
-                handle.reader = self.paths.open(path)
+                handle.reader = self._open_reader(path)
             reader = handle.reader
             try:
                 return os.pread(reader.fileno(), size, offset)
             except (AttributeError, OSError, ValueError):
                 reader.seek(offset)
                 return reader.read(size)
+
+    def _open_reader(self, path: str) -> BinaryIO:
+        """Open the bytes of the node the mount knows; if they changed meanwhile, look again."""
+        try:
+            return self.paths.open_node(self._node(path))
+        except NotFound:
+            self._changed(path)
+            return self.paths.open(path)
 
     def write(self, path: str, data: bytes, offset: int, fh: int) -> int:
         handle = self._handle(fh, path)

@@ -266,3 +266,11 @@ def filled(provider: Provider, data: bytes) -> Any:
     upload = provider.new_upload()
     upload.write(data)
     return upload
+
+
+def test_a_read_after_another_writer_replaced_the_file_gets_the_new_bytes(ops: Any) -> None:
+    write_file(ops, "/acme/a.png", images.png(color=1))
+    ops.getattr("/acme/a.png")  # the mount now knows the first image
+    newer = images.png(color=2)
+    ops.paths.commit("/acme/a.png", filled(ops.paths, newer))  # another face replaces it
+    assert read_all(ops, "/acme/a.png") == newer
