@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 import threading
 import time
 from typing import Any
@@ -66,13 +67,24 @@ class NodeCache:
         return name not in listing[2]
 
     def settle(self, path: str, node: Node) -> None:
-        """The mount itself just put ``node`` at ``path``: remember it, drop the listing it
-        changed (the parent folder's node stays: a write never changes a folder's attributes)."""
-        parent = path.rsplit("/", 1)[0] or "/"
+        """The mount itself just put ``node`` at ``path``: remember it and add it to the
+        parent's cached listing (the parent's node stays: a write never changes a folder's
+        attributes)."""
+        parent, _, name = path.rpartition("/")
+        parent = parent or "/"
         expires = time.monotonic() + self._seconds
         with self._lock:
-            self._listings.pop(parent, None)
             self._nodes[path] = (expires, node)
+            listing = self._listings.get(parent)
+            if listing is not None and name not in listing[2]:
+                entry = (name, {"st_mode": stat.S_IFDIR if node.is_dir else stat.S_IFREG}, 0)
+                self._listings[parent] = (listing[0], [*listing[1], entry], listing[2] | {name})
+
+    def drop(self, path: str) -> None:
+        """Forget what is known of ``path`` alone (a file this mount holds or is writing, which
+        no listing shows)."""
+        with self._lock:
+            self._nodes.pop(path, None)
 
     def forget(self, *paths: str) -> None:
         with self._lock:

@@ -134,12 +134,12 @@ class RokkaOperations(XattrOperations):
         """The node, or None for a file still being written (it has no node yet)."""
         if self.pending.get(path) is not None:
             return None
-        try:
-            return self._node(path)
-        except NotFound:
-            if self._pending(path):
-                return None
-            raise
+        hit, node = self.cache.get(path)
+        if hit and node is not None:
+            return node
+        if self._pending(path):  # being written, not committed: no lookup needed
+            return None
+        return self._node(path)
 
     def _changed(self, *paths: str) -> None:
         self.cache.forget(*paths)
@@ -147,8 +147,6 @@ class RokkaOperations(XattrOperations):
     def _now_at(self, path: str, node: Node) -> None:
         """A write of this mount put ``node`` at ``path`` (the getattr that follows every
         write then needs no lookup)."""
-        if node.is_dir:
-            self.cache.forget(path)
         self.cache.settle(path, node)
 
     def _writable(self) -> None:
@@ -196,7 +194,7 @@ class RokkaOperations(XattrOperations):
         handle.dirty = False
         if is_temporary_name(handle.path) and not handle.staged_xattrs:
             self.pending.hold(handle.path, upload.finish(), handle.mtime or time.time())
-            self._changed(handle.path)
+            self.cache.drop(handle.path)
             return
         self._now_at(handle.path, self.paths.commit(handle.path, upload, mtime=handle.mtime))
         staged, handle.staged_xattrs = handle.staged_xattrs, {}
@@ -282,7 +280,7 @@ class RokkaOperations(XattrOperations):
             else:
                 raise OSError(errno.EEXIST, "exists")
         handle = Handle(path, writable=True, upload=self.paths.new_upload(), dirty=True)
-        self._changed(path)
+        self.cache.drop(path)  # getattr answers from the handle until the commit
         return self.handles.add(handle)
 
     def open(self, path: str, flags: int) -> int:
@@ -391,15 +389,20 @@ class RokkaOperations(XattrOperations):
         held = self.pending.take(path)
         if held is not None:
             held.staged.path.unlink(missing_ok=True)
-        else:
-            self.paths.delete(path)
+            self.cache.drop(path)
+            return 0
+        self.paths.delete(path)
         self._changed(path)
         return 0
 
     def mkdir(self, path: str, mode: int) -> int:
         self._writable()
         self.pending.settle(path)
-        self._now_at(path, self.paths.mkdir(path))
+        node = self.paths.mkdir(path)
+        self._changed(path)  # (a new organization or folder: cached misses go)
+        self._now_at(path, node)
+        if node.kind == "folder":  # new, hence empty: lookups inside need no query
+            self.cache.put_listing(path, [".", ".."], {})
         return 0
 
     def rmdir(self, path: str) -> int:
@@ -425,7 +428,7 @@ class RokkaOperations(XattrOperations):
         held = self.pending.take(old)
         if held is not None:  # rsync's temporary file reaches its name: one commit
             node = self.paths.commit_staged(new, held.staged, held.mtime)
-            self._changed(old)
+            self.cache.drop(old)
             self._now_at(new, node)
             return 0
         node = self.paths.move(old, new)

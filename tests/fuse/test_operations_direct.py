@@ -274,3 +274,27 @@ def test_a_read_after_another_writer_replaced_the_file_gets_the_new_bytes(ops: A
     newer = images.png(color=2)
     ops.paths.commit("/acme/a.png", filled(ops.paths, newer))  # another face replaces it
     assert read_all(ops, "/acme/a.png") == newer
+
+
+def test_a_new_folder_is_known_empty_and_keeps_its_listing_up_to_date(ops: Any) -> None:
+    ops.mkdir("/acme/new", 0o755)
+    ops.utimens("/acme/new", (0, 1_600_000_000 * 10**9))  # rsync sets folder times too
+    looked_up = ops.paths.stat
+
+    def unreachable(*args: object) -> None:
+        raise OSError(errno.EIO, "the store must not be asked")
+
+    ops.paths.stat = unreachable  # lookups in the new folder come from memory
+    for name in ("0.png", ".0.png.Ab12Cd"):  # rsync's two lookups per file
+        with pytest.raises(fuse.FuseOSError) as missing:
+            ops.getattr(f"/acme/new/{name}")
+        assert missing.value.errno == errno.ENOENT
+    ops.paths.stat = looked_up
+    write_file(ops, "/acme/new/.0.png.Ab12Cd", images.png())
+    ops.rename("/acme/new/.0.png.Ab12Cd", "/acme/new/0.png")
+    ops.paths.stat = unreachable
+    assert ops.getattr("/acme/new/0.png")["st_size"] > 0
+    assert [e[0] for e in ops.readdir("/acme/new")[2:]] == ["0.png"]
+    with pytest.raises(fuse.FuseOSError) as missing:
+        ops.getattr("/acme/new/1.png")
+    assert missing.value.errno == errno.ENOENT
