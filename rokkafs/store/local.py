@@ -29,12 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, BinaryIO
 
-from rokkafs.errors import (
-    AlreadyExists,
-    ImageExists,
-    ImageNotFound,
-    InvalidInput,
-)
+from rokkafs.errors import AlreadyExists, ImageExists, ImageNotFound, InvalidInput
 from rokkafs.metadata import validate_dynamic_metadata, validate_user_metadata
 from rokkafs.model import (
     CheckReport,
@@ -238,8 +233,13 @@ class LocalStore(Store):
     def list_source_images(self, org: str, query: SearchQuery | None = None) -> SourceImageList:
         query = query or SearchQuery()
         with self._index.read() as tx:
-            require_org(tx, org)
-            page = tx.search(org, query, trash_cutoff=self._trash_cutoff())
+            try:
+                page = tx.search(org, query, trash_cutoff=self._trash_cutoff())
+            except InvalidInput:
+                require_org(tx, org)  # an unknown organization is the first thing to say
+                raise
+            if not page.items:  # (images found prove their organization exists)
+                require_org(tx, org)
         cursor: str | None = None
         if query.offset is None:
             cursor = encode_cursor(page.last_key) if page.last_key else query.cursor

@@ -35,9 +35,9 @@ def require_image(
         ImageNotFound: no such image.
     """
     validate_hash_ref(ref)
-    require_org(tx, org)
     stored = tx.get_image(org, ref, include_deleted=include_deleted, trash_cutoff=trash_cutoff)
     if stored is None:
+        require_org(tx, org)  # (an image found proves its organization exists)
         raise ImageNotFound(f"source image {ref} not found in organization {org!r}")
     return stored
 
