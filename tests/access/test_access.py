@@ -416,3 +416,19 @@ def test_a_read_member_cannot_change_side_files(world: World) -> None:
         assert reader.delete("/a/.DS_Store").status_code == 403
         assert reader.request("MKCOL", "/a/folder").status_code == 403
         assert reader.get("/a/.DS_Store").content == b"state"
+
+
+def test_protected_originals_need_their_own_permission(world: World) -> None:
+    data = images.png(color=11)
+    protected = world.store.create_source_image(
+        "a", io.BytesIO(data), name="guarded.png", protected=True
+    )
+    for who, allowed in (("read", False), ("write", False), ("admin", True)):
+        with api(world, who) as client:
+            response = client.get(f"/sourceimages/a/{protected.hash}/download")
+            assert (response.status_code == 200) is allowed, (who, response.status_code)
+            assert (response.content == data) is allowed
+        with httpx.Client(base_url=f"{world.url}/dav", auth=("me", world.keys[who])) as dav:
+            response = dav.get("/a/guarded.png")
+            assert (response.status_code == 200) is allowed, (who, response.status_code)
+            assert (response.content == data) is allowed
