@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
-from pathlib import Path
 from typing import IO, BinaryIO
 
 from rokkafs.access.registry import AccessRegistry, Principal
@@ -95,26 +94,6 @@ class AuthorizedStore(Store):
             dynamic_metadata=dynamic_metadata,
             optimize_source=optimize_source,
             protected=protected,
-            mtime=mtime,
-        )
-
-    def create_source_image_from_file(
-        self,
-        org: str,
-        path: Path,
-        *,
-        binary_hash: str,
-        name: str,
-        dynamic_metadata: Mapping[str, object] | None = None,
-        mtime: float | None = None,
-    ) -> SourceImage:
-        self.require(org, "upload")
-        return self._store.create_source_image_from_file(
-            org,
-            path,
-            binary_hash=binary_hash,
-            name=name,
-            dynamic_metadata=dynamic_metadata,
             mtime=mtime,
         )
 

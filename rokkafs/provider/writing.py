@@ -16,7 +16,7 @@ from rokkafs.provider.paths import Location, check_name, is_side_name, parse_pat
 from rokkafs.provider.reading import Reader
 from rokkafs.provider.uploads import Upload
 from rokkafs.store.base import Store
-from rokkafs.store.ingest import Staged
+from rokkafs.store.ingest import HandedOver, Staged
 
 __all__ = ["Writer", "fresh_variant"]
 
@@ -116,15 +116,11 @@ class Writer(Reader):
     def commit(self, path: str, upload: Upload, *, mtime: float | None = None) -> Node:
         """Commit a finished write at ``path`` (the upload is consumed either way)."""
         try:
-            location = self._live_target(path)
             staged = upload.finish()
         except BaseException:
             upload.discard()
             raise
-        try:
-            return self._commit_staged(location, staged, mtime)
-        finally:
-            staged.path.unlink(missing_ok=True)
+        return self.commit_staged(path, staged, mtime)
 
     def commit_staged(self, path: str, staged: Staged, mtime: float | None = None) -> Node:
         """Commit a finished staging file at ``path`` (it is consumed either way)."""
@@ -156,14 +152,10 @@ class Writer(Reader):
             raise Locked(f"{location.name} is locked and cannot be replaced")
         twins = self.store.find_by_binary_hash(location.org, staged.binary_hash)
         dynamic = fresh_variant(twins, {}, location.name) or None
-        image = self.store.create_source_image_from_file(
-            location.org,
-            staged.path,
-            binary_hash=staged.binary_hash,
-            name=location.name,
-            dynamic_metadata=dynamic,
-            mtime=when,
-        )
+        with HandedOver(staged.path, staged.binary_hash) as data:
+            image = self.store.create_source_image(
+                location.org, data, name=location.name, dynamic_metadata=dynamic, mtime=when
+            )
         if existing is not None:
             self._clear_for(location, replacing=image)
         return self._image_node(location.basename, image, in_trash=False)

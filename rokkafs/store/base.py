@@ -17,7 +17,6 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
-from pathlib import Path
 from typing import IO, BinaryIO
 
 from rokkafs.errors import InvalidInput
@@ -110,7 +109,8 @@ class Store(abc.ABC):
 
         Args:
             org: the organization.
-            data: a binary stream, read to its end.
+            data: a binary stream, read to its end; a :class:`~rokkafs.store.ingest.HandedOver`
+                staging file may be moved in instead of read.
             name: the image name (a path inside the organization), NFC-normalized.
             user_metadata: typed user metadata (``int:views``, ``title``, …).
             dynamic_metadata: ``{name: entry}``, e.g. ``{"version": {"text": "b"}}``; changes
@@ -131,24 +131,6 @@ class Store(abc.ABC):
             UnsupportedMediaType: not an image and not on the non-image allow-list.
             Locked: re-upload of a locked image that would change its user metadata.
         """
-
-    def create_source_image_from_file(
-        self,
-        org: str,
-        path: Path,
-        *,
-        binary_hash: str,
-        name: str,
-        dynamic_metadata: Mapping[str, object] | None = None,
-        mtime: float | None = None,
-    ) -> SourceImage:
-        """:meth:`create_source_image` from a complete file the caller hands over (its sha1 is
-        ``binary_hash``); a store on the same filesystem may move it in instead of copying it,
-        so the caller must not use ``path`` again (only remove it if it is still there)."""
-        with path.open("rb") as data:
-            return self.create_source_image(
-                org, data, name=name, dynamic_metadata=dynamic_metadata, mtime=mtime
-            )
 
     @abc.abstractmethod
     def create_source_image_from_url(

@@ -7,6 +7,7 @@ error the staged file is removed. Memory stays flat: bytes pass through in 1 MiB
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -22,6 +23,7 @@ from rokkafs.model import ImageInfo, SourceImage
 from rokkafs.store.blobs import CHUNK, BlobStorage, sha1_file
 
 __all__ = [
+    "HandedOver",
     "Staged",
     "detect_staged",
     "discard",
@@ -47,6 +49,20 @@ class Staged:
     blob_id: str
     size: int
     info: ImageInfo | None = None
+
+
+class HandedOver(io.BufferedReader):
+    """A complete staging file given to ``Store.create_source_image`` together with its sha1.
+
+    Any store can read it like any stream; LocalStore, on the same filesystem, moves the file
+    into place instead of copying and hashing it again. So the caller must not use ``path``
+    after the upload, only remove it if it is still there.
+    """
+
+    def __init__(self, path: Path, binary_hash: str) -> None:
+        super().__init__(io.FileIO(path, "rb"))
+        self.path = path
+        self.binary_hash = binary_hash
 
 
 def read_chunks(data: IO[bytes]) -> Iterator[bytes]:

@@ -53,7 +53,7 @@ from rokkafs.store.config import OptimizeSource, StoreConfig
 from rokkafs.store.copying import copy_batch, copy_into
 from rokkafs.store.fetch import fetch_url
 from rokkafs.store.index import IndexTransaction, StoredImage
-from rokkafs.store.ingest import Staged, read_chunks, stage_chunks
+from rokkafs.store.ingest import HandedOver, Staged, read_chunks, stage_chunks
 from rokkafs.store.local_upload import UploadRequest, adopt_file, commit_upload
 from rokkafs.store.lookups import existing_row, require_image, require_org, short_hash_for
 from rokkafs.store.records import (
@@ -167,28 +167,11 @@ class LocalStore(Store):
         )
         self.get_organization(org)
         max_bytes = self.config.max_upload_bytes
-        staged = stage_chunks(self._blobs, read_chunks(data), max_bytes=max_bytes)
-        return self._commit(request, staged)
-
-    def create_source_image_from_file(
-        self,
-        org: str,
-        path: Path,
-        *,
-        binary_hash: str,
-        name: str,
-        dynamic_metadata: Mapping[str, object] | None = None,
-        mtime: float | None = None,
-    ) -> SourceImage:
-        dynamic = validate_dynamic_metadata(dynamic_metadata or {})
-        request = UploadRequest(org, validate_image_name(name), {}, dynamic, mtime=mtime)
-        self.get_organization(org)
-        max_bytes = self.config.max_upload_bytes
-        staged = adopt_file(self._blobs, path, binary_hash, max_bytes=max_bytes)
+        staged = None
+        if isinstance(data, HandedOver):  # a face's staging file: moved in, not copied
+            staged = adopt_file(self._blobs, data.path, data.binary_hash, max_bytes=max_bytes)
         if staged is None:
-            return super().create_source_image_from_file(
-                org, path, binary_hash=binary_hash, name=name, dynamic_metadata=dynamic, mtime=mtime
-            )
+            staged = stage_chunks(self._blobs, read_chunks(data), max_bytes=max_bytes)
         return self._commit(request, staged)
 
     def create_source_image_from_url(

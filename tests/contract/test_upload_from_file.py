@@ -1,4 +1,5 @@
-"""Store contract: uploading a staging file the caller hands over (what the file faces do)."""
+"""Store contract: uploading a staging file the caller hands over (:class:`HandedOver`, what the
+file faces do)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from support import StoreFactory
 from rokkafs.errors import PayloadTooLarge, UnsupportedMediaType
 from rokkafs.store.base import Store
 from rokkafs.store.config import StoreConfig
+from rokkafs.store.ingest import HandedOver
 from rokkafs.store.local import LocalStore
 
 
@@ -26,14 +28,14 @@ def _staging_file(folder: Path, data: bytes) -> tuple[Path, str]:
 def test_file_becomes_a_source_image(store: Store, tmp_path: Path) -> None:
     data = images.png()
     path, binary_hash = _staging_file(tmp_path, data)
-    image = store.create_source_image_from_file(
-        "acme",
-        path,
-        binary_hash=binary_hash,
-        name="2024/cat.png",
-        dynamic_metadata={"version": {"text": "b"}},
-        mtime=1_700_000_000.0,
-    )
+    with HandedOver(path, binary_hash) as handed:
+        image = store.create_source_image(
+            "acme",
+            handed,
+            name="2024/cat.png",
+            dynamic_metadata={"version": {"text": "b"}},
+            mtime=1_700_000_000.0,
+        )
     assert (image.binary_hash, image.name, image.format) == (binary_hash, "2024/cat.png", "png")
     assert image.dynamic_metadata == {"version": {"text": "b"}}
     assert image.mtime == 1_700_000_000.0
@@ -44,8 +46,8 @@ def test_file_becomes_a_source_image(store: Store, tmp_path: Path) -> None:
 
 def test_refused_file_stores_nothing(store: Store, tmp_path: Path) -> None:
     path, binary_hash = _staging_file(tmp_path, b"<?xml version='1.0'?><html><svg/></html>")
-    with pytest.raises(UnsupportedMediaType):
-        store.create_source_image_from_file("acme", path, binary_hash=binary_hash, name="a.png")
+    with pytest.raises(UnsupportedMediaType), HandedOver(path, binary_hash) as handed:
+        store.create_source_image("acme", handed, name="a.png")
     assert store.list_source_images("acme").total == 0
     report = store.check()
     assert report.ok and not report.notes
@@ -55,8 +57,8 @@ def test_file_over_the_limit_is_refused(make_store: StoreFactory, tmp_path: Path
     store = make_store(StoreConfig(max_upload_bytes=1000))
     store.create_organization("acme")
     path, binary_hash = _staging_file(tmp_path, images.png(size=(300, 300)) + bytes(2000))
-    with pytest.raises(PayloadTooLarge):
-        store.create_source_image_from_file("acme", path, binary_hash=binary_hash, name="a.png")
+    with pytest.raises(PayloadTooLarge), HandedOver(path, binary_hash) as handed:
+        store.create_source_image("acme", handed, name="a.png")
     assert store.list_source_images("acme").total == 0
 
 
@@ -65,7 +67,8 @@ def test_local_store_moves_the_file_instead_of_copying(tmp_path: Path) -> None:
     store.create_organization("acme")
     path, binary_hash = _staging_file(tmp_path, images.png())
     inode = path.stat().st_ino
-    image = store.create_source_image_from_file("acme", path, binary_hash=binary_hash, name="a.png")
+    with HandedOver(path, binary_hash) as handed:
+        image = store.create_source_image("acme", handed, name="a.png")
     assert not path.exists()
     blob = tmp_path / "data" / "blobs" / binary_hash[:2] / binary_hash[2:4] / binary_hash
     assert blob.stat().st_ino == inode
@@ -88,7 +91,8 @@ def test_local_store_copies_across_filesystems(
         real_replace(source, target)
 
     monkeypatch.setattr(os, "replace", cross_device)
-    image = store.create_source_image_from_file("acme", path, binary_hash=binary_hash, name="a.png")
+    with HandedOver(path, binary_hash) as handed:
+        image = store.create_source_image("acme", handed, name="a.png")
     monkeypatch.undo()
     assert path.read_bytes() == data  # left to the caller
     assert image.binary_hash == binary_hash
