@@ -105,10 +105,13 @@ class FileBlobStorage(BlobStorage):
         fd, name = tempfile.mkstemp(dir=self._tmp, prefix=f"stage-{os.getpid()}-")
         return os.fdopen(fd, "w+b"), Path(name)
 
+    def _staging_name(self) -> Path:
+        return self._tmp / f"stage-{os.getpid()}-{uuid.uuid4().hex}"
+
     def staging_link(self, blob_id: str) -> Path:
         """A new staging file with a blob's bytes: a hard link (blobs never change once they
         appear, so sharing the inode is safe), a copy where links are not possible."""
-        target = self._tmp / f"stage-{os.getpid()}-{uuid.uuid4().hex}"
+        target = self._staging_name()
         try:
             os.link(self.path(blob_id), target)
         except OSError as exc:
@@ -118,19 +121,13 @@ class FileBlobStorage(BlobStorage):
         return target
 
     def adopt_staging_file(self, path: Path) -> Path | None:
-        fd, name = tempfile.mkstemp(dir=self._tmp, prefix=f"stage-{os.getpid()}-")
-        os.close(fd)
+        target = self._staging_name()
         try:
-            os.replace(path, name)
+            os.replace(path, target)
         except OSError:  # another filesystem (EXDEV) or gone
-            os.unlink(name)
             return None
-        fd = os.open(name, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        return Path(name)
+        _fsync(target)
+        return target
 
     def publish(self, staged: Path, blob_id: str) -> bool:
         target = self.path(blob_id)
@@ -142,7 +139,7 @@ class FileBlobStorage(BlobStorage):
         except FileNotFoundError:  # the first blob of its folder
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(staged, target)
-        _fsync_directory(target.parent)
+        _fsync(target.parent)
         return True
 
     def exists(self, blob_id: str) -> bool:
@@ -168,7 +165,8 @@ class FileBlobStorage(BlobStorage):
         return [p for p in self._tmp.iterdir() if p.stat().st_mtime < cutoff]
 
 
-def _fsync_directory(path: Path) -> None:
+def _fsync(path: Path) -> None:
+    """Make a file's bytes, or a directory's entries, durable."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
