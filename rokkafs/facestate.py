@@ -13,7 +13,6 @@ Thread- and process-safe like LocalStore.
 from __future__ import annotations
 
 import io
-import os
 import sqlite3
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -127,8 +126,7 @@ class FaceState:
         blob_id = None if staged is None or staged.size == 0 else staged.blob_id
         size = 0 if staged is None else staged.size
         if blob_id is not None and staged is not None:
-            with staged.path.open("rb") as handle:
-                os.fsync(handle.fileno())  # durable before it is published
+            staged.wait_durable()  # durable before it is published
         with self._tx() as db:
             if staged is not None:
                 if blob_id is not None:

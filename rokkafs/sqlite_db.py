@@ -63,6 +63,11 @@ class Database:
         """A read transaction (a consistent snapshot)."""
         return Transaction(self, "BEGIN")
 
+    def autocommit(self) -> Transaction:
+        """A borrowed connection without a transaction: each statement reads the latest
+        commit on its own (no BEGIN/COMMIT round trips), for reads that need no snapshot."""
+        return Transaction(self, None)
+
     def query(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
         """All rows of one read statement (its own implicit transaction)."""
         connection = self._borrow()
@@ -87,7 +92,7 @@ class Transaction:
 
     __slots__ = ("_begin", "_connection", "_database")
 
-    def __init__(self, database: Database, begin: str) -> None:
+    def __init__(self, database: Database, begin: str | None) -> None:
         self._database = database
         self._begin = begin
         self._connection: sqlite3.Connection | None = None
@@ -95,7 +100,8 @@ class Transaction:
     def __enter__(self) -> sqlite3.Connection:
         connection = self._database._borrow()
         try:
-            connection.execute(self._begin)
+            if self._begin is not None:
+                connection.execute(self._begin)
         except BaseException:
             self._database._give_back(connection)
             raise
@@ -106,7 +112,7 @@ class Transaction:
         connection, self._connection = self._connection, None
         assert connection is not None
         try:
-            if kind is None:
+            if kind is None and connection.in_transaction:
                 connection.execute("COMMIT")
             elif connection.in_transaction:
                 connection.execute("ROLLBACK")

@@ -54,3 +54,16 @@ def test_query_reads_without_a_transaction_left_open(tmp_path: Path) -> None:
         db.execute("DELETE FROM t")
     assert database.query("SELECT COUNT(*) FROM t") == [(0,)]
     database.close()
+
+
+def test_autocommit_reads_see_each_commit_and_hold_no_snapshot(tmp_path: Path) -> None:
+    database = Database(tmp_path / "x.sqlite3", "CREATE TABLE IF NOT EXISTS t (v INTEGER);")
+    with database.autocommit() as db:
+        assert db.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 0
+        assert not db.in_transaction
+        with database.transaction() as other:  # a writer commits between two statements
+            other.execute("INSERT INTO t VALUES (1)")
+        assert db.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 1
+    with database.reading() as db:  # (a snapshot would have said 0 both times)
+        assert db.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 1
+    database.close()

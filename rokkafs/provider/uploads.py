@@ -17,7 +17,7 @@ from typing import IO
 
 from rokkafs.errors import PayloadTooLarge
 from rokkafs.facestate import FaceState
-from rokkafs.store.blobs import CHUNK, sha1_file
+from rokkafs.store.blobs import CHUNK, fsync_soon, sha1_file
 from rokkafs.store.ingest import Staged
 
 __all__ = ["Upload"]
@@ -122,15 +122,16 @@ class Upload:
             self.size = length
 
     def finish(self) -> Staged:
-        """Return the staged file with its sha1; the upload is done. (Not fsynced: whoever
-        keeps the bytes — the store, or side-file storage — makes its own copy durable.)"""
+        """Return the staged file with its sha1; the upload is done. Its fsync starts now, on
+        a worker thread, so that the flush overlaps the lookups before the commit
+        (``Staged.synced``)."""
         with self._lock:
-            os.close(self._fd)
+            synced = fsync_soon(self._fd)  # (which closes the descriptor)
             self._done = True
         digest = self._digest.hexdigest()
         if not self._in_order:
             digest = sha1_file(self.path)
-        return Staged(self.path, digest, digest, self.size)
+        return Staged(self.path, digest, digest, self.size, synced=synced)
 
     def discard(self) -> None:
         """Throw the upload away."""

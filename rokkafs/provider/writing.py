@@ -152,7 +152,7 @@ class Writer(Reader):
             raise Locked(f"{location.name} is locked and cannot be replaced")
         twins = self.store.find_by_binary_hash(location.org, staged.binary_hash)
         dynamic = fresh_variant(twins, {}, location.name) or None
-        with HandedOver(staged.path, staged.binary_hash) as data:
+        with HandedOver(staged) as data:
             image = self.store.create_source_image(
                 location.org, data, name=location.name, dynamic_metadata=dynamic, mtime=when
             )

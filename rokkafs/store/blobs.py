@@ -10,7 +10,8 @@ the small interface LocalStore uses, so that an object store can replace the loc
     tmp/                      staging files; same filesystem, so publishing is an atomic rename
 
 A blob appears only complete: bytes are written to ``tmp/``, fsynced, then renamed into place
-and the directory fsynced.
+and the directory fsynced. An fsync may run on a worker thread (:func:`fsync_soon`) while the
+caller does other work, as long as it has finished before the file is published.
 """
 
 from __future__ import annotations
@@ -24,12 +25,27 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["BlobStorage", "FileBlobStorage", "sha1_file"]
+__all__ = ["BlobStorage", "FileBlobStorage", "fsync_soon", "sha1_file"]
 
 CHUNK = 1 << 20
+_SYNCING = ThreadPoolExecutor(max_workers=8, thread_name_prefix="rokkafs-fsync")
+
+
+def fsync_soon(fd: int) -> Future[None]:
+    """fsync and close a file descriptor on a worker thread (fsync releases the GIL, so the
+    caller's next steps overlap the disk flush); the future fails if the fsync does."""
+    return _SYNCING.submit(_fsync_fd, fd)
+
+
+def _fsync_fd(fd: int) -> None:
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def sha1_file(path: Path) -> str:
@@ -49,8 +65,9 @@ class BlobStorage(abc.ABC):
         """Create an empty staging file on the same storage; the caller writes and closes it."""
 
     def adopt_staging_file(self, path: Path) -> Path | None:
-        """Take over a complete file as a fsynced staging file, without copying it if the
-        storage can (same filesystem); None if it cannot (the file is left alone)."""
+        """Take over a complete file as a staging file, without copying it if the storage can
+        (same filesystem); None if it cannot (the file is left alone). Moving it does not make
+        its bytes durable: that is the caller's (``Staged.synced``)."""
         return None
 
     @abc.abstractmethod
@@ -126,7 +143,6 @@ class FileBlobStorage(BlobStorage):
             os.replace(path, target)
         except OSError:  # another filesystem (EXDEV) or gone
             return None
-        _fsync(target)
         return target
 
     def publish(self, staged: Path, blob_id: str) -> bool:
@@ -167,8 +183,4 @@ class FileBlobStorage(BlobStorage):
 
 def _fsync(path: Path) -> None:
     """Make a file's bytes, or a directory's entries, durable."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    _fsync_fd(os.open(path, os.O_RDONLY))

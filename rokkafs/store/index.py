@@ -139,6 +139,12 @@ class MetadataIndex(abc.ABC):
     def write(self) -> AbstractContextManager[IndexTransaction]:
         """An exclusive write transaction."""
 
+    def lookup(self) -> AbstractContextManager[IndexTransaction]:
+        """Reads whose statements need not agree on one snapshot (each sees the latest
+        commit): a single lookup, or one followed by a check that only picks the error.
+        Cheaper than :meth:`read` where the index can skip the transaction."""
+        return self.read()
+
     @abc.abstractmethod
     def close(self) -> None:
         """Close every connection."""

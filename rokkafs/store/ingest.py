@@ -10,6 +10,7 @@ import hashlib
 import io
 import os
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,10 +39,12 @@ _OPTIMIZABLE = ("tiff", "psd")
 
 @dataclass(frozen=True, slots=True)
 class Staged:
-    """A complete, fsynced staging file and what is known about it.
+    """A complete staging file and what is known about it.
 
     ``binary_hash`` is the sha1 of the bytes as uploaded; ``blob_id`` the sha1 of the bytes
-    that will be stored (different only after ``optimize_source``).
+    that will be stored (different only after ``optimize_source``). ``synced`` is an fsync of
+    the file still running (:func:`fsync_soon`); None means its bytes are durable already.
+    Whoever publishes the file calls :meth:`wait_durable` first.
     """
 
     path: Path
@@ -49,20 +52,26 @@ class Staged:
     blob_id: str
     size: int
     info: ImageInfo | None = None
+    synced: Future[None] | None = None
+
+    def wait_durable(self) -> None:
+        """Return once the bytes are on disk (raises the fsync's error if it failed)."""
+        if self.synced is not None:
+            self.synced.result()
 
 
 class HandedOver(io.BufferedReader):
-    """A complete staging file given to ``Store.create_source_image`` together with its sha1.
+    """A complete staging file given to ``Store.create_source_image`` together with its sha1
+    (and the fsync already running on it, if any: ``synced`` as in :class:`Staged`).
 
     Any store can read it like any stream; LocalStore, on the same filesystem, moves the file
     into place instead of copying and hashing it again. So the caller must not use ``path``
     after the upload, only remove it if it is still there.
     """
 
-    def __init__(self, path: Path, binary_hash: str) -> None:
-        super().__init__(io.FileIO(path, "rb"))
-        self.path = path
-        self.binary_hash = binary_hash
+    def __init__(self, staged: Staged) -> None:
+        super().__init__(io.FileIO(staged.path, "rb"))
+        self.staged = staged
 
 
 def read_chunks(data: IO[bytes]) -> Iterator[bytes]:

@@ -127,11 +127,11 @@ class LocalStore(Store):
         return organization
 
     def get_organization(self, name: str) -> Organization:
-        with self._index.read() as tx:
+        with self._index.lookup() as tx:
             return require_org(tx, name)
 
     def list_organizations(self) -> list[Organization]:
-        with self._index.read() as tx:
+        with self._index.lookup() as tx:
             return tx.list_organizations()
 
     def set_organization_options(self, name: str, options: Mapping[str, object]) -> Organization:
@@ -165,12 +165,12 @@ class LocalStore(Store):
             protected,
             mtime,
         )
-        self.get_organization(org)
         max_bytes = self.config.max_upload_bytes
         staged = None
         if isinstance(data, HandedOver):  # a face's staging file: moved in, not copied
-            staged = adopt_file(self._blobs, data.path, data.binary_hash, max_bytes=max_bytes)
+            staged = adopt_file(self._blobs, data.staged, max_bytes=max_bytes)
         if staged is None:
+            self.get_organization(org)  # (before reading a whole upload for nothing)
             staged = stage_chunks(self._blobs, read_chunks(data), max_bytes=max_bytes)
         return self._commit(request, staged)
 
@@ -210,12 +210,13 @@ class LocalStore(Store):
     # ----------------------------------------------------------------- reading
 
     def get_source_image(self, org: str, ref: str, *, deleted: bool = False) -> SourceImage:
-        with self._index.read() as tx:
+        with self._index.lookup() as tx:
             return self._require_image(tx, org, ref, include_deleted=deleted).image
 
     def list_source_images(self, org: str, query: SearchQuery | None = None) -> SourceImageList:
         query = query or SearchQuery()
-        with self._index.read() as tx:
+        scope = self._index.read() if query.with_total else self._index.lookup()  # (count = items)
+        with scope as tx:
             try:
                 page = tx.search(org, query, trash_cutoff=self._trash_cutoff())
             except InvalidInput:
@@ -229,7 +230,7 @@ class LocalStore(Store):
         return SourceImageList(page.total, tuple(s.image for s in page.items), cursor)
 
     def open_source_image(self, org: str, ref: str) -> BinaryIO:
-        with self._index.read() as tx:
+        with self._index.lookup() as tx:
             stored = self._require_image(tx, org, ref)
         try:
             return self._blobs.open(stored.blob_id)

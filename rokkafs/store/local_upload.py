@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from rokkafs.errors import PayloadTooLarge
 from rokkafs.metadata import compute_hash
 from rokkafs.model import SourceImage
-from rokkafs.store.blobs import BlobStorage
+from rokkafs.store.blobs import BlobStorage, fsync_soon
 from rokkafs.store.config import OptimizeSource, StoreConfig
 from rokkafs.store.index import MetadataIndex, StoredImage
 from rokkafs.store.ingest import Staged, detect_staged, discard, new_source_image, optimize_staged
@@ -43,8 +43,8 @@ def commit_upload(
 ) -> SourceImage:
     """Turn a staged upload into a source image, or re-find the image it already is.
 
-    The blob is published and the records written in one exclusive index transaction; the
-    staging file is removed whatever happens.
+    The blob is published (once the staging file is durable) and the records written in one
+    exclusive index transaction; the staging file is removed whatever happens.
     """
     try:
         staged = detect_staged(
@@ -76,6 +76,7 @@ def commit_upload(
                 now=now,
                 mtime=request.mtime,
             )
+            staged.wait_durable()
             blobs.publish(staged.path, staged.blob_id)
             tx.add_blob(staged.blob_id, staged.size)
             tx.put_image(StoredImage(image, staged.blob_id))
@@ -84,17 +85,19 @@ def commit_upload(
         discard(staged)
 
 
-def adopt_file(
-    blobs: BlobStorage, path: Path, binary_hash: str, *, max_bytes: int
-) -> Staged | None:
-    """A caller's complete file (with its sha1) as a staged upload, moved rather than copied;
-    None when the blob storage cannot take it over.
+def adopt_file(blobs: BlobStorage, handed: Staged, *, max_bytes: int) -> Staged | None:
+    """A caller's complete staging file as a staged upload, moved rather than copied; None
+    when the blob storage cannot take it over. Its fsync (the caller's, or one started here)
+    runs while the upload is checked.
 
     Raises:
         PayloadTooLarge: the file is over ``max_bytes`` (it is left alone).
     """
-    size = path.stat().st_size
+    size = handed.path.stat().st_size
     if size > max_bytes:
         raise PayloadTooLarge(f"the upload is larger than {max_bytes} bytes")
-    adopted = blobs.adopt_staging_file(path)
-    return None if adopted is None else Staged(adopted, binary_hash, binary_hash, size)
+    adopted = blobs.adopt_staging_file(handed.path)
+    if adopted is None:
+        return None
+    synced = handed.synced or fsync_soon(os.open(adopted, os.O_RDONLY))
+    return Staged(adopted, handed.binary_hash, handed.binary_hash, size, synced=synced)

@@ -337,5 +337,8 @@ class SqliteIndex(MetadataIndex):
     def write(self) -> AbstractContextManager[IndexTransaction]:
         return _Scope(self._database.transaction("BEGIN IMMEDIATE"))
 
+    def lookup(self) -> AbstractContextManager[IndexTransaction]:
+        return _Scope(self._database.autocommit())
+
     def close(self) -> None:
         self._database.close()
