@@ -153,10 +153,20 @@ class FileBlobStorage(BlobStorage):
         try:
             os.replace(staged, target)
         except FileNotFoundError:  # the first blob of its folder
-            target.parent.mkdir(parents=True, exist_ok=True)
+            self._make_folder(target.parent)
             os.replace(staged, target)
         _fsync(target.parent)
         return True
+
+    def _make_folder(self, folder: Path) -> None:
+        """Create a blob folder (``ab/cd``) durably: each new folder's entry is fsynced in its
+        parent, or a blob inside could vanish with it after a power loss."""
+        for level in (folder.parent, folder):
+            try:
+                level.mkdir()
+            except FileExistsError:
+                continue
+            _fsync(level.parent)
 
     def exists(self, blob_id: str) -> bool:
         return self.path(blob_id).is_file()
