@@ -43,7 +43,7 @@ def commit_upload(
 ) -> SourceImage:
     """Turn a staged upload into a source image, or re-find the image it already is.
 
-    The blob is published (once the staging file is durable) and the records written in one
+    Once the staging file is durable, the blob is published and the records written in one
     exclusive index transaction; the staging file is removed whatever happens.
     """
     try:
@@ -55,6 +55,7 @@ def commit_upload(
         image_hash = compute_hash(
             staged.binary_hash, request.dynamic_metadata, protected=request.protected
         )
+        staged.wait_durable()  # (outside the write lock: parallel uploads flush in parallel)
         with index.write() as tx:
             require_org(tx, request.org)
             existing = existing_row(tx, request.org, image_hash)
@@ -76,7 +77,6 @@ def commit_upload(
                 now=now,
                 mtime=request.mtime,
             )
-            staged.wait_durable()
             blobs.publish(staged.path, staged.blob_id)
             tx.add_blob(staged.blob_id, staged.size)
             tx.put_image(StoredImage(image, staged.blob_id))
