@@ -126,6 +126,10 @@ class AuthorizedStore(Store):
         self.require(org, "read")
         return self._store.list_source_images(org, query)
 
+    def find_by_name(self, org: str, name: str, *, deleted: bool = False) -> SourceImage | None:
+        self.require(org, "read")
+        return self._store.find_by_name(org, name, deleted=deleted)
+
     def open_source_image(self, org: str, ref: str) -> BinaryIO:
         self.require(org, "read")
         may_protected = self.principal.may(org, "download_protected")  # (then no lookup)

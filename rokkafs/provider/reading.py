@@ -68,17 +68,6 @@ class Reader:
 
     # ----------------------------------------------------------------- queries
 
-    def _images_named(self, location: Location, limit: int = 1) -> tuple[SourceImage, ...]:
-        assert location.org is not None
-        query = SearchQuery(
-            filters=(Filter("name", value=location.name),),
-            sort=_OLDEST_FIRST,
-            limit=limit,
-            deleted=location.in_trash,
-            with_total=False,
-        )
-        return self.store.list_source_images(location.org, query).items
-
     def _images_below(self, location: Location) -> Iterator[SourceImage]:
         """Every image whose name starts with the folder's prefix, oldest first."""
         assert location.org is not None
@@ -147,9 +136,9 @@ class Reader:
             side = self.faces.get_file(location.org, location.name)
             if side is not None:
                 return self._side_node(side)
-        named = self._images_named(location)
-        if named:
-            return self._image_node(location.basename, named[0], in_trash=location.in_trash)
+        named = self.store.find_by_name(location.org, location.name, deleted=location.in_trash)
+        if named is not None:
+            return self._image_node(location.basename, named, in_trash=location.in_trash)
         spelling = split_spelling(location.basename)
         if spelling is not None:
             image = self._spelled_image(location, *spelling)

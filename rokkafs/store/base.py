@@ -30,7 +30,7 @@ from rokkafs.model import (
     SourceImage,
     SourceImageList,
 )
-from rokkafs.search import Filter, SearchQuery
+from rokkafs.search import Filter, SearchQuery, SortKey
 from rokkafs.store.config import OptimizeSource, StoreConfig
 
 __all__ = ["Store"]
@@ -192,6 +192,23 @@ class Store(abc.ABC):
         by_hash = (Filter("binary_hash", value=binary_hash),)
         query = SearchQuery(filters=by_hash, limit=2000, with_total=False)
         return list(self.list_source_images(org, query).items)
+
+    def find_by_name(self, org: str, name: str, *, deleted: bool = False) -> SourceImage | None:
+        """The image a file path shows: the oldest live image with exactly this name (with
+        ``deleted``: the oldest restorable one); None if there is none.
+
+        Raises:
+            OrganizationNotFound: unknown organization.
+        """
+        query = SearchQuery(
+            filters=(Filter("name", value=name),),
+            sort=(SortKey("created"),),
+            limit=1,
+            deleted=deleted,
+            with_total=False,
+        )
+        items = self.list_source_images(org, query).items
+        return items[0] if items else None
 
     @abc.abstractmethod
     def open_source_image(self, org: str, ref: str) -> BinaryIO:

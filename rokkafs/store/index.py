@@ -76,6 +76,12 @@ class IndexTransaction(abc.ABC):
         """Find an image by exact hash or short hash; live only unless ``include_deleted``."""
 
     @abc.abstractmethod
+    def image_named(
+        self, org: str, name: str, *, deleted: bool, trash_cutoff: float
+    ) -> StoredImage | None:
+        """The oldest live (``deleted``: restorable) image with exactly this name."""
+
+    @abc.abstractmethod
     def image_states(self, org: str, refs: list[str]) -> list[ImageState]:
         """The copy-relevant fields of every record of ``org`` (in any state) whose hash or
         short hash is in ``refs``."""

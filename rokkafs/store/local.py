@@ -229,6 +229,14 @@ class LocalStore(Store):
             cursor = encode_cursor(page.last_key) if page.last_key else query.cursor
         return SourceImageList(page.total, tuple(s.image for s in page.items), cursor)
 
+    def find_by_name(self, org: str, name: str, *, deleted: bool = False) -> SourceImage | None:
+        cutoff = self._trash_cutoff()
+        with self._index.lookup() as tx:
+            found = tx.image_named(org, name, deleted=deleted, trash_cutoff=cutoff)
+            if found is None:
+                require_org(tx, org)
+        return None if found is None else found.image
+
     def open_source_image(self, org: str, ref: str) -> BinaryIO:
         with self._index.lookup() as tx:
             stored = self._require_image(tx, org, ref)

@@ -219,6 +219,18 @@ class _SqliteTransaction(IndexTransaction):
             return None
         return _row_to_stored(row)
 
+    def image_named(
+        self, org: str, name: str, *, deleted: bool, trash_cutoff: float
+    ) -> StoredImage | None:
+        state = "deleted_at >= ?" if deleted else "deleted_at IS NULL"
+        params = (org, name, trash_cutoff) if deleted else (org, name)
+        row = self._db.execute(  # (the name index answers it, already in this order)
+            f"SELECT * FROM images WHERE org = ? AND name = ? AND {state} "
+            "ORDER BY created, seq LIMIT 1",
+            params,
+        ).fetchone()
+        return None if row is None else _row_to_stored(row)
+
     def image_states(self, org: str, refs: list[str]) -> list[ImageState]:
         if not refs:
             return []

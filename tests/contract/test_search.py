@@ -6,7 +6,7 @@ import images
 import pytest
 from support import Clock, upload
 
-from rokkafs.errors import InvalidInput
+from rokkafs.errors import InvalidInput, OrganizationNotFound
 from rokkafs.search import SearchQuery, parse_search
 from rokkafs.store.base import Store
 
@@ -166,3 +166,25 @@ def test_find_by_binary_hash_finds_every_variant(library: Store) -> None:
     library.set_dynamic_metadata("acme", image.hash, "subject_area", {"x": 1, "y": 1})
     found = library.find_by_binary_hash("acme", image.binary_hash)
     assert len(found) == 2 and {i.binary_hash for i in found} == {image.binary_hash}
+
+
+def test_find_by_name_is_the_oldest_image_of_exactly_that_name(
+    library: Store, clock: Clock
+) -> None:
+    first = library.find_by_name("acme", "dir0/img4.png")
+    assert first is not None and first.name == "dir0/img4.png"
+    clock.advance(1)
+    later = upload(library, images.png(color=200), "dir0/img4.png")
+    assert library.find_by_name("acme", "dir0/img4.png") == first  # the oldest shows
+    assert library.find_by_name("acme", "dir0/img4") is None  # exact names, no prefixes
+    assert library.find_by_name("acme", "dir0/IMG4.png") is None
+    library.delete_source_image("acme", first.hash)
+    assert library.find_by_name("acme", "dir0/img4.png") == later
+    trashed = library.find_by_name("acme", "dir0/img4.png", deleted=True)
+    assert trashed is not None and trashed.hash == first.hash and trashed.deleted
+    assert library.find_by_name("acme", "dir1/img4.png", deleted=True) is None
+
+
+def test_find_by_name_in_an_unknown_organization(library: Store) -> None:
+    with pytest.raises(OrganizationNotFound):
+        library.find_by_name("nobody", "dir0/img4.png")
