@@ -2,13 +2,14 @@
 and locks on) vs nginx's WebDAV module, side by side, each server a separate process.
 
 Run: .venv/bin/python bench/webdav.py [--small 200] [--big-mib 200] [--listing 10000]
-    [--rounds 3]
+    [--rounds 5]
 
 Rows: PUT and GET of N files of 256 KiB; PUT and GET of one big file; PROPFIND Depth 1 on a
 folder of --listing files; 8 parallel readers; server-side COPY of the big file; each the best
-of --rounds rounds (every round PUTs new names and new bytes). Then each server's peak RSS
-after the small files and after the big ones (flat = the same). Every request must succeed.
-nginx is skipped when it is not installed.
+of --rounds rounds (every round PUTs new names and new bytes). All servers run at once and
+take turns within each round, in a rotating order, so that the machine's slow spells spread
+over all of them. Then each server's peak RSS after the small files and after the big ones
+(flat = the same). Every request must succeed. nginx is skipped when it is not installed.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -31,6 +33,8 @@ from common import fill_rows, random_png  # (bench/ is on sys.path)
 
 KEY = "w" * 64
 MIB = 1 << 20
+Server = tuple[subprocess.Popen[bytes], str, tuple[str, str] | None]
+Rows = dict[str, float]
 
 
 def free_port() -> int:
@@ -177,35 +181,52 @@ def request(client: httpx.Client, method: str, url: str, headers: dict[str, str]
     ok(client.request(method, url, headers=headers))
 
 
-def run_rows(url: str, auth: tuple[str, str] | None, pid: int, small: list[list[bytes]],
-             big: bytes) -> dict[str, float]:  # fmt: skip
-    """Each row is the best of len(small) rounds (fresh names and bytes for every PUT round)."""
-    client = httpx.Client(auth=auth, timeout=600)
-    rows: dict[str, list[float]] = {}
+def small_round(client: httpx.Client, url: str, round_: int, files: list[bytes]) -> Rows:
+    folder = f"{url}/small{round_}"
+    ok(client.request("MKCOL", f"{folder}/"))
+    listing = (client, "PROPFIND", f"{url}/listing/", {"Depth": "1"})
+    return {
+        "PUT small files": timed(put_all, client, folder, files),
+        "GET small files": timed(get_all, client, folder, len(files)),
+        "PROPFIND Depth 1 of the listing folder": timed(request, *listing),
+    }
 
-    def row(name: str, seconds: float) -> None:
-        rows.setdefault(name, []).append(seconds)
 
-    for round_, files in enumerate(small):
-        folder = f"{url}/small{round_}"
-        ok(client.request("MKCOL", f"{folder}/"))
-        row("PUT small files", timed(put_all, client, folder, files))
-        row("GET small files", timed(get_all, client, folder, len(files)))
-        listing = (client, "PROPFIND", f"{url}/listing/", {"Depth": "1"})
-        row("PROPFIND Depth 1 of the listing folder", timed(request, *listing))
-    rss_small = peak_rss_mib(pid)
-    for round_ in range(len(small)):
-        name = f"{url}/big{round_}.png"
-        row("PUT big file", timed(put_one, client, name, big + bytes(round_)))
-        row("GET big file", timed(request, client, "GET", name, {}))
-        row("8 parallel readers of the big file", timed(read_in_parallel, client, name, 8))
-        copy = {"Destination": f"{url}/copy{round_}.png"}
-        row("server-side COPY of the big file", timed(request, client, "COPY", name, copy))
-    client.close()
-    best = {name: min(times) for name, times in rows.items()}
-    best["peak RSS MiB after the small files"] = rss_small
-    best["peak RSS MiB after the big files"] = peak_rss_mib(pid)
-    return best
+def big_round(client: httpx.Client, url: str, round_: int, big: bytes) -> Rows:
+    name = f"{url}/big{round_}.png"
+    copy = {"Destination": f"{url}/copy{round_}.png"}
+    return {
+        "PUT big file": timed(put_one, client, name, big + bytes(round_)),
+        "GET big file": timed(request, client, "GET", name, {}),
+        "8 parallel readers of the big file": timed(read_in_parallel, client, name, 8),
+        "server-side COPY of the big file": timed(request, client, "COPY", name, copy),
+    }
+
+
+def run_rows(servers: dict[str, Server], small: list[list[bytes]], big: bytes) -> dict[str, Rows]:
+    """Each row is the best of len(small) rounds (fresh names and bytes for every PUT round).
+    The servers take turns within each round, in a rotating order, so that a slow spell of
+    the machine does not fall on one of them only."""
+    clients = {name: httpx.Client(auth=auth, timeout=600) for name, (_, _, auth) in servers.items()}
+    times: dict[str, dict[str, list[float]]] = {name: {} for name in servers}
+    peaks: dict[str, Rows] = {name: {} for name in servers}
+    names = list(servers)
+    for phase, label in ((small_round, "small"), (big_round, "big")):
+        for round_ in range(len(small)):
+            turn = names[round_ % len(names) :] + names[: round_ % len(names)]
+            for name in turn:
+                url = servers[name][1]
+                payload: Any = small[round_] if label == "small" else big
+                for row, seconds in phase(clients[name], url, round_, payload).items():
+                    times[name].setdefault(row, []).append(seconds)
+        for name, (process, _, _) in servers.items():
+            peaks[name][f"peak RSS MiB after the {label} files"] = peak_rss_mib(process.pid)
+    for client in clients.values():
+        client.close()
+    return {
+        name: {**{row: min(ts) for row, ts in times[name].items()}, **peaks[name]}
+        for name in servers
+    }
 
 
 def fill_listing(name: str, work: Path, count: int, sample: bytes) -> None:
@@ -224,29 +245,30 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=200)
     parser.add_argument("--big-mib", type=int, default=200)
     parser.add_argument("--listing", type=int, default=10_000)
-    parser.add_argument("--rounds", type=int, default=3, help="each row is the best round")
+    parser.add_argument("--rounds", type=int, default=5, help="each row is the best round")
     args = parser.parse_args()
     count = args.small
     small = [[random_png(295, r * count + i) for i in range(count)] for r in range(args.rounds)]
     side = int((args.big_mib * MIB / 3) ** 0.5)
     big = random_png(side, 1)
-    results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        for name, start in (
-            ("rokkafs", start_rokkafs),
-            ("wsgidav", start_wsgidav),
-            ("nginx", start_nginx),
-        ):
-            started = start(work)
-            if started is None:
-                print(f"({name} not installed: skipped)")
-                continue
-            process, url, auth = started
-            try:
+        servers: dict[str, Server] = {}
+        try:
+            for name, start in (
+                ("rokkafs", start_rokkafs),
+                ("wsgidav", start_wsgidav),
+                ("nginx", start_nginx),
+            ):
+                started = start(work)
+                if started is None:
+                    print(f"({name} not installed: skipped)")
+                    continue
+                servers[name] = started
                 fill_listing(name, work, args.listing, small[0][0])
-                results[name] = run_rows(url, auth, process.pid, small, big)
-            finally:
+            results = run_rows(servers, small, big)
+        finally:
+            for process, _, _ in servers.values():
                 process.terminate()
                 process.wait(timeout=30)
     names = list(results)
