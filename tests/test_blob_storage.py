@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import pytest
@@ -38,3 +39,16 @@ def test_new_blob_folders_are_fsynced_in_their_parents(
     handle.close()
     assert storage.publish(staged, twin)
     assert synced == [second]
+
+
+def test_fsync_soon_still_syncs_when_no_thread_can_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: object) -> None:
+        raise RuntimeError("cannot schedule new futures after interpreter shutdown")
+
+    monkeypatch.setattr(blobs._SYNCING, "submit", refuse)
+    path = tmp_path / "f"
+    path.write_bytes(b"data")
+    synced = blobs.fsync_soon(os.open(path, os.O_RDONLY))
+    assert synced.done() and synced.result() is None  # done at once, on this thread

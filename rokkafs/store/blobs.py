@@ -37,8 +37,18 @@ _SYNCING = ThreadPoolExecutor(max_workers=8, thread_name_prefix="rokkafs-fsync")
 
 def fsync_soon(fd: int) -> Future[None]:
     """fsync and close a file descriptor on a worker thread (fsync releases the GIL, so the
-    caller's next steps overlap the disk flush); the future fails if the fsync does."""
-    return _SYNCING.submit(_fsync_fd, fd)
+    caller's next steps overlap the disk flush); the future fails if the fsync does. While
+    the interpreter shuts down (no new threads) the fsync runs at once instead."""
+    try:
+        return _SYNCING.submit(_fsync_fd, fd)
+    except RuntimeError:
+        done: Future[None] = Future()
+        try:
+            _fsync_fd(fd)
+            done.set_result(None)
+        except OSError as exc:
+            done.set_exception(exc)
+        return done
 
 
 def _fsync_fd(fd: int) -> None:
