@@ -11,6 +11,7 @@ import sqlite3
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from rokkafs.model import Organization, SourceImage
 from rokkafs.search import SearchQuery
@@ -136,6 +137,11 @@ def _optional_bool(value: int | None) -> bool | None:
     return None if value is None else bool(value)
 
 
+def _metadata(text: str) -> dict[str, Any]:
+    """A metadata column (most are empty: no JSON parse for those; a fresh dict each time)."""
+    return {} if text == "{}" else dict(json.loads(text))
+
+
 def _row_to_stored(row: sqlite3.Row) -> StoredImage:
     image = SourceImage(
         organization=row["org"],
@@ -150,8 +156,8 @@ def _row_to_stored(row: sqlite3.Row) -> StoredImage:
         height=row["height"],
         created=_timestamp(row["created"]),
         mtime=row["mtime"],
-        user_metadata=json.loads(row["user_metadata"]),
-        dynamic_metadata=json.loads(row["dynamic_metadata"]),
+        user_metadata=_metadata(row["user_metadata"]),
+        dynamic_metadata=_metadata(row["dynamic_metadata"]),
         locked=bool(row["locked"]),
         protected=bool(row["protected"]),
         opaque=_optional_bool(row["opaque"]),

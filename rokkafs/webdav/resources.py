@@ -67,6 +67,14 @@ class _Resource:
     def paths(self) -> Provider:
         return self.provider.paths_for(self.environ)
 
+    def get_ref_url(self) -> str:
+        """Quoted once: wsgidav asks again for every property of a PROPFIND answer, and a
+        resource object never changes its path."""
+        cached: str | None = self.__dict__.get("_ref_url")
+        if cached is None:
+            cached = self.__dict__["_ref_url"] = super().get_ref_url()  # type: ignore[misc]
+        return cached
+
     def get_creation_date(self) -> float | None:
         return self.node.ctime if self.node and self.node.ctime else None
 
@@ -123,7 +131,7 @@ class _Resource:
         if "wsgidav.conditions.if" not in self.environ:
             util.parse_if_header_dict(self.environ)
         manager.check_write_permission(
-            url=self.get_ref_url(),  # type: ignore[attr-defined]
+            url=self.get_ref_url(),
             depth="infinity",
             token_list=self.environ["wsgidav.ifLockTokenList"],
             principal=self.environ.get("wsgidav.user_name"),
@@ -152,7 +160,7 @@ class _Resource:
         manager = self.provider.prop_manager
         if manager is not None:
             manager.move_properties(
-                self.get_ref_url(),  # type: ignore[attr-defined]
+                self.get_ref_url(),
                 self.provider.ref_url_for(dest_path),
                 with_children=True,
                 environ=self.environ,
@@ -175,7 +183,7 @@ class _Resource:
         manager = self.provider.prop_manager
         if manager is not None:
             manager.copy_properties(
-                self.get_ref_url(),  # type: ignore[attr-defined]
+                self.get_ref_url(),
                 self.provider.ref_url_for(dest_path),
                 self.environ,
             )
