@@ -43,6 +43,7 @@ DAV_BLOCK = 256 << 10  # bytes per read of a request body or a file sent (wsgida
 DEFAULT_LOCK_SECONDS = 3600
 MAX_LOCK_SECONDS = 86_400
 _XML_METHODS = {"PROPFIND", "PROPPATCH", "LOCK", "UNLOCK"}
+_DOCTYPE_MARKERS = tuple("<!doctype".encode(codec) for codec in ("utf-8", "utf-16-le", "utf-16-be"))
 _FINITE_DEPTH = (
     b'<?xml version="1.0" encoding="utf-8"?>\n'
     b'<D:error xmlns:D="DAV:"><D:propfind-finite-depth/></D:error>'
@@ -124,6 +125,12 @@ def _malformed_auth(header: str) -> bool:
     return ":" not in decoded
 
 
+def _has_doctype(body: bytes) -> bool:
+    """Whether an XML body declares a document type, in UTF-8 or UTF-16 (either byte order)."""
+    lowered = body.lower()
+    return any(marker in lowered for marker in _DOCTYPE_MARKERS)
+
+
 class DavGuard:
     """WSGI middleware refusing hostile or unsupported requests before wsgidav sees them."""
 
@@ -150,7 +157,7 @@ class DavGuard:
             body = environ["wsgi.input"].read(MAX_XML_BODY + 1)
             if len(body) > MAX_XML_BODY:
                 return _respond(start_response, "413 Payload Too Large", b"", [])
-            if b"<!doctype" in body.lower():
+            if _has_doctype(body):
                 return _respond(start_response, "400 Bad Request", b"", [])
             environ["wsgi.input"] = io.BytesIO(body)
             environ["CONTENT_LENGTH"] = str(len(body))

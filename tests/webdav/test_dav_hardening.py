@@ -27,6 +27,10 @@ def test_doctype_bodies_are_refused(dav: httpx.Client) -> None:
     for method in ("PROPFIND", "PROPPATCH", "LOCK"):
         response = dav.request(method, "/acme/", content=body, headers={"Depth": "0"})
         assert response.status_code == 400, method
+    wide = body.replace("UTF-8", "").encode("utf-16")  # (an XML parser reads UTF-16 as well)
+    for content in (wide, body.encode("utf-16-be"), body.encode("utf-16-le")):
+        response = dav.request("PROPFIND", "/acme/", content=content, headers={"Depth": "0"})
+        assert response.status_code == 400
 
 
 def test_oversized_xml_bodies_are_refused(dav: httpx.Client) -> None:
