@@ -23,9 +23,7 @@ from typing import Any
 from wsgidav.dc.base_dc import BaseDomainController
 from wsgidav.error_printer import ErrorPrinter
 from wsgidav.http_authenticator import HTTPAuthenticator
-from wsgidav.lock_man.lock_storage import LockStorageShelve
 from wsgidav.mw.cors import Cors
-from wsgidav.prop_man.property_manager import ShelvePropertyManager
 from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
 
@@ -33,6 +31,7 @@ from rokkafs.access.registry import AccessRegistry, administrator
 from rokkafs.access.throttle import Throttle
 from rokkafs.provider import Provider
 from rokkafs.webdav.browser import Browser
+from rokkafs.webdav.davstate import DavState
 from rokkafs.webdav.resources import RokkaDavProvider
 
 __all__ = ["DAV_PATH", "make_dav_app"]
@@ -40,8 +39,6 @@ __all__ = ["DAV_PATH", "make_dav_app"]
 DAV_PATH = "/dav"
 MAX_XML_BODY = 1 << 20
 DAV_BLOCK = 256 << 10  # bytes per read of a request body or a file sent (wsgidav: 8 KiB)
-DEFAULT_LOCK_SECONDS = 3600
-MAX_LOCK_SECONDS = 86_400
 _XML_METHODS = {"PROPFIND", "PROPPATCH", "LOCK", "UNLOCK"}
 _DOCTYPE_MARKERS = tuple("<!doctype".encode(codec) for codec in ("utf-8", "utf-16-le", "utf-16-be"))
 _FINITE_DEPTH = (
@@ -86,24 +83,6 @@ class ApiKeyDomainController(BaseDomainController):
 
     def digest_auth_user(self, realm: str, user_name: str, environ: dict[str, Any]) -> bool:
         return False
-
-
-class RokkaLockStorage(LockStorageShelve):
-    """wsgidav's shelve lock storage with a sane timeout: 1 hour when the client names none
-    (wsgidav's default is a week), at most a day."""
-
-    @staticmethod
-    def _sane(timeout: float | None) -> float:
-        if timeout is None or timeout == 604800 or timeout < 0:
-            return DEFAULT_LOCK_SECONDS
-        return min(float(timeout), MAX_LOCK_SECONDS)
-
-    def create(self, path: str, lock: dict[str, Any]) -> Any:
-        lock["timeout"] = self._sane(lock.get("timeout"))
-        return super().create(path, lock)
-
-    def refresh(self, token: str, *, timeout: float | None) -> Any:
-        return super().refresh(token, timeout=self._sane(timeout))
 
 
 def _respond(
@@ -225,6 +204,7 @@ def make_dav_app(
     """The WebDAV WSGI application, to be mounted at :data:`DAV_PATH`. Callers see only the
     organizations they are members of, with their roles' permissions."""
     provider = RokkaDavProvider(paths, data_dir, registry)
+    state = DavState(data_dir)
     config = {
         "provider_mapping": {"/": provider},
         "mount_path": DAV_PATH,
@@ -235,8 +215,8 @@ def make_dav_app(
             "default_to_digest": False,
         },
         "rokkafs": {"api_keys": api_keys, "registry": registry, "data_dir": str(data_dir)},
-        "property_manager": ShelvePropertyManager(str(data_dir / "dav-properties.shelve")),
-        "lock_storage": RokkaLockStorage(str(data_dir / "dav-locks.shelve")),
+        "property_manager": state.property_manager(),
+        "lock_storage": state.lock_storage(),
         "honor_mtime_header": True,
         "mutable_live_props": ["{DAV:}getlastmodified"],
         "hotfixes": {"emulate_win32_lastmod": True},

@@ -1,0 +1,147 @@
+"""WebDAV dead properties and locks, persisted in the data directory's ``dav.sqlite3``.
+
+wsgidav keeps both in a mapping (``_dict``) and ships shelve-backed versions; on a Python
+without gdbm, shelve falls back to the pure-Python ``dbm.dumb``, which rewrites its index on
+every change and is not safe for two processes. Here the mapping is one SQLite table per kind
+(each write its own transaction, WAL like the rest of the data directory); values are pickled
+as shelve does (they are wsgidav's own lock dictionaries and property XML bytes, written by
+this process into the trusted data directory). Old ``*.shelve`` files are imported once.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import shelve
+from collections.abc import Iterator, MutableMapping
+from pathlib import Path
+from typing import Any
+
+from wsgidav.lock_man.lock_storage import LockStorageDict
+from wsgidav.prop_man.property_manager import PropertyManager
+
+from rokkafs.sqlite_db import Database
+
+__all__ = ["DEFAULT_LOCK_SECONDS", "MAX_LOCK_SECONDS", "DavState"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LOCK_SECONDS = 3600
+MAX_LOCK_SECONDS = 86_400
+_KINDS = ("properties", "locks")
+_SCHEMA = "".join(
+    f"CREATE TABLE IF NOT EXISTS dav_{kind} (key TEXT PRIMARY KEY, value BLOB NOT NULL);"
+    for kind in _KINDS
+)
+
+
+class _Table(MutableMapping[str, Any]):
+    """One SQLite table seen as the persistent dict wsgidav expects."""
+
+    def __init__(self, database: Database, kind: str) -> None:
+        assert kind in _KINDS
+        self._db, self._table = database, f"dav_{kind}"
+
+    def __getitem__(self, key: str) -> Any:
+        rows = self._db.query(f"SELECT value FROM {self._table} WHERE key = ?", (key,))
+        if not rows:
+            raise KeyError(key)
+        return pickle.loads(rows[0][0])
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        with self._db.transaction() as db:
+            db.execute(
+                f"INSERT OR REPLACE INTO {self._table} VALUES (?, ?)", (key, pickle.dumps(value))
+            )
+
+    def __delitem__(self, key: str) -> None:
+        with self._db.transaction() as db:
+            if db.execute(f"DELETE FROM {self._table} WHERE key = ?", (key,)).rowcount == 0:
+                raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([row[0] for row in self._db.query(f"SELECT key FROM {self._table}")])
+
+    def __len__(self) -> int:
+        return int(self._db.query(f"SELECT COUNT(*) FROM {self._table}")[0][0])
+
+    def clear(self) -> None:
+        with self._db.transaction() as db:
+            db.execute(f"DELETE FROM {self._table}")
+
+    def sync(self) -> None:
+        """(Every write is committed already.)"""
+
+    def close(self) -> None:
+        """(The connections belong to :class:`DavState`.)"""
+
+
+class DavState:
+    """The database behind :class:`SqlitePropertyManager` and :class:`SqliteLockStorage`."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self._database = Database(data_dir / "dav.sqlite3", _SCHEMA)
+        for kind in _KINDS:
+            self._import_shelve(data_dir / f"dav-{kind}.shelve", self.table(kind))
+
+    def table(self, kind: str) -> _Table:
+        return _Table(self._database, kind)
+
+    def property_manager(self) -> PropertyManager:
+        return SqlitePropertyManager(self.table("properties"))
+
+    def lock_storage(self) -> LockStorageDict:
+        return SqliteLockStorage(self.table("locks"))
+
+    @staticmethod
+    def _import_shelve(path: Path, table: _Table) -> None:
+        """Copy what an older rokkafs kept in a shelve, then set the shelve's files aside."""
+        files = [f for f in path.parent.glob(path.name + "*") if not f.name.endswith(".imported")]
+        if not files:
+            return
+        with shelve.open(str(path), flag="r") as old:
+            for key in old:
+                table[key] = old[key]
+        for file in files:
+            file.rename(file.with_name(file.name + ".imported"))
+        log.info("imported %s into dav.sqlite3", path.name)
+
+
+class SqlitePropertyManager(PropertyManager):
+    """wsgidav's property manager over a :class:`_Table`."""
+
+    def __init__(self, table: _Table) -> None:
+        super().__init__()
+        self._table = table
+
+    def _lazy_open(self) -> None:
+        self._dict: _Table | None = self._table
+        self._loaded = True
+
+    def _close(self) -> None:
+        self._dict, self._loaded = None, False
+
+
+class SqliteLockStorage(LockStorageDict):
+    """wsgidav's lock storage over a :class:`_Table`, with a sane timeout: 1 hour when the
+    client names none (wsgidav's default is a week), at most a day."""
+
+    def __init__(self, table: _Table) -> None:
+        super().__init__()
+        self._table = table
+
+    def open(self) -> None:
+        self._dict = self._table
+
+    @staticmethod
+    def _sane(timeout: float | None) -> float:
+        if timeout is None or timeout == 604800 or timeout < 0:
+            return DEFAULT_LOCK_SECONDS
+        return min(float(timeout), MAX_LOCK_SECONDS)
+
+    def create(self, path: str, lock: dict[str, Any]) -> Any:
+        lock["timeout"] = self._sane(lock.get("timeout"))
+        return super().create(path, lock)
+
+    def refresh(self, token: str, *, timeout: float | None) -> Any:
+        return super().refresh(token, timeout=self._sane(timeout))
