@@ -13,6 +13,9 @@ from __future__ import annotations
 import logging
 import pickle
 import shelve
+import sqlite3
+import threading
+import time
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LOCK_SECONDS = 3600
 MAX_LOCK_SECONDS = 86_400
+RECHECK_SECONDS = 0.1
 _KINDS = ("properties", "locks")
 _SCHEMA = "".join(
     f"CREATE TABLE IF NOT EXISTS dav_{kind} (key TEXT PRIMARY KEY, value BLOB NOT NULL);"
@@ -36,13 +40,41 @@ _SCHEMA = "".join(
 
 
 class _Table(MutableMapping[str, Any]):
-    """One SQLite table seen as the persistent dict wsgidav expects."""
+    """One SQLite table seen as the persistent dict wsgidav expects.
 
-    def __init__(self, database: Database, kind: str) -> None:
+    wsgidav looks up every entry of a PROPFIND answer (its locks, its dead properties), and
+    nearly all are absent: those are answered from the set of keys held in memory. It is read
+    again after this process changes the table, and when another process has committed a
+    change (``PRAGMA data_version`` on a connection of its own, asked at most every
+    :data:`RECHECK_SECONDS`: another server's new lock shows within that time).
+    """
+
+    def __init__(self, database: Database, path: Path, kind: str) -> None:
         assert kind in _KINDS
         self._db, self._table = database, f"dav_{kind}"
+        self._watch = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._watched = threading.Lock()
+        self._version, self._checked = -1, 0.0
+        self._keys: frozenset[str] = frozenset()
+
+    def _present(self, key: str) -> bool:
+        with self._watched:
+            now = time.monotonic()
+            if self._version < 0 or now - self._checked >= RECHECK_SECONDS:
+                version = self._watch.execute("PRAGMA data_version").fetchone()[0]
+                if version != self._version:
+                    rows = self._watch.execute(f"SELECT key FROM {self._table}").fetchall()
+                    self._keys, self._version = frozenset(r[0] for r in rows), version
+                self._checked = now
+            return key in self._keys
+
+    def _changed(self) -> None:
+        with self._watched:
+            self._version = -1
 
     def __getitem__(self, key: str) -> Any:
+        if not self._present(key):
+            raise KeyError(key)
         rows = self._db.query(f"SELECT value FROM {self._table} WHERE key = ?", (key,))
         if not rows:
             raise KeyError(key)
@@ -53,11 +85,13 @@ class _Table(MutableMapping[str, Any]):
             db.execute(
                 f"INSERT OR REPLACE INTO {self._table} VALUES (?, ?)", (key, pickle.dumps(value))
             )
+        self._changed()
 
     def __delitem__(self, key: str) -> None:
         with self._db.transaction() as db:
             if db.execute(f"DELETE FROM {self._table} WHERE key = ?", (key,)).rowcount == 0:
                 raise KeyError(key)
+        self._changed()
 
     def __iter__(self) -> Iterator[str]:
         return iter([row[0] for row in self._db.query(f"SELECT key FROM {self._table}")])
@@ -68,6 +102,7 @@ class _Table(MutableMapping[str, Any]):
     def clear(self) -> None:
         with self._db.transaction() as db:
             db.execute(f"DELETE FROM {self._table}")
+        self._changed()
 
     def sync(self) -> None:
         """(Every write is committed already.)"""
@@ -80,12 +115,15 @@ class DavState:
     """The database behind :class:`SqlitePropertyManager` and :class:`SqliteLockStorage`."""
 
     def __init__(self, data_dir: Path) -> None:
-        self._database = Database(data_dir / "dav.sqlite3", _SCHEMA)
+        self._path = data_dir / "dav.sqlite3"
+        self._database = Database(self._path, _SCHEMA)
+        with self._database.transaction():  # (the tables exist before anything watches them)
+            pass
         for kind in _KINDS:
             self._import_shelve(data_dir / f"dav-{kind}.shelve", self.table(kind))
 
     def table(self, kind: str) -> _Table:
-        return _Table(self._database, kind)
+        return _Table(self._database, self._path, kind)
 
     def property_manager(self) -> PropertyManager:
         return SqlitePropertyManager(self.table("properties"))

@@ -4,6 +4,7 @@ and imported once from the shelve files of older versions."""
 from __future__ import annotations
 
 import shelve
+import time
 from pathlib import Path
 
 import httpx
@@ -13,7 +14,7 @@ from support import serving
 from test_dav_persistence_tls import LOCK_BODY, PROPPATCH
 
 from rokkafs.store.local import LocalStore
-from rokkafs.webdav.davstate import DavState
+from rokkafs.webdav.davstate import RECHECK_SECONDS, DavState
 
 COLOUR = "{http://example.org/c}colour"
 ASK_COLOUR = (
@@ -30,13 +31,16 @@ def test_two_server_processes_share_properties_and_locks(tmp_path: Path) -> None
         two = httpx.Client(base_url=f"{second}/dav", auth=("me", key))
         assert one.put("/acme/a.png", content=images.png()).status_code == 201
         assert one.request("PROPPATCH", "/acme/a.png", content=PROPPATCH).status_code == 207
+        time.sleep(RECHECK_SECONDS)  # (how long another process may answer from memory)
         seen = two.request("PROPFIND", "/acme/a.png", headers={"Depth": "0"}, content=ASK_COLOUR)
         assert [props[COLOUR] for props in responses(seen.text).values()] == ["blue"]
         locked = one.request("LOCK", "/acme/b.png", content=LOCK_BODY)
         assert locked.status_code == 201
+        time.sleep(RECHECK_SECONDS)
         assert two.put("/acme/b.png", content=images.png(color=2)).status_code == 423
         token = locked.headers["Lock-Token"]
         assert one.request("UNLOCK", "/acme/b.png", headers={"Lock-Token": token}).is_success
+        time.sleep(RECHECK_SECONDS)
         assert two.put("/acme/b.png", content=images.png(color=2)).status_code in (201, 204)
         one.close()
         two.close()
