@@ -23,6 +23,10 @@ PROPPATCH = (
     '<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:C="http://example.org/c">'
     "<D:set><D:prop><C:colour>blue</C:colour></D:prop></D:set></D:propertyupdate>"
 )
+ASK_COLOUR = (
+    '<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:C="http://example.org/c">'
+    "<D:prop><C:colour/></D:prop></D:propfind>"
+)
 
 
 def test_dead_properties_and_locks_survive_a_restart(tmp_path: Path) -> None:
@@ -39,13 +43,7 @@ def test_dead_properties_and_locks_survive_a_restart(tmp_path: Path) -> None:
         dav.close()
     with serving(data) as (url, key, _):
         dav = httpx.Client(base_url=f"{url}/dav", auth=("me", key))
-        found = dav.request(
-            "PROPFIND",
-            "/acme/a.png",
-            headers={"Depth": "0"},
-            content='<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:C="http://example.org/c">'
-            "<D:prop><C:colour/></D:prop></D:propfind>",
-        )
+        found = dav.request("PROPFIND", "/acme/a.png", headers={"Depth": "0"}, content=ASK_COLOUR)
         assert "blue" in found.text
         assert dav.put("/acme/b.png", content=images.png(color=2)).status_code == 423
         discovery = dav.request("PROPFIND", "/acme/b.png", headers={"Depth": "0"})

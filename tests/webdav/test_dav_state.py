@@ -11,16 +11,12 @@ import httpx
 import images
 from davsupport import responses
 from support import serving
-from test_dav_persistence_tls import LOCK_BODY, PROPPATCH
+from test_dav_persistence_tls import ASK_COLOUR, LOCK_BODY, PROPPATCH
 
 from rokkafs.store.local import LocalStore
 from rokkafs.webdav.davstate import RECHECK_SECONDS, DavState
 
 COLOUR = "{http://example.org/c}colour"
-ASK_COLOUR = (
-    '<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:C="http://example.org/c">'
-    "<D:prop><C:colour/></D:prop></D:propfind>"
-)
 
 
 def test_two_server_processes_share_properties_and_locks(tmp_path: Path) -> None:
