@@ -104,12 +104,6 @@ class _Table(MutableMapping[str, Any]):
             db.execute(f"DELETE FROM {self._table}")
         self._changed()
 
-    def sync(self) -> None:
-        """(Every write is committed already.)"""
-
-    def close(self) -> None:
-        """(The connections belong to :class:`DavState`.)"""
-
 
 class DavState:
     """The database behind :class:`SqlitePropertyManager` and :class:`SqliteLockStorage`."""
@@ -119,17 +113,18 @@ class DavState:
         self._database = Database(self._path, _SCHEMA)
         with self._database.transaction():  # (the tables exist before anything watches them)
             pass
-        for kind in _KINDS:
-            self._import_shelve(data_dir / f"dav-{kind}.shelve", self.table(kind))
+        self._tables = {kind: _Table(self._database, self._path, kind) for kind in _KINDS}
+        for kind, table in self._tables.items():
+            self._import_shelve(data_dir / f"dav-{kind}.shelve", table)
 
     def table(self, kind: str) -> _Table:
-        return _Table(self._database, self._path, kind)
+        return self._tables[kind]
 
     def property_manager(self) -> PropertyManager:
-        return SqlitePropertyManager(self.table("properties"))
+        return SqlitePropertyManager(self._tables["properties"])
 
     def lock_storage(self) -> LockStorageDict:
-        return SqliteLockStorage(self.table("locks"))
+        return SqliteLockStorage(self._tables["locks"])
 
     @staticmethod
     def _import_shelve(path: Path, table: _Table) -> None:
