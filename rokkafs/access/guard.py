@@ -97,6 +97,24 @@ class AuthorizedStore(Store):
             mtime=mtime,
         )
 
+    def write_source_image(
+        self,
+        org: str,
+        data: IO[bytes],
+        *,
+        name: str,
+        replacing: str | None = None,
+        mtime: float | None = None,
+    ) -> SourceImage:
+        self.require(org, "upload")
+        if not self.principal.may(org, "write"):  # (a member who may only add files)
+            self.require(org, "read")
+            if replacing is not None or self._store.find_by_name(org, name) is not None:
+                self.require(org, "write")
+        return self._store.write_source_image(
+            org, data, name=name, replacing=replacing, mtime=mtime
+        )
+
     def create_source_image_from_url(
         self,
         org: str,

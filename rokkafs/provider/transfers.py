@@ -9,8 +9,9 @@ from rokkafs.errors import AlreadyExists, InvalidInput, NotFound, NotPermitted
 from rokkafs.model import SourceImage
 from rokkafs.provider.nodes import Node
 from rokkafs.provider.paths import Location, check_name, is_side_name, parse_path
-from rokkafs.provider.writing import Writer, fresh_variant
+from rokkafs.provider.writing import Writer
 from rokkafs.store.ingest import Staged, read_chunks, stage_chunks
+from rokkafs.store.records import first_unused_variant
 
 __all__ = ["Provider"]
 
@@ -21,7 +22,9 @@ class Provider(Writer):
     Thread-safe as far as the store is; operations on different paths do not interfere.
     """
 
-    def _prepare_target(self, source: Node, target: Location, overwrite: bool) -> None:
+    def _prepare_target(
+        self, source: Node, target: Location, overwrite: bool, *, clear: bool = True
+    ) -> None:
         existing = self._existing(target)
         if existing is None:
             return
@@ -39,7 +42,8 @@ class Provider(Writer):
             if source.is_dir:
                 return  # folders merge (RFC 4918: COPY onto a collection with Overwrite: T)
             raise AlreadyExists(f"{target.name} is a folder")
-        self._clear_for(target)
+        if clear:
+            self._clear_for(target)
 
     # ----------------------------------------------------------------- moving
 
@@ -55,7 +59,9 @@ class Provider(Writer):
         check_name(source_location)
         source = self.stat_location(source_location)
         target = self._live_target(dst)
-        self._prepare_target(source, target, overwrite)
+        # a side file becoming an image replaces the target in the store's one step
+        becomes_image = source.kind == "side" and source.size and not is_side_name(target.basename)
+        self._prepare_target(source, target, overwrite, clear=not becomes_image)
         assert source_location.org is not None and target.org is not None
         if source.kind == "side":
             self._move_side(source_location, target)
@@ -179,7 +185,8 @@ class Provider(Writer):
         org = image.organization
         twins = self.store.find_by_binary_hash(org, image.binary_hash)
         base = {k: v for k, v in image.dynamic_metadata.items() if k != "version"}
-        version = fresh_variant(twins, base, name, plain_ok=False)["version"]
+        used = [t.dynamic_metadata for t in twins]
+        version = first_unused_variant(used, base, name, plain_ok=False)["version"]
         assert isinstance(version, dict)
         variant = self.store.set_dynamic_metadata(org, image.hash, "version", version)
         variant = self.store.rename_source_image(org, variant.hash, name)

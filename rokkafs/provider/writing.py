@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import replace
 from typing import BinaryIO
 
@@ -18,30 +17,7 @@ from rokkafs.provider.uploads import Upload
 from rokkafs.store.base import Store
 from rokkafs.store.ingest import HandedOver, Staged
 
-__all__ = ["Writer", "fresh_variant"]
-
-
-def _canonical(dynamic: Mapping[str, object]) -> str:
-    return json.dumps(dynamic, sort_keys=True)
-
-
-def fresh_variant(
-    twins: list[SourceImage], base: Mapping[str, object], name: str, *, plain_ok: bool = True
-) -> dict[str, object]:
-    """Dynamic metadata for one more image of bytes that live images (``twins``) already
-    have: ``base`` itself if no twin uses it (and ``plain_ok``), else ``base`` plus a
-    ``version`` named after ``name`` (numbered if needed) that no twin has. So a new file never
-    takes over an image that another file shows."""
-    used = {_canonical(t.dynamic_metadata) for t in twins}
-    if plain_ok and _canonical(base) not in used:
-        return dict(base)
-    number = 1
-    while True:
-        text = name if number == 1 else f"{name} ({number})"
-        candidate = {**base, "version": {"text": text}}
-        if _canonical(candidate) not in used:
-            return candidate
-        number += 1
+__all__ = ["Writer"]
 
 
 class Writer(Reader):
@@ -143,21 +119,15 @@ class Writer(Reader):
         existing = self._existing(location)
         if existing is not None and existing.is_dir:
             raise AlreadyExists(f"{location.name} is a folder")
-        old = existing.image if existing is not None else None
-        if old is not None and old.binary_hash == staged.binary_hash:
-            if mtime is not None:
-                self.store.set_mtime(old.organization, old.hash, mtime)
-            return self.stat_location(location)
-        if old is not None and old.locked:
-            raise Locked(f"{location.name} is locked and cannot be replaced")
-        twins = self.store.find_by_binary_hash(location.org, staged.binary_hash)
-        dynamic = fresh_variant(twins, {}, location.name) or None
+        shown = existing.image if existing is not None else None
+        # (a duplicate spelling, ``cat~1a2b3c.png``, names the image it shows by its hash)
+        replacing = shown.hash if shown is not None and shown.name != location.name else None
         with HandedOver(staged) as data:
-            image = self.store.create_source_image(
-                location.org, data, name=location.name, dynamic_metadata=dynamic, mtime=when
+            image = self.store.write_source_image(
+                location.org, data, name=location.name, replacing=replacing, mtime=mtime
             )
-        if existing is not None:
-            self._clear_for(location, replacing=image)
+        if existing is not None and existing.kind == "side":
+            self.faces.delete_file(location.org, location.name)
         return self._image_node(location.basename, image, in_trash=False)
 
     def create_placeholder(self, path: str, *, mtime: float | None = None) -> Node:

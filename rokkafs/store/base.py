@@ -133,6 +133,26 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
+    def write_source_image(
+        self,
+        org: str,
+        data: IO[bytes],
+        *,
+        name: str,
+        replacing: str | None = None,
+        mtime: float | None = None,
+    ) -> SourceImage:
+        """A file face's write: afterwards the path ``name`` shows these bytes. The image it
+        showed (``replacing``, the hash a duplicate spelling names; else the oldest live image
+        of ``name``) goes to the trash unless it has these bytes already; no other image is
+        renamed, moved or revived (bytes held by another image become a ``version`` variant).
+        Stores that can do so decide it in one step, so concurrent writers serialize.
+
+        Raises:
+            Locked: the image shown is locked. And as :meth:`create_source_image`.
+        """
+
+    @abc.abstractmethod
     def create_source_image_from_url(
         self,
         org: str,

@@ -54,7 +54,13 @@ from rokkafs.store.copying import copy_batch, copy_into
 from rokkafs.store.fetch import fetch_url
 from rokkafs.store.index import IndexTransaction, StoredImage
 from rokkafs.store.ingest import HandedOver, Staged, read_chunks, stage_chunks
-from rokkafs.store.local_upload import UploadRequest, adopt_file, commit_upload
+from rokkafs.store.local_upload import (
+    PathWrite,
+    UploadRequest,
+    adopt_file,
+    commit_path_write,
+    commit_upload,
+)
 from rokkafs.store.lookups import existing_row, require_image, require_org, short_hash_for
 from rokkafs.store.records import (
     deleted,
@@ -165,6 +171,9 @@ class LocalStore(Store):
             protected,
             mtime,
         )
+        return self._commit(request, self._stage(org, data))
+
+    def _stage(self, org: str, data: IO[bytes]) -> Staged:
         max_bytes = self.config.max_upload_bytes
         staged = None
         if isinstance(data, HandedOver):  # a face's staging file: moved in, not copied
@@ -172,7 +181,31 @@ class LocalStore(Store):
         if staged is None:
             self.get_organization(org)  # (before reading a whole upload for nothing)
             staged = stage_chunks(self._blobs, read_chunks(data), max_bytes=max_bytes)
-        return self._commit(request, staged)
+        return staged
+
+    def write_source_image(
+        self,
+        org: str,
+        data: IO[bytes],
+        *,
+        name: str,
+        replacing: str | None = None,
+        mtime: float | None = None,
+    ) -> SourceImage:
+        name = validate_image_name(name)
+        if replacing is not None:
+            validate_hash_ref(replacing)
+        write = PathWrite(org, name, replacing, mtime)
+        staged = self._stage(org, data)
+        return commit_path_write(
+            self._index,
+            self._blobs,
+            self.config,
+            write,
+            staged,
+            now=self._clock(),
+            trash_cutoff=self._trash_cutoff(),
+        )
 
     def create_source_image_from_url(
         self,

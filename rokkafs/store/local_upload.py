@@ -14,9 +14,10 @@ from rokkafs.store.config import OptimizeSource, StoreConfig
 from rokkafs.store.index import MetadataIndex, StoredImage
 from rokkafs.store.ingest import Staged, detect_staged, discard, new_source_image, optimize_staged
 from rokkafs.store.lookups import existing_row, require_org, short_hash_for
+from rokkafs.store.path_write import write_in_index
 from rokkafs.store.records import reuploaded
 
-__all__ = ["UploadRequest", "adopt_file", "commit_upload"]
+__all__ = ["PathWrite", "UploadRequest", "adopt_file", "commit_path_write", "commit_upload"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,51 @@ class UploadRequest:
     optimize_source: OptimizeSource | None = None
     protected: bool = False
     mtime: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PathWrite:
+    """A file face's write of one path (see :mod:`rokkafs.store.path_write`)."""
+
+    org: str
+    name: str
+    replacing: str | None
+    mtime: float | None
+
+
+def commit_path_write(
+    index: MetadataIndex,
+    blobs: BlobStorage,
+    config: StoreConfig,
+    write: PathWrite,
+    staged: Staged,
+    *,
+    now: float,
+    trash_cutoff: float,
+) -> SourceImage:
+    """Detect a staged upload and make it the file at ``write.name``, deciding what it
+    replaces inside one exclusive index transaction; the staging file is removed whatever
+    happens."""
+    try:
+        staged = detect_staged(
+            staged, max_pixels=config.max_pixels, non_image_types=config.non_image_types
+        )
+        staged.wait_durable()  # (outside the write lock: parallel uploads flush in parallel)
+        with index.write() as tx:
+            require_org(tx, write.org)
+            return write_in_index(
+                tx,
+                blobs,
+                staged,
+                org=write.org,
+                name=write.name,
+                replacing=write.replacing,
+                mtime=write.mtime,
+                now=now,
+                trash_cutoff=trash_cutoff,
+            )
+    finally:
+        discard(staged)
 
 
 def commit_upload(

@@ -3,7 +3,8 @@ making dynamic-metadata variants, copies and short hashes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -13,12 +14,14 @@ from rokkafs.model import SourceImage
 
 __all__ = [
     "deleted",
+    "first_unused_variant",
     "merge_user_metadata",
     "remove_user_metadata_field",
     "require_unlocked",
     "reuploaded",
     "shortest_unique_prefix",
     "undeleted",
+    "variant_candidates",
 ]
 
 MIN_SHORT_HASH = 6
@@ -104,3 +107,35 @@ def reuploaded(
         require_unlocked(old, "change its user metadata")
     image = undeleted(replace(old, name=name, user_metadata=merged))
     return image if mtime is None else replace(image, mtime=mtime)
+
+
+def variant_candidates(
+    base: Mapping[str, object], name: str, *, plain_ok: bool = True
+) -> Iterator[dict[str, object]]:
+    """Dynamic metadata for one more image of bytes the organization may hold already, in the
+    order to try: ``base`` itself (if ``plain_ok``), then ``base`` plus a ``version`` named
+    after ``name``, then numbered ones (``name (2)``, …). The caller takes the first whose hash
+    no image (live or trashed) has, so a new file never takes over, renames or revives another
+    image: rokka's own way to hold one binary twice."""
+    if plain_ok:
+        yield dict(base)
+    number = 1
+    while True:
+        text = name if number == 1 else f"{name} ({number})"
+        yield {**base, "version": {"text": text}}
+        number += 1
+
+
+def first_unused_variant(
+    used: Sequence[Mapping[str, object]],
+    base: Mapping[str, object],
+    name: str,
+    *,
+    plain_ok: bool,
+) -> dict[str, object]:
+    """The first of :func:`variant_candidates` that none of the ``used`` dynamic metadata is."""
+    taken = {json.dumps(u, sort_keys=True) for u in used}
+    for candidate in variant_candidates(base, name, plain_ok=plain_ok):
+        if json.dumps(candidate, sort_keys=True) not in taken:
+            return candidate
+    raise AssertionError("unreachable: the candidates never end")

@@ -47,6 +47,7 @@ from rokkafs.model import (
 from rokkafs.search import SearchQuery, query_to_params
 from rokkafs.store.base import Store
 from rokkafs.store.config import OptimizeSource, StoreConfig
+from rokkafs.store.path_write import write_through_store
 from rokkafs.store.remote_http import RETRYABLE, Kind, error_for, json_of, retry_delay
 from rokkafs.wire import organization_from_rokka, source_image_from_rokka
 
@@ -182,6 +183,18 @@ class RemoteStore(Store):
             data=fields,
         )
         return self._created(org, response)
+
+    def write_source_image(
+        self,
+        org: str,
+        data: IO[bytes],
+        *,
+        name: str,
+        replacing: str | None = None,
+        mtime: float | None = None,
+    ) -> SourceImage:
+        """Through the remote's public routes (rokka has no one-step path write)."""
+        return write_through_store(self, org, data, name=name, replacing=replacing, mtime=mtime)
 
     def create_source_image_from_url(
         self,

@@ -173,3 +173,50 @@ def test_statfs_and_modes(mounted) -> None:  # type: ignore[no-untyped-def]
     os.chmod(path, 0o600)
     os.chown(path, os.getuid(), os.getgid())
     assert oct(path.stat().st_mode & 0o777) == "0o644"
+
+
+def test_eight_writers_of_one_path_through_the_mount_and_a_server(  # type: ignore[no-untyped-def]
+    mounted, tmp_path: Path
+) -> None:
+    """Four ``cp`` through the mount and four PUTs through a server process on the same data
+    directory, all at once onto one existing file: one file, the rest in the trash, no
+    errors."""
+    import threading
+
+    import httpx
+    from support import serving
+
+    sources = []
+    for color in range(8):
+        source = tmp_path / f"w{color}.png"
+        source.write_bytes(images.png(color=color))
+        sources.append(source)
+    target = mounted.root / "acme" / "same.png"
+    target.write_bytes(images.png(color=99))  # (cp creates a missing file with O_EXCL)
+    results: list[object] = []
+    start = threading.Barrier(8)
+    with serving(mounted.data) as (url, key, _):
+
+        def copy(source: Path) -> None:
+            start.wait()
+            done = run("cp", str(source), str(target))
+            results.append(0 if done.returncode == 0 else done.stderr)
+
+        def put(source: Path) -> None:
+            with httpx.Client(auth=("me", key), timeout=60) as client:
+                start.wait()
+                answer = client.put(f"{url}/dav/acme/same.png", content=source.read_bytes())
+                results.append(answer.status_code)
+
+        threads = [
+            threading.Thread(target=copy if i % 2 else put, args=(source,))
+            for i, source in enumerate(sources)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert all(status in (0, 201, 204) for status in results), results
+    assert list(live(mounted.store)) == ["same.png"]
+    assert trashed(mounted.store) == ["same.png"] * 8
+    assert os.listdir(mounted.root / "acme") == ["same.png"]

@@ -1,0 +1,140 @@
+"""A file face's write: the bytes become exactly the file at one path, decided in one step.
+
+The file faces show an image at ``/<org>/<name>`` (the oldest live image of that name, see
+``docs/architecture.md``). Writing that path must replace exactly that image and nothing else:
+
+- the same bytes as the image shown: nothing changes (a repeated copy keeps every URL);
+- other bytes: the image shown goes to the trash and a new image takes the name;
+- bytes the organization holds already under another image (live, trashed, or past its
+  retention but not purged): the new image is a ``version`` variant of them, so no other
+  image is renamed, moved or brought back from the trash.
+
+LocalStore runs :func:`write_in_index` inside its exclusive index transaction, so concurrent
+writers of one path (threads, processes, or nodes on one database) serialize: the last to
+commit is the file, every earlier one is in the trash. :func:`write_through_store` does the
+same with any store's public operations, for stores that cannot do it in one step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import IO, TYPE_CHECKING
+
+from rokkafs.errors import NotFound
+from rokkafs.metadata import compute_hash, validate_dynamic_metadata
+from rokkafs.model import SourceImage
+from rokkafs.search import Filter, SearchQuery
+from rokkafs.store.blobs import BlobStorage
+from rokkafs.store.index import IndexTransaction, StoredImage
+from rokkafs.store.ingest import HandedOver, Staged, new_source_image
+from rokkafs.store.lookups import existing_row, short_hash_for
+from rokkafs.store.records import (
+    deleted,
+    first_unused_variant,
+    require_unlocked,
+    variant_candidates,
+)
+
+if TYPE_CHECKING:
+    from rokkafs.store.base import Store
+
+__all__ = ["write_in_index", "write_through_store"]
+
+
+def _shown(
+    tx: IndexTransaction, org: str, name: str, replacing: str | None, trash_cutoff: float
+) -> StoredImage | None:
+    if replacing is not None:  # a duplicate spelling (``cat~1a2b3c.png``) names its image
+        return tx.get_image(org, replacing, include_deleted=False, trash_cutoff=trash_cutoff)
+    return tx.image_named(org, name, deleted=False, trash_cutoff=trash_cutoff)
+
+
+def write_in_index(
+    tx: IndexTransaction,
+    blobs: BlobStorage,
+    staged: Staged,
+    *,
+    org: str,
+    name: str,
+    replacing: str | None,
+    mtime: float | None,
+    now: float,
+    trash_cutoff: float,
+) -> SourceImage:
+    """Make the detected, durable ``staged`` upload the file at ``name`` inside one write
+    transaction (see the module docstring).
+
+    Raises:
+        Locked: the image shown there is locked (nothing changes).
+    """
+    shown = _shown(tx, org, name, replacing, trash_cutoff)
+    if shown is not None and shown.image.binary_hash == staged.binary_hash:
+        if mtime is None or mtime == shown.image.mtime:
+            return shown.image
+        unchanged = replace(shown.image, mtime=mtime)
+        tx.put_image(replace(shown, image=unchanged))
+        return unchanged
+    if shown is not None:
+        require_unlocked(shown.image, "be replaced")
+    for candidate in variant_candidates({}, name):
+        dynamic = validate_dynamic_metadata(candidate)
+        image_hash = compute_hash(staged.binary_hash, dynamic)
+        if existing_row(tx, org, image_hash) is None:
+            break
+    image = new_source_image(
+        org,
+        staged,
+        image_hash=image_hash,
+        short_hash=short_hash_for(tx, org, image_hash),
+        name=name,
+        user_metadata={},
+        dynamic_metadata=dynamic,
+        protected=False,
+        now=now,
+        mtime=mtime,
+    )
+    if shown is not None:
+        tx.put_image(replace(shown, image=deleted(shown.image, now)))
+    blobs.publish(staged.path, staged.blob_id)
+    tx.add_blob(staged.blob_id, staged.size)
+    tx.put_image(StoredImage(image, staged.blob_id))
+    return image
+
+
+def _twins(store: Store, org: str, binary_hash: str) -> list[SourceImage]:
+    query = SearchQuery(filters=(Filter("binary_hash", value=binary_hash),), limit=2000)
+    trashed = store.list_source_images(org, replace(query, deleted=True)).items
+    return [*store.find_by_binary_hash(org, binary_hash), *trashed]
+
+
+def write_through_store(
+    store: Store,
+    org: str,
+    data: IO[bytes],
+    *,
+    name: str,
+    replacing: str | None,
+    mtime: float | None,
+) -> SourceImage:
+    """The same as :func:`write_in_index` through a store's public operations: the same
+    result for one writer, but not one step (two writers of one path may both create)."""
+    if replacing is not None:
+        try:
+            shown: SourceImage | None = store.get_source_image(org, replacing)
+        except NotFound:
+            shown = None
+    else:
+        shown = store.find_by_name(org, name)
+    binary_hash = data.staged.binary_hash if isinstance(data, HandedOver) else None
+    if shown is not None and shown.binary_hash == binary_hash:
+        return shown if mtime is None else store.set_mtime(org, shown.hash, mtime)
+    if shown is not None:
+        require_unlocked(shown, "be replaced")
+    used = [t.dynamic_metadata for t in _twins(store, org, binary_hash)] if binary_hash else []
+    dynamic = first_unused_variant(used, {}, name, plain_ok=True)
+    image = store.create_source_image(
+        org, data, name=name, dynamic_metadata=dynamic or None, mtime=mtime
+    )
+    if shown is not None and shown.hash != image.hash:
+        store.delete_source_image(org, shown.hash)
+    return image
