@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -49,13 +50,29 @@ def make_server(
         from rokkafs.webdav.app import DAV_PATH, make_dav_app
 
         paths = Provider(store, FaceState(data_dir))
+        from rokkafs.webdav.root import DavRoot
+
         dav = make_dav_app(paths, data_dir, api_keys, registry)
-        app = DispatcherMiddleware(app, {DAV_PATH: dav})
+        app = DavRoot(
+            DispatcherMiddleware(app, {DAV_PATH: dav}), DAV_PATH, _key_check(api_keys, registry)
+        )
     server = wsgi.Server((host, port), AccessLog(app), numthreads=threads, server_name="rokkafs")
     server.max_request_body_size = store.config.max_upload_bytes + (1 << 20)
     if tls_cert is not None and tls_key is not None:
         server.ssl_adapter = BuiltinSSLAdapter(str(tls_cert), str(tls_key))
     return server
+
+
+def _key_check(
+    api_keys: Callable[[], list[str]], registry: AccessRegistry | None
+) -> Callable[[str], bool]:
+    def valid(key: str) -> bool:
+        if registry is not None and registry.authenticate(key) is not None:
+            return True
+        given = key.encode("utf-8", "replace")
+        return any(hmac.compare_digest(given, k.encode()) for k in api_keys())
+
+    return valid
 
 
 @contextmanager

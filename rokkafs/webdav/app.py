@@ -24,13 +24,13 @@ from wsgidav.dc.base_dc import BaseDomainController
 from wsgidav.error_printer import ErrorPrinter
 from wsgidav.http_authenticator import HTTPAuthenticator
 from wsgidav.mw.cors import Cors
-from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
 
 from rokkafs.access.registry import AccessRegistry, administrator
 from rokkafs.access.throttle import Throttle
 from rokkafs.provider import Provider
 from rokkafs.webdav.browser import Browser
+from rokkafs.webdav.conditions import Resolver
 from rokkafs.webdav.davstate import DavState
 from rokkafs.webdav.resources import RokkaDavProvider
 
@@ -221,7 +221,7 @@ def make_dav_app(
         "mutable_live_props": ["{DAV:}getlastmodified"],
         "hotfixes": {"emulate_win32_lastmod": True},
         "dir_browser": {"enable": False},
-        "middleware_stack": [Cors, ErrorPrinter, HTTPAuthenticator, Browser, RequestResolver],
+        "middleware_stack": [Cors, ErrorPrinter, HTTPAuthenticator, Browser, Resolver],
         "suppress_version_info": True,
         "block_size": DAV_BLOCK,
         "logging": {"enable": False},

@@ -109,6 +109,8 @@ class _Resource:
         return names + properties.live_property_names(self.node)
 
     def get_property_value(self, name: str) -> Any:
+        if name == "{DAV:}getetag" and self.node is not None and self.node.etag:
+            return f'"{self.node.etag}"'  # (quoted, as in the ETag header: RFC 4918 15.6)
         if self.node is not None and properties.is_live_property(name):
             value = properties.live_property_value(self.node, name)
             if value is not None:

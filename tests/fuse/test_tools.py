@@ -220,3 +220,16 @@ def test_eight_writers_of_one_path_through_the_mount_and_a_server(  # type: igno
     assert list(live(mounted.store)) == ["same.png"]
     assert trashed(mounted.store) == ["same.png"] * 8
     assert os.listdir(mounted.root / "acme") == ["same.png"]
+
+
+def test_reverting_a_file_through_the_mount(mounted) -> None:  # type: ignore[no-untyped-def]
+    v1, v2 = images.png(color=40), images.png(color=41)
+    target = mounted.root / "acme" / "edit.png"
+    for data in (v1, v2, v1):
+        target.write_bytes(data)
+    assert os.listdir(mounted.root / "acme") == ["edit.png"]
+    assert target.read_bytes() == v1
+    trashed_images = mounted.store.list_source_images("acme", SearchQuery(deleted=True)).items
+    assert sorted(i.binary_hash for i in trashed_images) == sorted(
+        hashlib.sha1(v).hexdigest() for v in (v1, v2)
+    )

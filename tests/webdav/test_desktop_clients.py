@@ -1,0 +1,96 @@
+"""Desktop clients' request sequences against a real server: Explorer's probe of the server
+root, Finder's revalidation with If-Modified-Since, a reverted file, quoted entity tags."""
+
+from __future__ import annotations
+
+import hashlib
+
+import httpx
+import images
+from davsupport import DavServer, responses
+from test_dav_operations import LOCK_BODY, live
+
+from rokkafs.search import SearchQuery
+
+MINIREDIR = {"User-Agent": "Microsoft-WebDAV-MiniRedir/10.0.19045", "translate": "f"}
+ETAG = "{DAV:}getetag"
+
+
+def test_explorer_maps_the_drive_after_probing_the_server_root(dav_server: DavServer) -> None:
+    with httpx.Client(base_url=dav_server.url, headers=MINIREDIR, timeout=30) as anonymous:
+        probe = anonymous.options("/")
+        assert probe.status_code == 200
+        assert {"1", "2"} <= {part.strip() for part in probe.headers["DAV"].split(",")}
+        assert "PROPFIND" in probe.headers["Allow"]
+        challenge = anonymous.request("PROPFIND", "/", headers={"Depth": "0"})
+        assert challenge.status_code == 401
+        assert challenge.headers["WWW-Authenticate"].startswith("Basic")
+        assert anonymous.request("PROPFIND", "/dav/", headers={"Depth": "0"}).status_code == 401
+    auth = ("someone@example.org", dav_server.key)
+    with httpx.Client(base_url=dav_server.url, headers=MINIREDIR, auth=auth, timeout=30) as mapped:
+        assert mapped.options("/").status_code == 200
+        root = mapped.request("PROPFIND", "/", headers={"Depth": "1"})
+        assert root.status_code == 207 and set(responses(root.text)) == {"/", "/dav/"}
+        wrong = httpx.request(
+            "PROPFIND", f"{dav_server.url}/", headers={"Depth": "0"}, auth=("x", "not-a-key")
+        )
+        assert wrong.status_code == 401
+        listing = mapped.request("PROPFIND", "/dav/", headers={"Depth": "1"})
+        assert listing.status_code == 207 and "/dav/acme/" in responses(listing.text)
+        data = images.png(color=3)
+        assert mapped.put("/dav/acme/mapped.png", content=data).status_code == 201
+        assert mapped.get("/dav/acme/mapped.png").content == data
+    # rokka's REST routes at the root are untouched
+    resources = httpx.get(f"{dav_server.url}/", headers={"Api-Key": dav_server.key})
+    assert resources.status_code == 200
+
+
+def test_finder_reopens_a_file_without_downloading_it(
+    dav: httpx.Client, dav_server: DavServer
+) -> None:
+    data = images.jpeg(color=4)
+    assert dav.put("/acme/photo.jpg", content=data).status_code == 201
+    first = dav.get("/acme/photo.jpg")
+    stamp = first.headers["Last-Modified"]
+    again = dav.get("/acme/photo.jpg", headers={"If-Modified-Since": stamp})
+    assert again.status_code == 304 and again.content == b""
+    older = "Mon, 01 Jan 2001 00:00:00 GMT"
+    assert dav.get("/acme/photo.jpg", headers={"If-Modified-Since": older}).content == data
+    refused = dav.put(
+        "/acme/photo.jpg", content=images.jpeg(color=5), headers={"If-Unmodified-Since": older}
+    )
+    assert refused.status_code == 412
+    image = dav_server.store.get_source_image("acme", live(dav_server.store)["photo.jpg"])
+    assert image.binary_hash == hashlib.sha1(data).hexdigest()  # the refused PUT changed nothing
+    rest = httpx.get(
+        f"{dav_server.url}/sourceimages/acme/{image.hash}/download",
+        headers={"Api-Key": dav_server.key, "If-Modified-Since": stamp},
+    )
+    assert rest.status_code == 304
+
+
+def test_reverting_a_file_through_webdav(dav: httpx.Client, dav_server: DavServer) -> None:
+    v1, v2 = images.png(color=10), images.png(color=11)
+    assert dav.put("/acme/edit.png", content=v1).status_code == 201
+    assert dav.put("/acme/edit.png", content=v2).status_code == 204
+    assert dav.put("/acme/edit.png", content=v1).status_code == 204
+    listing = responses(dav.request("PROPFIND", "/acme/", headers={"Depth": "1"}).text)
+    assert sorted(listing) == ["/dav/acme/", "/dav/acme/edit.png"]
+    assert dav.get("/acme/edit.png").content == v1
+    trashed = dav_server.store.list_source_images("acme", SearchQuery(deleted=True)).items
+    assert sorted(i.binary_hash for i in trashed) == sorted(
+        hashlib.sha1(v).hexdigest() for v in (v1, v2)
+    )
+
+
+def test_getetag_is_the_quoted_etag_header(dav: httpx.Client) -> None:
+    assert dav.put("/acme/e.png", content=images.png(color=12)).status_code == 201
+    header = dav.head("/acme/e.png").headers["ETag"]
+    assert header.startswith('"') and header.endswith('"')
+    ask = (
+        '<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:getetag/></D:prop></D:propfind>'
+    )
+    found = dav.request("PROPFIND", "/acme/e.png", headers={"Depth": "0"}, content=ask)
+    assert responses(found.text)["/dav/acme/e.png"][ETAG] == header
+    locked = dav.request("LOCK", "/acme/e.png", content=LOCK_BODY)
+    assert locked.status_code == 200
