@@ -27,6 +27,7 @@ from rokkafs.access.guard import AuthorizedStore
 from rokkafs.access.registry import AccessRegistry, Principal, administrator
 from rokkafs.access.throttle import Throttle
 from rokkafs.api import extensions, sourceimages, users
+from rokkafs.api.forms import ApiRequest
 from rokkafs.api.responses import EXTENSIONS, json_response
 from rokkafs.errors import RokkaFSError
 from rokkafs.store.base import Store
@@ -197,7 +198,7 @@ class RokkaApi:
             EXTENSIONS.reset(token)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        request = Request(environ)
+        request = ApiRequest(environ)
         try:
             response = self.dispatch(request)
             return response(environ, start_response)

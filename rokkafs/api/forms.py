@@ -12,21 +12,86 @@ rokka's clients send metadata in several spellings; all are accepted:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from dataclasses import dataclass, field
 from typing import IO, Any, cast
 
 from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wrappers import Request
 
 from rokkafs.errors import InvalidInput
 from rokkafs.store.config import OptimizeSource
 
-__all__ = ["UploadItem", "json_body", "parse_upload"]
+__all__ = ["ApiRequest", "UploadItem", "json_body", "parse_upload"]
 
 _INDEXED = re.compile(r"^(?P<field>[a-z_]+)\[(?P<index>\d*)\](?:\[(?P<key>[a-z_]+)\])?$")
 MAX_JSON_BODY = 1 << 20
+
+
+class _CountedInput:
+    """The request body as the server gives it, counting the bytes that arrive."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self.received = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self.received += len(data)
+        return data
+
+    def readline(self, size: int = -1) -> bytes:
+        data = self._stream.readline(size)
+        self.received += len(data)
+        return data
+
+
+class ApiRequest(Request):
+    """werkzeug's request that can tell a body cut short (werkzeug parses forms silently) and
+    closes every file part it spooled, also those of a body that broke off (werkzeug drops
+    them unclosed)."""
+
+    def __init__(self, environ: dict[str, Any]) -> None:
+        self._counted = _CountedInput(environ["wsgi.input"])
+        environ["wsgi.input"] = self._counted
+        super().__init__(environ)
+        self._spooled: list[IO[bytes]] = []
+
+    def _get_file_stream(
+        self,
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None = None,
+        content_length: int | None = None,
+    ) -> IO[bytes]:
+        spooled = super()._get_file_stream(
+            total_content_length, content_type, filename, content_length
+        )
+        self._spooled.append(spooled)
+        return spooled
+
+    def require_whole_body(self) -> None:
+        """Raise unless the whole declared body arrived (reads what the parser left over).
+
+        Raises:
+            InvalidInput: the body ended before its ``Content-Length``.
+        """
+        declared = self.content_length
+        with contextlib.suppress(ClientDisconnected):
+            _ = self.form  # (parsed first, so the parser consumed what it wanted)
+            self.stream.read()
+        if declared is not None and self._counted.received < declared:
+            raise InvalidInput(
+                f"the upload ended after {self._counted.received} of {declared} bytes"
+            )
+
+    def close(self) -> None:
+        super().close()
+        for spooled in self._spooled:
+            spooled.close()
 
 
 @dataclass

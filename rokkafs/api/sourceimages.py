@@ -8,7 +8,7 @@ from urllib.parse import quote, urlencode
 from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import wrap_file
 
-from rokkafs.api.forms import json_body, parse_upload
+from rokkafs.api.forms import ApiRequest, json_body, parse_upload
 from rokkafs.api.responses import EXTENSIONS, empty, image_response, json_response
 from rokkafs.errors import (
     DestinationNotFound,
@@ -67,6 +67,8 @@ def set_options(store: Store, request: Request, name: str) -> Response:
 def create(store: Store, request: Request, org: str) -> Response:
     """``POST /sourceimages/{org}``: multipart upload of files and/or URLs."""
     request.max_content_length = store.config.max_upload_bytes + FORM_OVERHEAD
+    if isinstance(request, ApiRequest):
+        request.require_whole_body()
     items, optimize_source = parse_upload(request.form, request.files)
     mtime = _mtime(request.form.get("mtime"))
     created: list[SourceImage] = []

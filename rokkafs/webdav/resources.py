@@ -233,6 +233,10 @@ class FileResource(_Resource, DAVNonCollection):
         if with_errors:
             upload.discard()
             return
+        declared = self.environ.get("CONTENT_LENGTH") or ""
+        if declared.isdigit() and upload.size < int(declared):  # the client went away
+            upload.discard()
+            raise DAVError(400, f"the body ended after {upload.size} of {declared} bytes")
         with dav_errors():
             self.node = self.paths.commit(self.path, upload)
         self._forget()
