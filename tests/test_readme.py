@@ -73,3 +73,55 @@ def test_the_first_quick_start_command_starts_rokkafs(tmp_path: Path) -> None:
     output = (tmp_path / "quickstart.log").read_text()
     assert "created the admin API key" in output
     assert "rokkafs serves the REST API at http://127.0.0.1:8080/" in output
+
+
+def mount_block() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"\*\*FUSE mount\*\*.*?```sh\n(.*?)```", text, re.S)
+    assert block, "the README has a mount example"
+    return [line for line in block.group(1).splitlines() if line.strip()]
+
+
+@pytest.mark.timeout(120)
+def test_the_mount_example_runs_verbatim_with_its_relative_data_path(tmp_path: Path) -> None:
+    """The README's mount lines, as a newcomer pastes them into a shell in the checkout (a
+    relative ``--data``, ``~/Pictures``, ``/mnt/images``), then read back through the mount."""
+    assert not os.path.ismount("/mnt/images"), "/mnt/images is in use on this machine"
+    import images
+
+    home, checkout = tmp_path / "home", tmp_path / "checkout"
+    (home / "Pictures").mkdir(parents=True)
+    cat = images.jpeg(color=3)
+    (home / "Pictures" / "cat.jpg").write_bytes(cat)
+    checkout.mkdir()
+    (checkout / ".venv").symlink_to(ROOT / ".venv")
+    env = {**os.environ, "HOME": str(home)}
+    prepare = "mkdir -p rokkafs-data && .venv/bin/rokkafs --data ./rokkafs-data org create demo"
+    subprocess.run(["bash", "-c", prepare], cwd=checkout, env=env, check=True)
+    lines = mount_block()
+    script = "\n".join(
+        [
+            "set -e",
+            lines[0],  # the mount, in the background
+            "for i in $(seq 100); do mountpoint -q /mnt/images && break; sleep 0.1; done",
+            *lines[1:-1],
+            "cat /mnt/images/demo/pictures/cat.jpg > read-back.jpg",
+            "getfattr --only-values -n user.rokka.meta.title "
+            "/mnt/images/demo/pictures/cat.jpg > title.txt",
+            "rsync -a --itemize-changes ~/Pictures/ /mnt/images/demo/pictures/ > second-run.txt",
+            lines[-1],  # the unmount
+            "wait",
+        ]
+    )
+    try:
+        done = subprocess.run(
+            ["bash", "-c", script], cwd=checkout, env=env, capture_output=True, text=True
+        )
+    finally:
+        subprocess.run(["fusermount3", "-u", "-z", "/mnt/images"], capture_output=True)
+    assert done.returncode == 0, done.stderr
+    assert (checkout / "read-back.jpg").read_bytes() == cat
+    assert (checkout / "title.txt").read_text() == "A cat"
+    changes = (checkout / "second-run.txt").read_text().splitlines()
+    assert [c for c in changes if not c.startswith(".d")] == []  # a second run copies nothing
+    assert not os.path.ismount("/mnt/images")

@@ -51,7 +51,7 @@ class Context:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--data",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(file_okay=False, resolve_path=True, path_type=Path),
     envvar="ROKKAFS_DATA",
     default=default_data_dir,
     show_default="the platform's user data directory",
@@ -59,7 +59,7 @@ class Context:
 )
 @click.option(
     "--config",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(dir_okay=False, resolve_path=True, path_type=Path),
     envvar="ROKKAFS_CONFIG",
     help="TOML config file (default: DATA/rokkafs.toml if it exists; env ROKKAFS_CONFIG).",
 )

@@ -37,7 +37,9 @@ def _all_images(store: Store, org: str, *, deleted: bool = False) -> Iterator[So
 
 
 @cli.command("import")
-@click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.argument(
+    "directory", type=click.Path(file_okay=False, exists=True, resolve_path=True, path_type=Path)
+)
 @click.argument("organization")
 @click.option("--workers", default=4, show_default=True, help="Parallel uploads.")
 @click.pass_obj
@@ -86,7 +88,7 @@ def import_command(obj: Context, directory: Path, organization: str, workers: in
 
 @cli.command("export")
 @click.argument("organization")
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("directory", type=click.Path(file_okay=False, resolve_path=True, path_type=Path))
 @click.pass_obj
 def export_command(obj: Context, organization: str, directory: Path) -> None:
     """Write every image of ORGANIZATION below DIRECTORY under its name (identical files are

@@ -13,8 +13,12 @@ from rokkafs.store.base import Store
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
-@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--tls-cert", type=click.Path(exists=True, dir_okay=False, resolve_path=True, path_type=Path)
+)
+@click.option(
+    "--tls-key", type=click.Path(exists=True, dir_okay=False, resolve_path=True, path_type=Path)
+)
 @remote_options("Serve a remote rokka-compatible API instead.", "API key for --remote.")
 @click.pass_obj
 def serve(
@@ -69,7 +73,9 @@ def serve(
 
 
 @cli.command("mount")
-@click.argument("mountpoint", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.argument(
+    "mountpoint", type=click.Path(file_okay=False, exists=True, resolve_path=True, path_type=Path)
+)
 @click.option("--foreground/--background", default=True, show_default=True)
 @click.option("--read-only", is_flag=True, help="Mount read-only.")
 @click.option("--allow-other", is_flag=True, help="Let other users see the mount.")
@@ -131,7 +137,7 @@ def mount_command(
 
 
 @cli.command("umount")
-@click.argument("mountpoint", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("mountpoint", type=click.Path(file_okay=False, resolve_path=True, path_type=Path))
 def umount_command(mountpoint: Path) -> None:
     """Unmount a rokkafs mount."""
     from rokkafs.fusefs.mount import unmount

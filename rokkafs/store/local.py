@@ -84,7 +84,7 @@ class LocalStore(Store):
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.data_dir = Path(data_dir)
+        self.data_dir = Path(data_dir).absolute()  # (a mount may change its directory)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.config = config or StoreConfig()
         self._clock = clock
