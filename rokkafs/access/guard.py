@@ -8,10 +8,12 @@ it (OrganizationNotFound: it learns nothing); a member without the permission ge
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import timedelta
 from typing import IO, BinaryIO
 
 from rokkafs.access.registry import AccessRegistry, Principal
+from rokkafs.access.roles import permissions_for
 from rokkafs.errors import Forbidden, OrganizationNotFound
 from rokkafs.model import (
     CheckReport,
@@ -59,6 +61,8 @@ class AuthorizedStore(Store):
         )
         if self._registry is not None and not self.principal.user.superuser:
             self._registry.set_membership(name, self.principal.user.id, ["admin"])
+            grants = {**self.principal.grants, name: permissions_for(["admin"])}
+            self.principal = replace(self.principal, grants=grants)  # (its next calls see it)
         return organization
 
     def get_organization(self, name: str) -> Organization:

@@ -13,6 +13,7 @@ import images
 import pytest
 
 from rokkafs.access.registry import AccessRegistry
+from rokkafs.access.roles import permissions_for
 from rokkafs.errors import AlreadyExists, NotFound
 from rokkafs.search import SearchQuery
 from rokkafs.server import make_server, running_server
@@ -432,3 +433,39 @@ def test_protected_originals_need_their_own_permission(world: World) -> None:
             response = dav.get("/a/guarded.png")
             assert (response.status_code == 200) is allowed, (who, response.status_code)
             assert (response.content == data) is allowed
+
+
+def test_cadaver_mkcol_at_the_root_by_a_member_creates_an_organization(
+    world: World, tmp_path: Path
+) -> None:
+    """A user who is no administrator makes an organization with cadaver's mkcol: 201, and
+    the session goes on in it as its admin (it answered 404 before, and a retry 405)."""
+    import shutil
+    import subprocess
+    from urllib.parse import urlsplit
+
+    cadaver = shutil.which("cadaver")
+    assert cadaver, "cadaver is required (Debian package cadaver; .ci/run installs it)"
+    home = tmp_path / "home"
+    home.mkdir()
+    netrc = home / ".netrc"
+    netrc.write_text(
+        f"machine {urlsplit(world.url).hostname}\nlogin reader\npassword {world.keys['read']}\n"
+    )
+    netrc.chmod(0o600)
+    picture = tmp_path / "cat.png"
+    picture.write_bytes(images.png(color=8))
+    script = f"mkcol fresh\ncd fresh\nput {picture} cat.png\nls\nquit\n"
+    result = subprocess.run(
+        [cadaver, f"{world.url}/dav/"],
+        input=script,
+        env={"HOME": str(home), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "failed" not in result.stdout, result.stdout
+    assert [i.name for i in world.store.list_source_images("fresh").items] == ["cat.png"]
+    user = world.registry.authenticate(world.keys["read"])
+    assert user is not None and user.grants["fresh"] == permissions_for(["admin"])
