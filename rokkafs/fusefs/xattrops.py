@@ -1,5 +1,5 @@
-"""The xattr operations of the mount (DESIGN §3): ``user.rokka.*`` names over the store,
-staged on an open handle until its first commit (the order of ``cp -a``)."""
+"""The xattr operations of the mount (docs/architecture.md#path-model): ``user.rokka.*`` names over
+the store, staged on an open handle until its first commit (the order of ``cp -a``)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Extended attributes of the mount (DESIGN §3): metadata as ``user.`` xattrs.
+"""Extended attributes of the mount (docs/architecture.md#path-model): metadata as ``user.``
+xattrs.
 
 Listed (so ``cp -a`` and ``rsync -X`` carry them between organizations):
 ``user.rokka.meta.<key>`` per user metadata field (typed keys keep their prefix, e.g.

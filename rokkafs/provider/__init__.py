@@ -1,5 +1,5 @@
-"""The path model of the filesystem faces (DESIGN §3): the only place that says how the store
-looks as paths. WebDAV and FUSE both use :class:`Provider` unchanged."""
+"""The path model of the filesystem faces (docs/architecture.md#path-model): the only place that
+says how the store looks as paths. WebDAV and FUSE both use :class:`Provider` unchanged."""
 
 from rokkafs.provider.nodes import Node
 from rokkafs.provider.transfers import Provider

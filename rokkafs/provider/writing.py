@@ -1,4 +1,5 @@
-"""The operations of the filesystem faces, mapped onto the store (DESIGN §3's table)."""
+"""The operations of the filesystem faces, mapped onto the store (the table in
+``docs/architecture.md#operations``)."""
 
 from __future__ import annotations
 

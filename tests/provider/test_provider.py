@@ -1,5 +1,5 @@
-"""The path model over every store implementation: each row of DESIGN §3's operation table,
-checked against the store afterwards."""
+"""The path model over every store implementation: each row of the operation table in
+docs/architecture.md, checked against the store afterwards."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""DESIGN §3's operation table through WebDAV, each checked against the store afterwards, and
-the Finder / Windows Explorer request sequences replayed."""
+"""The operation table of docs/architecture.md through WebDAV, each checked against the store
+afterwards, and the Finder / Windows Explorer request sequences replayed."""
 
 from __future__ import annotations
 
