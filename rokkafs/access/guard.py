@@ -203,6 +203,10 @@ class AuthorizedStore(Store):
         self.require(org, "write")
         return self._store.rename_source_image(org, ref, name)
 
+    def move_source_image(self, org: str, ref: str, name: str) -> SourceImage:
+        self.require(org, "write")
+        return self._store.move_source_image(org, ref, name)
+
     def set_locked(self, org: str, ref: str, locked: bool) -> SourceImage:
         self.require(org, "lock")
         return self._store.set_locked(org, ref, locked)

@@ -42,7 +42,7 @@ class Provider(Writer):
             if source.is_dir:
                 return  # folders merge (RFC 4918: COPY onto a collection with Overwrite: T)
             raise AlreadyExists(f"{target.name} is a folder")
-        if clear:
+        if clear or existing.kind == "side":
             self._clear_for(target)
 
     # ----------------------------------------------------------------- moving
@@ -59,9 +59,14 @@ class Provider(Writer):
         check_name(source_location)
         source = self.stat_location(source_location)
         target = self._live_target(dst)
-        # a side file becoming an image replaces the target in the store's one step
-        becomes_image = source.kind == "side" and source.size and not is_side_name(target.basename)
-        self._prepare_target(source, target, overwrite, clear=not becomes_image)
+        # a side file becoming an image, or an image renamed inside its organization, replaces
+        # the image at the target in the store's one step (concurrent moves serialize)
+        to_image = not is_side_name(target.basename)
+        one_step = to_image and (
+            (source.kind == "side" and source.size > 0)
+            or (source.image is not None and not source.in_trash and source.org == target.org)
+        )
+        self._prepare_target(source, target, overwrite, clear=not one_step)
         assert source_location.org is not None and target.org is not None
         if source.kind == "side":
             self._move_side(source_location, target)
@@ -101,7 +106,7 @@ class Provider(Writer):
             image = self.store.restore_source_image(org, image.hash)
         if target.org == org:
             if image.name != target.name:
-                self.store.rename_source_image(org, image.hash, target.name)
+                self.store.move_source_image(org, image.hash, target.name)
             return
         self._copy_image(image, target)
         self.store.delete_source_image(org, image.hash)

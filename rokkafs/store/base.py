@@ -357,6 +357,16 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
+    def move_source_image(self, org: str, ref: str, name: str) -> SourceImage:
+        """A file face's rename: the image takes the path ``name``, and the image that path
+        showed (the oldest live one of that name, if another) goes to the trash, in one step
+        where the store can (so concurrent moves onto one path serialize).
+
+        Raises:
+            Locked: the image shown at ``name`` is locked. And as :meth:`rename_source_image`.
+        """
+
+    @abc.abstractmethod
     def set_locked(self, org: str, ref: str, locked: bool) -> SourceImage:
         """Lock or unlock an image (the hash stays).
 

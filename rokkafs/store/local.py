@@ -62,6 +62,7 @@ from rokkafs.store.local_upload import (
     commit_upload,
 )
 from rokkafs.store.lookups import existing_row, require_image, require_org, short_hash_for
+from rokkafs.store.path_write import move_in_index
 from rokkafs.store.records import (
     deleted,
     merge_user_metadata,
@@ -376,6 +377,12 @@ class LocalStore(Store):
     def rename_source_image(self, org: str, ref: str, name: str) -> SourceImage:
         name = validate_image_name(name)
         return self._change(org, ref, lambda image: replace(image, name=name))
+
+    def move_source_image(self, org: str, ref: str, name: str) -> SourceImage:
+        name = validate_image_name(name)
+        with self._index.write() as tx:
+            stored = self._require_image(tx, org, ref)
+            return move_in_index(tx, stored, name, now=self._clock(), cutoff=self._trash_cutoff())
 
     def set_locked(self, org: str, ref: str, locked: bool) -> SourceImage:
         if not isinstance(locked, bool):

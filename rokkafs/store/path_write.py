@@ -38,7 +38,7 @@ from rokkafs.store.records import (
 if TYPE_CHECKING:
     from rokkafs.store.base import Store
 
-__all__ = ["write_in_index", "write_through_store"]
+__all__ = ["move_in_index", "move_through_store", "write_in_index", "write_through_store"]
 
 
 def _shown(
@@ -138,3 +138,32 @@ def write_through_store(
     if shown is not None and shown.hash != image.hash:
         store.delete_source_image(org, shown.hash)
     return image
+
+
+def move_in_index(
+    tx: IndexTransaction, stored: StoredImage, name: str, *, now: float, cutoff: float
+) -> SourceImage:
+    """Rename ``stored`` to ``name`` inside one write transaction, trashing the image the
+    path showed (if it is another one).
+
+    Raises:
+        Locked: the image shown at ``name`` is locked (nothing changes).
+    """
+    org = stored.image.organization
+    shown = tx.image_named(org, name, deleted=False, trash_cutoff=cutoff)
+    if shown is not None and shown.image.hash != stored.image.hash:
+        require_unlocked(shown.image, "be replaced")
+        tx.put_image(replace(shown, image=deleted(shown.image, now)))
+    moved = replace(stored.image, name=name)
+    tx.put_image(replace(stored, image=moved))
+    return moved
+
+
+def move_through_store(store: Store, org: str, ref: str, name: str) -> SourceImage:
+    """The same as :func:`move_in_index` through a store's public operations (not one step)."""
+    image = store.get_source_image(org, ref)
+    shown = store.find_by_name(org, name)
+    if shown is not None and shown.hash != image.hash:
+        require_unlocked(shown, "be replaced")
+        store.delete_source_image(org, shown.hash)
+    return store.rename_source_image(org, image.hash, name)

@@ -47,7 +47,7 @@ from rokkafs.model import (
 from rokkafs.search import SearchQuery, query_to_params
 from rokkafs.store.base import Store
 from rokkafs.store.config import OptimizeSource, StoreConfig
-from rokkafs.store.path_write import write_through_store
+from rokkafs.store.path_write import move_through_store, write_through_store
 from rokkafs.store.remote_http import RETRYABLE, Kind, error_for, json_of, retry_delay
 from rokkafs.wire import organization_from_rokka, source_image_from_rokka
 
@@ -353,6 +353,9 @@ class RemoteStore(Store):
         self._forget(org)
         self._call("PUT", self._path(org, ref, "name"), json=name)
         return self._after_write(org, ref)
+
+    def move_source_image(self, org: str, ref: str, name: str) -> SourceImage:
+        return move_through_store(self, org, ref, name)
 
     def set_locked(self, org: str, ref: str, locked: bool) -> SourceImage:
         self._forget(org)

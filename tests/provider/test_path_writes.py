@@ -110,3 +110,31 @@ def test_eight_writers_of_one_path_leave_one_file(tmp_path: Path) -> None:
     assert len(live(store)) == 1
     assert len(trash(store)) == 23  # 24 writes of different bytes: one file, the rest trashed
     store.close()
+
+
+def test_eight_moves_onto_one_path_leave_one_file(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "data")
+    store.create_organization("acme")
+    provider = Provider(store, FaceState(tmp_path / "data"))
+    write(provider, "/acme/target.png", images.png(color=50))
+    for i in range(8):
+        write(provider, f"/acme/src{i}.png", images.png(color=60 + i))
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def mover(i: int) -> None:
+        start.wait()
+        try:
+            provider.move(f"/acme/src{i}.png", "/acme/target.png")
+        except BaseException as exc:  # collected: every move must succeed
+            errors.append(exc)
+
+    threads = [threading.Thread(target=mover, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert names(provider, "/acme") == ["target.png"]
+    assert trash(store) == ["target.png"] * 8  # the first target and seven of the moved
+    store.close()
