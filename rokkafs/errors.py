@@ -114,6 +114,8 @@ class InvalidImage(InvalidInput):
 class TooManyPixels(InvalidInput):
     """The image header announces more pixels than the configured limit."""
 
+    errno = _errno.EFBIG
+
 
 class PayloadTooLarge(RokkaFSError):
     """The upload is larger than the configured size limit."""
@@ -126,7 +128,7 @@ class UnsupportedMediaType(RokkaFSError):
     """The bytes are neither a supported image nor an allow-listed non-image type."""
 
     http_status = 415
-    errno = _errno.EINVAL
+    errno = _errno.EMEDIUMTYPE  # ("wrong medium type": cp names it, unlike EINVAL)
 
 
 class NotPermitted(RokkaFSError):

@@ -1,8 +1,10 @@
 """The one place the mount maps errors to errno.
 
 mfusepy ignores ``Operations.__call__``, so the mapping is a decorator on each operation: a
-rokkafs error leaves with its own errno, an ``OSError`` with its errno (EIO if it has none),
-anything unexpected is logged and leaves as EIO.
+rokkafs error leaves with its own errno (a refusal other than "not found" or "exists" is also
+logged with its reason at warning level, since the caller sees only the errno), an
+``OSError`` with its errno (EIO if it has none), anything unexpected is logged and leaves as
+EIO.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from rokkafs.errors import RokkaFSError
+from rokkafs.errors import AlreadyExists, NotFound, RokkaFSError
 
 __all__ = ["translated"]
 
@@ -30,6 +32,8 @@ def translated(error_type: type[OSError]) -> Callable[[F], F]:
             try:
                 return method(*args, **kwargs)
             except RokkaFSError as exc:
+                if not isinstance(exc, NotFound | AlreadyExists):  # (lookups and probes)
+                    log.warning("%s refused: %s", method.__name__, exc.message)
                 raise error_type(exc.errno) from exc
             except OSError as exc:
                 if isinstance(exc, error_type):

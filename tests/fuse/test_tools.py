@@ -155,14 +155,26 @@ def test_sed_and_python_atomic_writes_on_a_text_side_file(mounted) -> None:  # t
     assert live(mounted.store) == {}
 
 
-def test_refused_type_fails_in_close_and_leaves_nothing(mounted) -> None:  # type: ignore[no-untyped-def]
-    target = mounted.root / "acme" / "blob.bin"
-    handle = open(target, "wb")  # noqa: SIM115 (the close itself is tested)
-    handle.write(bytes(range(256)) * 16)
-    with pytest.raises(OSError) as refused:
-        handle.close()
-    assert refused.value.errno == errno.EINVAL
-    assert not target.exists() and live(mounted.store) == {}
+def test_refusals_fail_in_close_with_their_own_errno_and_a_logged_reason(  # type: ignore[no-untyped-def]
+    mounted, tmp_path: Path
+) -> None:
+    huge = tmp_path / "huge.png"
+    images.write_huge_png(huge)
+    refusals = {
+        "blob.bin": (bytes(range(256)) * 16, errno.EMEDIUMTYPE),
+        "cut.jpg": (images.jpeg(size=(300, 300))[:400], errno.EINVAL),
+        "huge.png": (huge.read_bytes(), errno.EFBIG),
+    }
+    for name, (data, expected) in refusals.items():
+        target = mounted.root / "acme" / name
+        handle = open(target, "wb")  # noqa: SIM115 (the close itself is tested)
+        handle.write(data)
+        with pytest.raises(OSError) as refused:
+            handle.close()
+        assert refused.value.errno == expected, name
+        assert not target.exists() and live(mounted.store) == {}
+    log = (mounted.root.parent / "mount.log").read_text()
+    assert log.count("WARNING") >= 3 and "refused" in log, log
 
 
 def test_statfs_and_modes(mounted) -> None:  # type: ignore[no-untyped-def]
