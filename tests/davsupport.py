@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import defusedxml.ElementTree as SafeET
 import httpx
@@ -39,3 +42,22 @@ def responses(body: str) -> dict[str, dict[str, str]]:
                 for element in prop:
                     properties[element.tag] = "".join(element.itertext())
     return found
+
+
+def cadaver(url: str, key: str, script: str, home: Path) -> subprocess.CompletedProcess[str]:
+    """Run cadaver at ``url`` with ``script`` on its standard input, logging in with ``key``
+    from a ``.netrc`` in ``home`` (a fresh folder)."""
+    program = shutil.which("cadaver")
+    assert program, "cadaver is required (Debian package cadaver; .ci/run installs it)"
+    home.mkdir(exist_ok=True)
+    netrc = home / ".netrc"
+    netrc.write_text(f"machine {urlsplit(url).hostname}\nlogin someone\npassword {key}\n")
+    netrc.chmod(0o600)
+    return subprocess.run(
+        [program, url],
+        input=script + "\n",
+        env={"HOME": str(home), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )

@@ -9,8 +9,6 @@ larger than the upload limit (413, before reading).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hmac
 import html
 import io
@@ -33,6 +31,7 @@ from rokkafs.webdav.browser import Browser
 from rokkafs.webdav.conditions import Resolver
 from rokkafs.webdav.davstate import DavState
 from rokkafs.webdav.resources import RokkaDavProvider
+from rokkafs.webdav.root import basic_password
 
 __all__ = ["DAV_PATH", "make_dav_app"]
 
@@ -94,14 +93,8 @@ def _respond(
 
 
 def _malformed_auth(header: str) -> bool:
-    scheme, _, credentials = header.strip().partition(" ")
-    if scheme.lower() != "basic":
-        return False
-    try:
-        decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return True
-    return ":" not in decoded
+    scheme = header.strip().partition(" ")[0]
+    return scheme.lower() == "basic" and basic_password(header) is None
 
 
 def _has_doctype(body: bytes) -> bool:

@@ -15,13 +15,14 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["DavRoot"]
+__all__ = ["DavRoot", "basic_password"]
 
 _ALLOW = "OPTIONS, GET, HEAD, POST, PUT, DELETE, PATCH, PROPFIND"
 _DAV_ALLOW = "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, LOCK, UNLOCK"
 
 
-def _password(header: str) -> str | None:
+def basic_password(header: str) -> str | None:
+    """The password of a well-formed ``Authorization: Basic`` header, else None."""
     scheme, _, credentials = header.strip().partition(" ")
     if scheme.lower() != "basic":
         return None
@@ -72,7 +73,7 @@ class DavRoot:
             )
             return [b""]
         environ["wsgi.input"].read(1 << 20)  # (the asked properties do not matter here)
-        password = _password(environ.get("HTTP_AUTHORIZATION", ""))
+        password = basic_password(environ.get("HTTP_AUTHORIZATION", ""))
         if password is None or not self._authenticate(password):
             start_response(
                 "401 Unauthorized",

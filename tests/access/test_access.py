@@ -440,30 +440,12 @@ def test_cadaver_mkcol_at_the_root_by_a_member_creates_an_organization(
 ) -> None:
     """A user who is no administrator makes an organization with cadaver's mkcol: 201, and
     the session goes on in it as its admin (it answered 404 before, and a retry 405)."""
-    import shutil
-    import subprocess
-    from urllib.parse import urlsplit
+    from davsupport import cadaver
 
-    cadaver = shutil.which("cadaver")
-    assert cadaver, "cadaver is required (Debian package cadaver; .ci/run installs it)"
-    home = tmp_path / "home"
-    home.mkdir()
-    netrc = home / ".netrc"
-    netrc.write_text(
-        f"machine {urlsplit(world.url).hostname}\nlogin reader\npassword {world.keys['read']}\n"
-    )
-    netrc.chmod(0o600)
     picture = tmp_path / "cat.png"
     picture.write_bytes(images.png(color=8))
-    script = f"mkcol fresh\ncd fresh\nput {picture} cat.png\nls\nquit\n"
-    result = subprocess.run(
-        [cadaver, f"{world.url}/dav/"],
-        input=script,
-        env={"HOME": str(home), "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    script = f"mkcol fresh\ncd fresh\nput {picture} cat.png\nls\nquit"
+    result = cadaver(f"{world.url}/dav/", world.keys["read"], script, tmp_path / "home")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "failed" not in result.stdout, result.stdout
     assert [i.name for i in world.store.list_source_images("fresh").items] == ["cat.png"]

@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import images
-from davsupport import DavServer
+from davsupport import DavServer, cadaver
 
 from rokkafs.search import SearchQuery
 
 
 def test_cadaver_session(dav_server: DavServer, tmp_path: Path) -> None:
-    cadaver = shutil.which("cadaver")
-    assert cadaver, "cadaver is required (Debian package cadaver; .ci/run installs it)"
-    home = tmp_path / "home"
-    home.mkdir()
-    netrc = home / ".netrc"
-    host = urlsplit(dav_server.url).hostname
-    netrc.write_text(f"machine {host}\nlogin someone\npassword {dav_server.key}\n")
-    netrc.chmod(0o600)
     picture = tmp_path / "cat.png"
     picture.write_bytes(images.png(color=4))
     back = tmp_path / "back.png"
@@ -37,14 +26,7 @@ def test_cadaver_session(dav_server: DavServer, tmp_path: Path) -> None:
             "quit",
         ]
     )
-    result = subprocess.run(
-        [cadaver, f"{dav_server.dav}/acme/"],
-        input=script + "\n",
-        env={"HOME": str(home), "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = cadaver(f"{dav_server.dav}/acme/", dav_server.key, script, tmp_path / "home")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "failed" not in result.stdout, result.stdout
     assert "Value of colour is: blue" in result.stdout
