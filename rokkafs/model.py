@@ -122,6 +122,7 @@ class SourceImage:
     animated: bool | None = None
     deleted: bool = False
     deleted_date: datetime | None = None
+    md5: str | None = None  # (rokkafs's own: of the stored bytes, for rclone's checksums)
 
     @property
     def link(self) -> str:

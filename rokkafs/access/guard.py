@@ -160,6 +160,10 @@ class AuthorizedStore(Store):
         return self._store.open_source_image(org, ref)
 
     # deleting
+    def source_image_md5(self, org: str, ref: str) -> str | None:
+        self.require(org, "read")
+        return self._store.source_image_md5(org, ref)
+
     def delete_source_image(self, org: str, ref: str) -> None:
         self.require(org, "write")
         self._store.delete_source_image(org, ref)

@@ -8,7 +8,6 @@ more at the end.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import queue
 import threading
@@ -17,7 +16,7 @@ from typing import IO
 
 from rokkafs.errors import PayloadTooLarge
 from rokkafs.facestate import FaceState
-from rokkafs.store.blobs import CHUNK, fsync_soon, sha1_file
+from rokkafs.store.blobs import CHUNK, Digests, file_digests, fsync_soon
 from rokkafs.store.ingest import Staged
 
 __all__ = ["Upload"]
@@ -28,12 +27,12 @@ QUEUED_PIECES = 8
 
 
 class _Hasher:
-    """The sha1 of the bytes in arrival order. Past :data:`INLINE_BYTES` it is computed on a
+    """The sha1 and md5 of the bytes in arrival order. Past :data:`INLINE_BYTES` it is computed on a
     thread of its own (hashlib releases the GIL), so hashing one piece overlaps receiving the
     next; at most :data:`QUEUED_PIECES` pieces wait, so memory stays flat."""
 
     def __init__(self) -> None:
-        self._digest = hashlib.sha1()
+        self._digests = Digests()
         self._inline = 0
         self._queue: queue.Queue[bytes | None] | None = None
         self._thread: threading.Thread | None = None
@@ -42,7 +41,7 @@ class _Hasher:
         if self._queue is not None:
             self._queue.put(data)
             return
-        self._digest.update(data)
+        self._digests.update(data)
         self._inline += len(data)
         if self._inline >= INLINE_BYTES:
             self._queue = queue.Queue(QUEUED_PIECES)
@@ -51,7 +50,7 @@ class _Hasher:
 
     def _run(self, pieces: queue.Queue[bytes | None]) -> None:
         while (piece := pieces.get()) is not None:
-            self._digest.update(piece)
+            self._digests.update(piece)
 
     def stop(self) -> None:
         """Wait until every piece is hashed (the thread ends)."""
@@ -60,9 +59,10 @@ class _Hasher:
             self._thread.join()
         self._queue = self._thread = None
 
-    def hexdigest(self) -> str:
+    def hexdigests(self) -> tuple[str, str]:
+        """The sha1 and the md5."""
         self.stop()
-        return self._digest.hexdigest()
+        return self._digests.sha1.hexdigest(), self._digests.md5.hexdigest()
 
 
 class Upload:
@@ -128,10 +128,10 @@ class Upload:
         with self._lock:
             synced = fsync_soon(self._fd)  # (which closes the descriptor)
             self._done = True
-        digest = self._digest.hexdigest()
+        digest, md5 = self._digest.hexdigests()
         if not self._in_order:
-            digest = sha1_file(self.path)
-        return Staged(self.path, digest, digest, self.size, synced=synced)
+            digest, md5 = file_digests(self.path)
+        return Staged(self.path, digest, digest, self.size, synced=synced, md5=md5)
 
     def discard(self) -> None:
         """Throw the upload away."""

@@ -240,6 +240,11 @@ class Store(abc.ABC):
 
     # ----------------------------------------------------------------- deleting
 
+    def source_image_md5(self, org: str, ref: str) -> str | None:
+        """The md5 of a live image's stored bytes (rokkafs's own, for clients such as rclone
+        that compare MD5s); None where the store cannot tell."""
+        return self.get_source_image(org, ref).md5
+
     @abc.abstractmethod
     def delete_source_image(self, org: str, ref: str) -> None:
         """Soft-delete an image into the trash, restorable for ``config.trash_retention``.

@@ -29,7 +29,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["BlobStorage", "FileBlobStorage", "fsync_soon", "sha1_file"]
+__all__ = [
+    "BlobStorage",
+    "Digests",
+    "FileBlobStorage",
+    "file_digests",
+    "fsync_soon",
+    "sha1_file",
+]
 
 CHUNK = 1 << 20
 _SYNCING = ThreadPoolExecutor(max_workers=8, thread_name_prefix="rokkafs-fsync")
@@ -56,6 +63,27 @@ def _fsync_fd(fd: int) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+class Digests:
+    """The sha1 and the md5 of one stream, fed together (the md5 is what rclone compares)."""
+
+    def __init__(self) -> None:
+        self.sha1 = hashlib.sha1()
+        self.md5 = hashlib.md5(usedforsecurity=False)
+
+    def update(self, data: bytes) -> None:
+        self.sha1.update(data)
+        self.md5.update(data)
+
+
+def file_digests(path: Path) -> tuple[str, str]:
+    """The sha1 and md5 hex digests of a file, read in 1 MiB pieces."""
+    digests = Digests()
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digests.update(chunk)
+    return digests.sha1.hexdigest(), digests.md5.hexdigest()
 
 
 def sha1_file(path: Path) -> str:

@@ -114,6 +114,10 @@ class IndexTransaction(abc.ABC):
         """Remove records of images trashed before the given time; return how many."""
 
     @abc.abstractmethod
+    def set_md5(self, blob_id: str, md5: str) -> None:
+        """Record the md5 of a blob's bytes on every image record that lacks it."""
+
+    @abc.abstractmethod
     def add_blob(self, blob_id: str, size: int) -> None:
         """Record that a blob exists (no-op if recorded)."""
 

@@ -6,7 +6,6 @@ error the staged file is removed. Memory stays flat: bytes pass through in 1 MiB
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 from collections.abc import Iterable, Iterator, Mapping
@@ -21,7 +20,7 @@ from PIL import Image
 from rokkafs.errors import InvalidImage, PayloadTooLarge
 from rokkafs.formats import detect
 from rokkafs.model import ImageInfo, SourceImage
-from rokkafs.store.blobs import CHUNK, BlobStorage, sha1_file
+from rokkafs.store.blobs import CHUNK, BlobStorage, Digests, file_digests
 
 __all__ = [
     "HandedOver",
@@ -53,6 +52,7 @@ class Staged:
     size: int
     info: ImageInfo | None = None
     synced: Future[None] | None = None
+    md5: str | None = None  # (of the bytes to store; None: not known, computed when needed)
 
     def wait_durable(self) -> None:
         """Return once the bytes are on disk (raises the fsync's error if it failed)."""
@@ -87,7 +87,7 @@ def stage_chunks(blobs: BlobStorage, chunks: Iterable[bytes], *, max_bytes: int)
         PayloadTooLarge: more than ``max_bytes`` arrived (the staging file is removed).
     """
     handle, path = blobs.new_staging_file()
-    digest = hashlib.sha1()
+    digests = Digests()
     size = 0
     try:
         with handle:
@@ -95,15 +95,15 @@ def stage_chunks(blobs: BlobStorage, chunks: Iterable[bytes], *, max_bytes: int)
                 size += len(chunk)
                 if size > max_bytes:
                     raise PayloadTooLarge(f"the upload is larger than {max_bytes} bytes")
-                digest.update(chunk)
+                digests.update(chunk)
                 handle.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
     except BaseException:
         path.unlink(missing_ok=True)
         raise
-    binary_hash = digest.hexdigest()
-    return Staged(path, binary_hash, binary_hash, size)
+    binary_hash = digests.sha1.hexdigest()
+    return Staged(path, binary_hash, binary_hash, size, md5=digests.md5.hexdigest())
 
 
 def detect_staged(staged: Staged, *, max_pixels: int, non_image_types: Iterable[str]) -> Staged:
@@ -145,7 +145,8 @@ def optimize_staged(blobs: BlobStorage, staged: Staged, mode: str) -> Staged:
         target.unlink(missing_ok=True)
         raise InvalidImage(f"cannot optimize the {staged.info.format} source: {exc}") from exc
     staged.path.unlink(missing_ok=True)
-    optimized = Staged(target, staged.binary_hash, sha1_file(target), target.stat().st_size)
+    blob_id, md5 = file_digests(target)
+    optimized = Staged(target, staged.binary_hash, blob_id, target.stat().st_size, md5=md5)
     info = detect(target, max_pixels=1 << 62, non_image_types=())
     return replace(optimized, info=info)
 
@@ -191,4 +192,5 @@ def new_source_image(
         protected=protected,
         opaque=info.opaque,
         animated=info.animated,
+        md5=staged.md5,
     )

@@ -20,6 +20,7 @@ Thread-safe, and safe for several processes opening the same directory (a server
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 import uuid
@@ -278,6 +279,20 @@ class LocalStore(Store):
             return self._blobs.open(stored.blob_id)
         except FileNotFoundError:
             raise ImageNotFound(f"source image {ref} was removed while opening it") from None
+
+    def source_image_md5(self, org: str, ref: str) -> str | None:
+        with self._index.lookup() as tx:
+            stored = self._require_image(tx, org, ref)
+        if stored.image.md5 is not None:
+            return stored.image.md5
+        digest = hashlib.md5(usedforsecurity=False)  # (stored before MD5s were kept)
+        with self._blobs.open(stored.blob_id) as data:
+            for chunk in read_chunks(data):
+                digest.update(chunk)
+        md5 = digest.hexdigest()
+        with self._index.write() as tx:
+            tx.set_md5(stored.blob_id, md5)
+        return md5
 
     # ----------------------------------------------------------------- deleting
 

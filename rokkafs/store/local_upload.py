@@ -146,4 +146,6 @@ def adopt_file(blobs: BlobStorage, handed: Staged, *, max_bytes: int) -> Staged 
     if adopted is None:
         return None
     synced = handed.synced or fsync_soon(os.open(adopted, os.O_RDONLY))
-    return Staged(adopted, handed.binary_hash, handed.binary_hash, size, synced=synced)
+    return Staged(
+        adopted, handed.binary_hash, handed.binary_hash, size, synced=synced, md5=handed.md5
+    )

@@ -63,6 +63,7 @@ CREATE TABLE IF NOT EXISTS images (
     deleted_at REAL,
     user_metadata TEXT NOT NULL,
     dynamic_metadata TEXT NOT NULL,
+    md5 TEXT,
     UNIQUE (org, hash),
     UNIQUE (org, short_hash)
 );
@@ -79,12 +80,12 @@ CREATE INDEX IF NOT EXISTS images_in_trash ON images (deleted_at) WHERE deleted_
 _IMAGE_COLUMNS = (
     "org, hash, short_hash, binary_hash, blob_id, name, format, mimetype, size, width, height, "
     "opaque, animated, locked, protected, created, mtime, deleted_at, user_metadata, "
-    "dynamic_metadata"
+    "dynamic_metadata, md5"
 )
 
 
 _UPSERT = (
-    f"INSERT INTO images ({_IMAGE_COLUMNS}) VALUES ({', '.join('?' * 20)}) "
+    f"INSERT INTO images ({_IMAGE_COLUMNS}) VALUES ({', '.join('?' * 21)}) "
     "ON CONFLICT (org, hash) DO UPDATE SET "
     + ", ".join(
         f"{c} = excluded.{c}" for c in _IMAGE_COLUMNS.split(", ") if c not in ("org", "hash")
@@ -126,6 +127,7 @@ def _record_values(stored: StoredImage) -> tuple[object, ...]:
         image.deleted_date.timestamp() if image.deleted_date else None,
         json.dumps(dict(image.user_metadata), separators=(",", ":")),
         json.dumps(dict(image.dynamic_metadata), separators=(",", ":")),
+        image.md5,
     )
 
 
@@ -164,6 +166,7 @@ def _row_to_stored(row: sqlite3.Row) -> StoredImage:
         animated=_optional_bool(row["animated"]),
         deleted=row["deleted_at"] is not None,
         deleted_date=None if row["deleted_at"] is None else _timestamp(row["deleted_at"]),
+        md5=row["md5"],
     )
     return StoredImage(image, row["blob_id"])
 
@@ -304,6 +307,11 @@ class _SqliteTransaction(IndexTransaction):
         )
         return cursor.rowcount
 
+    def set_md5(self, blob_id: str, md5: str) -> None:
+        self._db.execute(
+            "UPDATE images SET md5 = ? WHERE blob_id = ? AND md5 IS NULL", (md5, blob_id)
+        )
+
     def add_blob(self, blob_id: str, size: int) -> None:
         self._db.execute(
             "INSERT INTO blobs VALUES (?, ?) ON CONFLICT (blob_id) DO NOTHING", (blob_id, size)
@@ -346,8 +354,10 @@ class SqliteIndex(MetadataIndex):
 
     def __init__(self, path: Path) -> None:
         self._database = Database(path, SCHEMA, rows=True)
-        with self.write() as _:
-            pass
+        with self._database.transaction("BEGIN IMMEDIATE") as db:
+            columns = {row[1] for row in db.execute("PRAGMA table_info(images)")}
+            if "md5" not in columns:  # (an index made before MD5s were kept)
+                db.execute("ALTER TABLE images ADD COLUMN md5 TEXT")
 
     def read(self) -> AbstractContextManager[IndexTransaction]:
         return _Scope(self._database.transaction("BEGIN"))

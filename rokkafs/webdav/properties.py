@@ -9,8 +9,8 @@ Namespace ``urn:rokkafs``:
   ``dynamic.<name>`` (JSON; writing it makes a new image with a new hash that takes over the
   file's name, the old one goes to the trash).
 
-``{http://owncloud.org/ns}checksums`` carries ``SHA1:<binary_hash>`` so ``rclone --checksum``
-works.
+``{http://owncloud.org/ns}checksums`` carries ``SHA1:<binary_hash> MD5:<md5>`` so rclone's
+``check`` and ``--checksum`` compare real hashes (its owncloud vendor prefers MD5).
 """
 
 from __future__ import annotations
@@ -61,7 +61,8 @@ def live_property_value(node: Node, name: str) -> Any:
     if name == OC_CHECKSUMS:
         element = etree.Element(OC_CHECKSUMS)
         checksum = etree.SubElement(element, "{http://owncloud.org/ns}checksum")
-        checksum.text = f"SHA1:{image.binary_hash}"
+        md5 = f" MD5:{image.md5}" if image.md5 else ""
+        checksum.text = f"SHA1:{image.binary_hash}{md5}"
         return element
     if not name.startswith(f"{{{NS}}}"):
         return None

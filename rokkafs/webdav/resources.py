@@ -9,15 +9,17 @@ import mimetypes
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any, BinaryIO
 
 from wsgidav import util
 from wsgidav.dav_error import DAVError
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection, DAVProvider
 
-from rokkafs.errors import RokkaFSError
+from rokkafs.errors import InvalidInput, RokkaFSError
 from rokkafs.provider import Node, Provider
 from rokkafs.provider.uploads import Upload
+from rokkafs.store.ingest import Staged
 from rokkafs.webdav import properties
 
 __all__ = ["FileResource", "FolderResource", "RokkaDavProvider", "dav_errors"]
@@ -32,6 +34,21 @@ def dav_errors() -> Iterator[None]:
         yield
     except RokkaFSError as exc:
         raise DAVError(exc.http_status, exc.message) from exc
+
+
+def _check_sent_checksum(staged: Staged, header: str | None) -> None:
+    """Verify ``OC-Checksum: SHA1:<hex>`` (or ``MD5:``), which rclone's owncloud vendor sends
+    with a PUT; other kinds are not checked.
+
+    Raises:
+        InvalidInput: the bytes that arrived have another checksum.
+    """
+    if not header:
+        return
+    kind, _, value = header.strip().partition(":")
+    expected = {"SHA1": staged.binary_hash, "MD5": staged.md5}.get(kind.strip().upper())
+    if expected is not None and value.strip().lower() != expected:
+        raise InvalidInput(f"the body does not match its OC-Checksum {header.strip()}")
 
 
 class _Writer:
@@ -111,11 +128,22 @@ class _Resource:
     def get_property_value(self, name: str) -> Any:
         if name == "{DAV:}getetag" and self.node is not None and self.node.etag:
             return f'"{self.node.etag}"'  # (quoted, as in the ETag header: RFC 4918 15.6)
+        if name == properties.OC_CHECKSUMS:
+            self._with_md5()
         if self.node is not None and properties.is_live_property(name):
             value = properties.live_property_value(self.node, name)
             if value is not None:
                 return value
         return super().get_property_value(name)  # type: ignore[misc]
+
+    def _with_md5(self) -> None:
+        """Images stored before MD5s were kept get theirs when a client first asks."""
+        image = self.node.image if self.node is not None else None
+        if self.node is None or image is None or image.md5 is not None or self.node.in_trash:
+            return
+        with dav_errors():
+            md5 = self.paths.store.source_image_md5(image.organization, image.hash)
+        self.node = replace(self.node, image=replace(image, md5=md5))
 
     def set_property_value(self, name: str, value: Any, *, dry_run: bool = False) -> None:
         if self.node is not None and properties.is_live_property(name):
@@ -238,7 +266,13 @@ class FileResource(_Resource, DAVNonCollection):
             upload.discard()
             raise DAVError(400, f"the body ended after {upload.size} of {declared} bytes")
         with dav_errors():
-            self.node = self.paths.commit(self.path, upload)
+            staged = upload.finish()
+            try:
+                _check_sent_checksum(staged, self.environ.get("HTTP_OC_CHECKSUM"))
+            except BaseException:
+                staged.path.unlink(missing_ok=True)
+                raise
+            self.node = self.paths.commit_staged(self.path, staged)
         self._forget()
 
 

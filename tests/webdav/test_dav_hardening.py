@@ -166,3 +166,20 @@ def test_error_pages_show_no_version_or_traceback(dav: httpx.Client) -> None:
     response = dav.get("/acme/missing.png")
     assert response.status_code == 404
     assert "Traceback" not in response.text and "4.4" not in response.headers.get("Server", "")
+
+
+def test_a_put_that_does_not_match_its_oc_checksum_stores_nothing(
+    dav: httpx.Client, dav_server: DavServer
+) -> None:
+    import hashlib
+
+    data = images.png(color=13)
+    wrong = {"OC-Checksum": f"SHA1:{hashlib.sha1(b'other').hexdigest()}"}
+    assert dav.put("/acme/sum.png", content=data, headers=wrong).status_code == 400
+    assert nothing_stored(dav_server.store)
+    wrong_md5 = {"OC-Checksum": f"MD5:{hashlib.md5(b'other').hexdigest()}"}
+    assert dav.put("/acme/sum.png", content=data, headers=wrong_md5).status_code == 400
+    assert nothing_stored(dav_server.store)
+    right = {"OC-Checksum": f"SHA1:{hashlib.sha1(data).hexdigest()}"}
+    assert dav.put("/acme/sum.png", content=data, headers=right).status_code == 201
+    assert dav.get("/acme/sum.png").content == data

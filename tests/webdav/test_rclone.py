@@ -76,3 +76,61 @@ def test_rclone_copy_check_recopy_and_server_side_copy(
     assert [(i.name, i.hash) for i in target] == [("one.png", source.hash)]
     listing = rclone("lsjson", "--hash", "rokka:acme/photos")
     assert source.binary_hash in listing.stdout
+
+
+def test_rclone_checks_every_hash_and_finds_a_same_size_change(
+    rclone,
+    dav_server: DavServer,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    import hashlib
+    import json
+
+    local = tmp_path / "photos"
+    local.mkdir()
+    for i in range(3):
+        (local / f"{i}.png").write_bytes(images.png(color=20 + i))
+    assert rclone("copy", str(local), "rokka:acme/photos").returncode == 0
+    check = rclone("check", str(local), "rokka:acme/photos", "--checksum")
+    assert check.returncode == 0, check.stderr
+    assert "could not be checked" not in check.stderr, check.stderr
+    assert "3 matching files" in check.stderr, check.stderr
+    listed = json.loads(rclone("lsjson", "--hash", "rokka:acme/photos").stdout)
+    for entry in listed:
+        data = (local / entry["Name"]).read_bytes()
+        assert entry["Hashes"]["md5"] == hashlib.md5(data).hexdigest()
+        assert entry["Hashes"]["sha1"] == hashlib.sha1(data).hexdigest()
+
+    # other bytes, same size, same modification time: only a checksum can tell
+    changed = local / "1.png"
+    stamp = changed.stat().st_mtime
+    other = images.png(color=99)
+    assert len(other) == changed.stat().st_size
+    changed.write_bytes(other)
+    os.utime(changed, (stamp, stamp))
+    found = rclone("check", str(local), "rokka:acme/photos", "--checksum")
+    assert found.returncode != 0 and "1 differences found" in found.stderr, found.stderr
+    resent = rclone("copy", str(local), "rokka:acme/photos", "--checksum", "-v")
+    assert resent.returncode == 0 and "1.png: Copied" in resent.stderr, resent.stderr
+    image = dav_server.store.find_by_name("acme", "photos/1.png")
+    assert image is not None and image.binary_hash == hashlib.sha1(other).hexdigest()
+
+
+def test_images_stored_without_an_md5_get_it_when_first_asked(
+    rclone,
+    dav_server: DavServer,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    import hashlib
+    import sqlite3
+
+    data = images.png(color=30)
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "old.png").write_bytes(data)
+    assert rclone("copy", str(tmp_path / "old"), "rokka:acme").returncode == 0
+    with sqlite3.connect(dav_server.data / "index.sqlite3") as index:  # as an older rokkafs left it
+        index.execute("UPDATE images SET md5 = NULL")
+    check = rclone("check", str(tmp_path / "old"), "rokka:acme", "--checksum")
+    assert "could not be checked" not in check.stderr and "1 matching files" in check.stderr
+    image = dav_server.store.find_by_name("acme", "old.png")
+    assert image is not None and image.md5 == hashlib.md5(data).hexdigest()
