@@ -27,7 +27,39 @@ __all__ = [
 ]
 
 TRASH = ".trash"
-_JUNK = {"thumbs.db", "desktop.ini", "ehthumbs.db", "icon\r"}
+# What desktops, editors and sync tools put next to files: kept as side files, never images.
+# Every other name, dot or not, is an image (or a refused non-image).
+_SIDE_NAMES = {
+    # macOS Finder and Spotlight
+    ".ds_store",
+    ".localized",
+    ".apdisk",
+    ".volumeicon.icns",
+    ".spotlight-v100",
+    ".trashes",
+    ".fseventsd",
+    ".temporaryitems",
+    ".documentrevisions-v100",
+    ".metadata_never_index",
+    ".com.apple.timemachine.donotpresent",
+    "icon\r",
+    # Windows Explorer, KDE
+    "thumbs.db",
+    "ehthumbs.db",
+    "desktop.ini",
+    ".directory",
+}
+_SIDE_PATTERNS = re.compile(
+    r"^\._."  # AppleDouble resource forks (._name)
+    r"|^\..+\.[A-Za-z0-9]{6}$"  # rsync's temporaries (.name.XXXXXX)
+    r"|^\..+\.sw[a-p]$"  # vim's swap files (.name.swp)
+    r"|^\.#."  # emacs's lock files (.#name)
+    r"|^#.+#$"  # emacs's auto-saves (#name#)
+    r"|.~$"  # backups (name~)
+    r"|^~\$."  # Office's owner files (~$name)
+    r"|^\.~lock\..+#$"  # LibreOffice's locks (.~lock.name#)
+    r"|^\.goutputstream-[A-Za-z0-9]{6}$"  # GLib's atomic writes (gedit, GNOME Files)
+)
 _SPELLING = re.compile(r"^(?P<stem>.*)~(?P<short>[0-9a-f]{6,40})(?P<ext>\.[^./~]*)?$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -71,14 +103,9 @@ def parse_path(path: str) -> Location:
 
 
 def is_side_name(basename: str) -> bool:
-    """Whether a file of this name is a side file (dot files, OS and editor junk)."""
-    lowered = basename.lower()
-    return (
-        basename.startswith(".")
-        or lowered in _JUNK
-        or basename.startswith("~$")
-        or basename.endswith("~")
-    )
+    """Whether a file of this name is a side file: one of the names desktops, editors and sync
+    tools make (``.DS_Store``, ``._*``, ``Thumbs.db``, rsync's and editors' temporaries)."""
+    return basename.lower() in _SIDE_NAMES or _SIDE_PATTERNS.search(basename) is not None
 
 
 def split_spelling(basename: str) -> tuple[str, str] | None:

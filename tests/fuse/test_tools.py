@@ -140,7 +140,9 @@ def test_tar_x_keeps_mtimes(mounted, tree: Path, tmp_path: Path) -> None:  # typ
     assert int(image.mtime) == 1_577_934_245
 
 
-def test_sed_and_python_atomic_writes_on_a_text_side_file(mounted) -> None:  # type: ignore[no-untyped-def]
+def test_sed_and_python_atomic_writes_on_a_dot_file(mounted) -> None:  # type: ignore[no-untyped-def]
+    """``.notes`` is no side-file name: a text file (on the allow-list) like any other, kept
+    through sed's and Python's write-then-rename, with no temporary left behind."""
     notes = mounted.root / "acme" / ".notes"
     notes.write_text("hello world\n")
     assert run("sed", "-i", "s/world/there/", str(notes)).returncode == 0
@@ -152,7 +154,10 @@ def test_sed_and_python_atomic_writes_on_a_text_side_file(mounted) -> None:  # t
         os.fsync(handle.fileno())
     os.replace(temporary, notes)
     assert notes.read_text() == "replaced\n"
-    assert live(mounted.store) == {}
+    final = mounted.store.get_source_image("acme", live(mounted.store)[".notes"])
+    assert list(live(mounted.store)) == [".notes"] and final.mimetype == "text/plain"
+    assert final.binary_hash == hashlib.sha1(b"replaced\n").hexdigest()
+    assert os.listdir(mounted.root / "acme") == [".notes"]
 
 
 def test_refusals_fail_in_close_with_their_own_errno_and_a_logged_reason(  # type: ignore[no-untyped-def]

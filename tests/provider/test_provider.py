@@ -209,6 +209,30 @@ def test_side_files_never_reach_the_api(provider: Provider) -> None:
     assert names(provider, "/acme") == ["Thumbs.db"]
 
 
+SIDE_NAMES = [
+    ".DS_Store",
+    "._a.png",
+    "Thumbs.db",
+    "desktop.ini",
+    ".a.png.XyZ123",  # rsync
+    ".a.png.swp",  # vim
+    "a.png~",  # backups
+    "~$report.docx",  # Office
+    ".~lock.report.odt#",  # LibreOffice
+]
+
+
+def test_only_the_known_names_are_side_files(provider: Provider) -> None:
+    for name in SIDE_NAMES:
+        write(provider, f"/acme/{name}", b"side bytes")
+    assert live(provider.store) == []
+    gif = images.animated_gif()
+    write(provider, "/acme/..gif", gif)  # a dot name like any other: an image
+    write(provider, "/acme/.notes", b"plain text\n")  # allow-listed text
+    assert [name for name, _ in live(provider.store)] == ["..gif", ".notes"]
+    assert sorted(names(provider, "/acme")) == sorted([*SIDE_NAMES, "..gif", ".notes"])
+
+
 def test_bad_paths_and_targets(provider: Provider) -> None:
     with pytest.raises(InvalidInput):
         provider.stat("/acme/../etc/passwd")

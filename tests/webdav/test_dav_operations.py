@@ -139,7 +139,8 @@ def test_properties(dav: httpx.Client, dav_server: DavServer) -> None:
     )
     body = propfind(dav, "/acme/a.png", named, depth="0")
     [answer] = responses(body).values()
-    assert answer["{http://owncloud.org/ns}checksums"] == f"SHA1:{sha1(data)}"
+    md5 = hashlib.md5(data).hexdigest()
+    assert answer["{http://owncloud.org/ns}checksums"] == f"SHA1:{sha1(data)} MD5:{md5}"
     assert answer["{DAV:}getetag"].strip('"') == sha1(data)
     assert answer["{urn:rokkafs}width"] == "64"
     assert answer["{urn:rokkafs}binary_hash"] == sha1(data)
