@@ -111,6 +111,12 @@ class InvalidImage(InvalidInput):
     """The uploaded bytes are not a readable image of a supported format."""
 
 
+class NameTooLong(InvalidInput):
+    """A path segment (a folder or file name) is longer than filesystems allow (255 bytes)."""
+
+    errno = _errno.ENAMETOOLONG
+
+
 class TooManyPixels(InvalidInput):
     """The image header announces more pixels than the configured limit."""
 

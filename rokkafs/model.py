@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from rokkafs.errors import InvalidInput
+from rokkafs.errors import InvalidInput, NameTooLong
 
 __all__ = [
     "CheckReport",
@@ -23,6 +23,7 @@ __all__ = [
     "PurgeResult",
     "SourceImage",
     "SourceImageList",
+    "check_segment_length",
     "validate_hash_ref",
     "validate_image_name",
     "validate_organization_name",
@@ -36,6 +37,7 @@ _ORG_RE = re.compile(r"^[a-z0-9-]{1,64}$")
 _HASH_REF_RE = re.compile(r"^[0-9a-f]{6,40}$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 MAX_NAME_LENGTH = 1024
+MAX_SEGMENT_BYTES = 255  # (NAME_MAX of Linux and macOS filesystems)
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,4 +241,18 @@ def validate_image_name(name: str) -> str:
             raise InvalidInput(
                 f"invalid image name {name!r}: empty, '.' and '..' path segments are not allowed"
             )
+        check_segment_length(segment)
     return normalized
+
+
+def check_segment_length(segment: str) -> None:
+    """Refuse a folder or file name longer than filesystems allow (255 bytes in UTF-8), which
+    no tool could copy out of a mount.
+
+    Raises:
+        NameTooLong: it is longer.
+    """
+    if len(segment.encode("utf-8", "surrogatepass")) > MAX_SEGMENT_BYTES:
+        raise NameTooLong(
+            f"the name {segment[:40]!r}… is longer than {MAX_SEGMENT_BYTES} bytes (UTF-8)"
+        )

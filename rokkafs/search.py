@@ -14,6 +14,7 @@ import base64
 import binascii
 import json
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -142,6 +143,8 @@ def _canonical_field(name: str) -> str:
 
 def _parse_filter(name: str, raw: str) -> Filter:
     canonical = _canonical_field(name)
+    if canonical == "name":  # (names are stored NFC: an NFD query must find them too)
+        raw = unicodedata.normalize("NFC", raw)
     match = _RANGE_RE.match(raw.strip())
     if match:
         low, high = (part.strip().strip("'\"") for part in (match.group(2), match.group(3)))

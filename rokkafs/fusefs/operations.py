@@ -23,6 +23,7 @@ from rokkafs.errors import NotFound, RokkaFSError
 from rokkafs.fusefs.attributes import attributes, filesystem_stats
 from rokkafs.fusefs.errnos import translated
 from rokkafs.fusefs.handles import Handle, HandleTable
+from rokkafs.fusefs.names import nfc_paths
 from rokkafs.fusefs.nodecache import NodeCache
 from rokkafs.fusefs.pending import HeldFile, PendingFiles, is_temporary_name
 from rokkafs.fusefs.threads import keeping_thread_state
@@ -41,7 +42,7 @@ def build_operations(fuse: Any, provider: Provider, data_dir: Path, **kw: Any) -
     cls = type("RokkaFuseOperations", (RokkaOperations, fuse.Operations), {})
     setattr(cls, "fuse_error", fuse.FuseOSError)  # noqa: B010
     for name in OPERATION_NAMES:
-        method = translated(fuse.FuseOSError)(getattr(RokkaOperations, name))
+        method = translated(fuse.FuseOSError)(nfc_paths(getattr(RokkaOperations, name)))
         setattr(cls, name, keeping_thread_state(method))
     return cls(provider, data_dir, **kw)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from rokkafs.errors import InvalidInput
-from rokkafs.model import SourceImage
+from rokkafs.model import SourceImage, check_segment_length
 
 __all__ = [
     "TRASH",
@@ -94,6 +94,7 @@ def parse_path(path: str) -> Location:
     for segment in segments:
         if segment in (".", "..") or _CONTROL.search(segment):
             raise InvalidInput(f"invalid path segment {segment!r}")
+        check_segment_length(segment)
     if not segments:
         return Location()
     org, rest = segments[0], segments[1:]

@@ -250,3 +250,23 @@ def test_reverting_a_file_through_the_mount(mounted) -> None:  # type: ignore[no
     assert sorted(i.binary_hash for i in trashed_images) == sorted(
         hashlib.sha1(v).hexdigest() for v in (v1, v2)
     )
+
+
+def test_names_are_one_spelling_and_at_most_255_bytes(mounted) -> None:  # type: ignore[no-untyped-def]
+    import unicodedata
+
+    folder = mounted.root / "acme"
+    nfc, nfd = "Caf\u00e9.png", unicodedata.normalize("NFD", "Caf\u00e9.png")
+    (folder / nfc).write_bytes(images.png(color=70))
+    assert os.listdir(folder) == [nfc]  # (the listing is cached now)
+    assert (folder / nfd).read_bytes() == images.png(color=70)  # an NFD lookup finds it
+    (folder / unicodedata.normalize("NFD", "Cr\u00e8me.png")).write_bytes(images.png(color=71))
+    assert sorted(os.listdir(folder)) == [nfc, "Cr\u00e8me.png"]
+    assert sorted(live(mounted.store)) == [nfc, "Cr\u00e8me.png"]
+    with pytest.raises(OSError) as too_long:
+        (folder / ("x" * 252 + ".png")).write_bytes(images.png(color=72))
+    assert too_long.value.errno == errno.ENAMETOOLONG
+    with pytest.raises(OSError) as too_long_folder:
+        (folder / ("\u00e9" * 128)).mkdir()  # 256 bytes in UTF-8
+    assert too_long_folder.value.errno == errno.ENAMETOOLONG
+    assert sorted(live(mounted.store)) == [nfc, "Cr\u00e8me.png"]

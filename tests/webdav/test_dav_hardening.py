@@ -183,3 +183,32 @@ def test_a_put_that_does_not_match_its_oc_checksum_stores_nothing(
     right = {"OC-Checksum": f"SHA1:{hashlib.sha1(data).hexdigest()}"}
     assert dav.put("/acme/sum.png", content=data, headers=right).status_code == 201
     assert dav.get("/acme/sum.png").content == data
+
+
+def test_names_over_255_bytes_are_refused_on_webdav_and_rest(
+    dav: httpx.Client, dav_server: DavServer
+) -> None:
+    long_name = "y" * 1000 + ".png"
+    assert dav.put(f"/acme/{long_name}", content=images.png(color=14)).status_code == 400
+    assert dav.request("MKCOL", f"/acme/{'z' * 300}").status_code == 400
+    rest = httpx.post(
+        f"{dav_server.url}/sourceimages/acme",
+        headers={"Api-Key": dav_server.key},
+        files={"filedata": (long_name, images.png(color=14), "image/png")},
+    )
+    assert rest.status_code == 400 and "255 bytes" in rest.text
+    assert nothing_stored(dav_server.store)
+
+
+def test_rest_search_finds_a_name_given_decomposed(
+    dav: httpx.Client, dav_server: DavServer
+) -> None:
+    import unicodedata
+
+    assert dav.put("/acme/Caf\u00e9.png", content=images.png(color=15)).status_code == 201
+    found = httpx.get(
+        f"{dav_server.url}/sourceimages/acme",
+        params={"name": unicodedata.normalize("NFD", "Caf\u00e9.png")},
+        headers={"Api-Key": dav_server.key},
+    ).json()
+    assert [i["name"] for i in found["items"]] == ["Caf\u00e9.png"]
