@@ -118,3 +118,22 @@ def test_two_processes_share_a_data_directory(tmp_path: Path) -> None:
     assert listed.total == 21
     assert store.check(deep=True).ok
     store.close()
+
+
+def test_check_reports_a_name_that_is_both_a_file_and_a_folder(tmp_path: Path) -> None:
+    """Stored before such names were refused: ``check`` names it, so it can be renamed."""
+    import io
+    import sqlite3
+
+    import images
+
+    store = LocalStore(tmp_path / "data")
+    store.create_organization("acme")
+    store.create_source_image("acme", io.BytesIO(images.png(color=1)), name="x.svg")
+    inner = store.create_source_image("acme", io.BytesIO(images.png(color=2)), name="y/in.png")
+    with sqlite3.connect(tmp_path / "data" / "index.sqlite3") as index:
+        index.execute("UPDATE images SET name = 'x.svg/in.png' WHERE hash = ?", (inner.hash,))
+    report = store.check()
+    assert not report.ok
+    assert any("'x.svg'" in problem and "folder" in problem for problem in report.problems)
+    store.close()

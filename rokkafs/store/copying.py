@@ -8,11 +8,13 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Literal
 
-from rokkafs.model import CopyResult
-from rokkafs.store.index import ImageState, IndexTransaction, StoredImage
+from rokkafs.errors import InvalidInput
+from rokkafs.model import CopyAllResult, CopyResult
+from rokkafs.store.index import ImageState, IndexTransaction, MetadataIndex, StoredImage
+from rokkafs.store.lookups import existing_row, require_org, short_hash_for
 from rokkafs.store.records import MIN_SHORT_HASH, require_unlocked, shortest_unique_prefix
 
-__all__ = ["CopyStatus", "copy_batch", "copy_into"]
+__all__ = ["CopyStatus", "copy_all", "copy_batch", "copy_into", "copy_one"]
 
 CopyStatus = Literal["created", "overwritten", "existing"]
 
@@ -100,3 +102,59 @@ def copy_batch(
     tx.copy_records(org, destination, copies)
     notfound = tuple(r for r in refs if r not in by_ref)
     return CopyResult(tuple(created), tuple(existing), notfound)
+
+
+def copy_one(
+    tx: IndexTransaction, source: StoredImage, destination: str, *, overwrite: bool, now: float
+) -> CopyStatus:
+    """Copy one image record into ``destination`` (see :func:`copy_into`).
+
+    Raises:
+        OrganizationNotFound: no such destination.
+        Locked: overwriting a locked image.
+    """
+    require_org(tx, destination)
+    target = existing_row(tx, destination, source.image.hash)
+    outcome, record = copy_into(
+        source,
+        target,
+        destination,
+        overwrite=overwrite,
+        short_hash=lambda: short_hash_for(tx, destination, source.image.hash),
+        now=now,
+    )
+    if record is not None:
+        tx.put_image(record)
+    return outcome
+
+
+def copy_all(
+    index: MetadataIndex,
+    org: str,
+    destination: str,
+    *,
+    overwrite: bool,
+    clock: Callable[[], float],
+) -> CopyAllResult:
+    """Copy every live image of ``org`` into ``destination``, 2000 per exclusive transaction
+    (each stays short).
+
+    Raises:
+        InvalidInput: the two organizations are the same.
+        OrganizationNotFound: either does not exist.
+    """
+    if org == destination:
+        raise InvalidInput("source and destination organization are the same")
+    created = existing = 0
+    after = ""
+    while True:
+        with index.write() as tx:
+            require_org(tx, org)
+            require_org(tx, destination)
+            hashes = tx.live_hashes(org, after=after, limit=2000)
+            if not hashes:
+                return CopyAllResult(created, existing)
+            result = copy_batch(tx, org, hashes, destination, overwrite=overwrite, now=clock())
+        created += len(result.created)
+        existing += len(result.existing)
+        after = hashes[-1]

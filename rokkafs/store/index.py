@@ -82,6 +82,14 @@ class IndexTransaction(abc.ABC):
         """The oldest live (``deleted``: restorable) image with exactly this name."""
 
     @abc.abstractmethod
+    def has_live_names_below(self, org: str, folder: str) -> bool:
+        """Whether a live image of ``org`` has a name inside ``folder`` (``a/b`` for ``a/b/x``)."""
+
+    @abc.abstractmethod
+    def live_name_clashes(self) -> list[tuple[str, str]]:
+        """(org, name) of every live image whose name is also a folder of live images."""
+
+    @abc.abstractmethod
     def image_states(self, org: str, refs: list[str]) -> list[ImageState]:
         """The copy-relevant fields of every record of ``org`` (in any state) whose hash or
         short hash is in ``refs``."""

@@ -51,7 +51,7 @@ from rokkafs.store import dynamic, maintenance
 from rokkafs.store.base import MAX_BATCH_COPY, Store
 from rokkafs.store.blobs import FileBlobStorage
 from rokkafs.store.config import OptimizeSource, StoreConfig
-from rokkafs.store.copying import copy_batch, copy_into
+from rokkafs.store.copying import copy_all, copy_batch, copy_one
 from rokkafs.store.fetch import fetch_url
 from rokkafs.store.index import IndexTransaction, StoredImage
 from rokkafs.store.ingest import HandedOver, Staged, read_chunks, stage_chunks
@@ -62,7 +62,13 @@ from rokkafs.store.local_upload import (
     commit_path_write,
     commit_upload,
 )
-from rokkafs.store.lookups import existing_row, require_image, require_org, short_hash_for
+from rokkafs.store.lookups import (
+    existing_row,
+    require_file_name,
+    require_image,
+    require_org,
+    short_hash_for,
+)
 from rokkafs.store.path_write import move_in_index
 from rokkafs.store.records import (
     deleted,
@@ -339,18 +345,7 @@ class LocalStore(Store):
     ) -> CopyOutcome:
         with self._index.write() as tx:
             source = self._require_image(tx, org, ref)
-            require_org(tx, destination)
-            target = existing_row(tx, destination, source.image.hash)
-            outcome, record = copy_into(
-                source,
-                target,
-                destination,
-                overwrite=overwrite,
-                short_hash=lambda: short_hash_for(tx, destination, source.image.hash),
-                now=self._clock(),
-            )
-            if record is not None:
-                tx.put_image(record)
+            outcome = copy_one(tx, source, destination, overwrite=overwrite, now=self._clock())
         if outcome == "existing":
             raise ImageExists(f"source image {source.image.hash} exists in {destination!r}")
         return outcome
@@ -369,29 +364,19 @@ class LocalStore(Store):
     def copy_all_source_images(
         self, org: str, destination: str, *, overwrite: bool = True
     ) -> CopyAllResult:
-        if org == destination:
-            raise InvalidInput("source and destination organization are the same")
-        created = existing = 0
-        after = ""
-        while True:  # steps of 2000 keep each exclusive transaction short
-            with self._index.write() as tx:
-                require_org(tx, org)
-                require_org(tx, destination)
-                hashes = tx.live_hashes(org, after=after, limit=2000)
-                if not hashes:
-                    return CopyAllResult(created, existing)
-                result = copy_batch(
-                    tx, org, hashes, destination, overwrite=overwrite, now=self._clock()
-                )
-            created += len(result.created)
-            existing += len(result.existing)
-            after = hashes[-1]
+        return copy_all(self._index, org, destination, overwrite=overwrite, clock=self._clock)
 
     # ----------------------------------------------------------------- changing
 
     def rename_source_image(self, org: str, ref: str, name: str) -> SourceImage:
         name = validate_image_name(name)
-        return self._change(org, ref, lambda image: replace(image, name=name))
+        with self._index.write() as tx:
+            stored = self._require_image(tx, org, ref)
+            if stored.image.name != name:
+                require_file_name(tx, org, name, trash_cutoff=0)
+            image = replace(stored.image, name=name)
+            tx.put_image(replace(stored, image=image))
+            return image
 
     def move_source_image(self, org: str, ref: str, name: str) -> SourceImage:
         name = validate_image_name(name)

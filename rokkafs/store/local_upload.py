@@ -13,7 +13,7 @@ from rokkafs.store.blobs import BlobStorage, fsync_soon
 from rokkafs.store.config import OptimizeSource, StoreConfig
 from rokkafs.store.index import MetadataIndex, StoredImage
 from rokkafs.store.ingest import Staged, detect_staged, discard, new_source_image, optimize_staged
-from rokkafs.store.lookups import existing_row, require_org, short_hash_for
+from rokkafs.store.lookups import existing_row, require_file_name, require_org, short_hash_for
 from rokkafs.store.path_write import write_in_index
 from rokkafs.store.records import reuploaded
 
@@ -105,6 +105,8 @@ def commit_upload(
         with index.write() as tx:
             require_org(tx, request.org)
             existing = existing_row(tx, request.org, image_hash)
+            if existing is None or existing.image.deleted or existing.image.name != request.name:
+                require_file_name(tx, request.org, request.name, trash_cutoff=now)
             if existing is not None:
                 image = reuploaded(
                     existing.image, request.name, request.user_metadata, request.mtime

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import math
 
-from rokkafs.errors import ImageNotFound, OrganizationNotFound
+from rokkafs.errors import AlreadyExists, ImageNotFound, OrganizationNotFound
 from rokkafs.model import Organization, validate_hash_ref
 from rokkafs.store.index import IndexTransaction, StoredImage
 from rokkafs.store.records import shortest_unique_prefix
 
-__all__ = ["existing_row", "require_image", "require_org", "short_hash_for"]
+__all__ = [
+    "existing_row",
+    "require_file_name",
+    "require_image",
+    "require_org",
+    "short_hash_for",
+]
 
 
 def require_org(tx: IndexTransaction, org: str) -> Organization:
@@ -40,6 +46,22 @@ def require_image(
         require_org(tx, org)  # (an image found proves its organization exists)
         raise ImageNotFound(f"source image {ref} not found in organization {org!r}")
     return stored
+
+
+def require_file_name(tx: IndexTransaction, org: str, name: str, *, trash_cutoff: float) -> None:
+    """Refuse a name that would make one path both a file and a folder (``x.svg`` next to
+    ``x.svg/inner.svg``): the file faces could show only one of them.
+
+    Raises:
+        AlreadyExists: a live image is named like one of its folders, or has it as a folder.
+    """
+    parts = name.split("/")
+    for end in range(1, len(parts)):
+        folder = "/".join(parts[:end])
+        if tx.image_named(org, folder, deleted=False, trash_cutoff=trash_cutoff) is not None:
+            raise AlreadyExists(f"{folder!r} is a file, so it cannot be a folder of {name!r}")
+    if tx.has_live_names_below(org, name):
+        raise AlreadyExists(f"{name!r} is a folder of other images, so it cannot be a file")
 
 
 def existing_row(tx: IndexTransaction, org: str, image_hash: str) -> StoredImage | None:

@@ -51,6 +51,13 @@ def check(index: MetadataIndex, blobs: BlobStorage, *, deep: bool) -> CheckRepor
         problems += [
             f"blob {b} does not match its bytes" for b in sorted(present) if not blobs.verify(b)
         ]
+    with index.read() as tx:
+        clashes = tx.live_name_clashes()
+    problems += [  # (stored before such names were refused; rename one of them)
+        f"image {name!r} of {org!r} is also a folder of other images, which the file faces "
+        "cannot show: rename one of them"
+        for org, name in clashes
+    ]
     notes = [f"orphan blob file {b}" for b in sorted(present - recorded)]
     notes += [f"recorded blob {b} is unused" for b in sorted(recorded - referenced)]
     notes += [f"stale staging file {p.name}" for p in blobs.stale_staging_files(0)]

@@ -27,7 +27,7 @@ from rokkafs.search import Filter, SearchQuery
 from rokkafs.store.blobs import BlobStorage
 from rokkafs.store.index import IndexTransaction, StoredImage
 from rokkafs.store.ingest import HandedOver, Staged, new_source_image
-from rokkafs.store.lookups import existing_row, short_hash_for
+from rokkafs.store.lookups import existing_row, require_file_name, short_hash_for
 from rokkafs.store.records import (
     deleted,
     first_unused_variant,
@@ -76,6 +76,8 @@ def write_in_index(
         return unchanged
     if shown is not None:
         require_unlocked(shown.image, "be replaced")
+    else:
+        require_file_name(tx, org, name, trash_cutoff=trash_cutoff)
     for candidate in variant_candidates({}, name):
         dynamic = validate_dynamic_metadata(candidate)
         image_hash = compute_hash(staged.binary_hash, dynamic)
@@ -151,6 +153,8 @@ def move_in_index(
     """
     org = stored.image.organization
     shown = tx.image_named(org, name, deleted=False, trash_cutoff=cutoff)
+    if shown is None:
+        require_file_name(tx, org, name, trash_cutoff=cutoff)
     if shown is not None and shown.image.hash != stored.image.hash:
         require_unlocked(shown.image, "be replaced")
         tx.put_image(replace(shown, image=deleted(shown.image, now)))

@@ -240,6 +240,22 @@ class _SqliteTransaction(IndexTransaction):
         ).fetchone()
         return None if row is None else _row_to_stored(row)
 
+    def has_live_names_below(self, org: str, folder: str) -> bool:
+        row = self._db.execute(  # ('0' follows '/': the range is every name below the folder)
+            "SELECT 1 FROM images WHERE org = ? AND name > ? AND name < ? "
+            "AND deleted_at IS NULL LIMIT 1",
+            (org, folder + "/", folder + "0"),
+        ).fetchone()
+        return row is not None
+
+    def live_name_clashes(self) -> list[tuple[str, str]]:
+        rows = self._db.execute(
+            "SELECT a.org, a.name FROM images a WHERE a.deleted_at IS NULL AND EXISTS ("
+            "SELECT 1 FROM images b WHERE b.org = a.org AND b.name > a.name || '/' "
+            "AND b.name < a.name || '0' AND b.deleted_at IS NULL) ORDER BY a.org, a.name"
+        ).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
     def image_states(self, org: str, refs: list[str]) -> list[ImageState]:
         if not refs:
             return []

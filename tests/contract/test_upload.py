@@ -10,6 +10,7 @@ import pytest
 from support import StoreFactory, upload
 
 from rokkafs.errors import (
+    AlreadyExists,
     ImageNotFound,
     InvalidImage,
     InvalidInput,
@@ -230,3 +231,23 @@ def test_short_hash_grows_when_prefix_is_taken(tmp_path: Path) -> None:
         assert full.startswith(short) and len(short) >= 6
         assert store.get_source_image("acme", short).hash == full
     store.close()
+
+
+def test_a_name_is_never_both_a_file_and_a_folder(store: Store) -> None:
+    """``x.svg`` and ``x.svg/inner.svg`` cannot both be live: the file faces could show only
+    one of them, and a backup through them would silently miss the other."""
+    upload(store, images.svg(), name="x.svg")
+    with pytest.raises(AlreadyExists):
+        upload(store, images.png(color=1), name="x.svg/inner.png")
+    upload(store, images.png(color=2), name="d/inner.png")
+    with pytest.raises(AlreadyExists):
+        upload(store, images.png(color=3), name="d")
+    other = upload(store, images.png(color=4), name="other.png")
+    with pytest.raises(AlreadyExists):
+        store.rename_source_image("acme", other.hash, "x.svg/other.png")
+    with pytest.raises(AlreadyExists):
+        store.rename_source_image("acme", other.hash, "d")
+    names = sorted(i.name for i in store.list_source_images("acme").items)
+    assert names == ["d/inner.png", "other.png", "x.svg"]
+    store.delete_source_image("acme", other.hash)  # a trashed image's name does not count
+    upload(store, images.png(color=5), name="other.png/inner.png")
