@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from rokkafs.errors import InvalidInput
+from rokkafs.errors import InvalidInput, NotPermitted
 from rokkafs.model import SourceImage, check_segment_length
 
 __all__ = [
@@ -140,6 +140,10 @@ def spelled_names(images: Sequence[SourceImage]) -> list[tuple[str, SourceImage]
 
 
 def check_name(location: Location) -> None:
-    """Raise InvalidInput if the location has no name (it is a root, org or trash folder)."""
+    """Raise NotPermitted if the location has no name (it is a root, org or trash folder):
+    files live inside organizations, the top level holds only organizations."""
     if location.org is None or not location.name:
-        raise InvalidInput("this operation needs a file or folder inside an organization")
+        raise NotPermitted(
+            "files and folders live inside organizations; the top level holds only "
+            "organizations (made with mkdir)"
+        )

@@ -195,9 +195,10 @@ def test_statfs_and_modes(mounted) -> None:  # type: ignore[no-untyped-def]
 def test_eight_writers_of_one_path_through_the_mount_and_a_server(  # type: ignore[no-untyped-def]
     mounted, tmp_path: Path
 ) -> None:
-    """Four ``cp`` through the mount and four PUTs through a server process on the same data
-    directory, all at once onto one existing file: one file, the rest in the trash, no
-    errors."""
+    """Four writers through the mount (``cp`` to a name of their own, then ``mv`` onto the
+    file, as editors and rsync replace files) and four PUTs through a server process on the
+    same data directory, all at once onto one existing file: one file, the rest in the trash,
+    no errors."""
     import threading
 
     import httpx
@@ -215,8 +216,9 @@ def test_eight_writers_of_one_path_through_the_mount_and_a_server(  # type: igno
     with serving(mounted.data) as (url, key, _):
 
         def copy(source: Path) -> None:
+            own = target.with_name(f"incoming-{source.name}")
             start.wait()
-            done = run("cp", str(source), str(target))
+            done = run("sh", "-c", f"cp '{source}' '{own}' && mv -f '{own}' '{target}'")
             results.append(0 if done.returncode == 0 else done.stderr)
 
         def put(source: Path) -> None:
@@ -236,6 +238,8 @@ def test_eight_writers_of_one_path_through_the_mount_and_a_server(  # type: igno
     assert all(status in (0, 201, 204) for status in results), results
     assert list(live(mounted.store)) == ["same.png"]
     assert trashed(mounted.store) == ["same.png"] * 8
+    shown = hashlib.sha1(target.read_bytes()).hexdigest()
+    assert shown in {hashlib.sha1(s.read_bytes()).hexdigest() for s in sources}
     assert os.listdir(mounted.root / "acme") == ["same.png"]
 
 

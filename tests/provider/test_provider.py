@@ -238,8 +238,10 @@ def test_bad_paths_and_targets(provider: Provider) -> None:
         provider.stat("/acme/../etc/passwd")
     with pytest.raises(NotPermitted):
         write(provider, "/acme/.trash/x.png", images.png())
-    with pytest.raises(InvalidInput):
+    with pytest.raises(NotPermitted):
         write(provider, "/acme", images.png())
+    with pytest.raises(NotPermitted):  # (a file at the top level, where organizations are)
+        write(provider, "/top.png", images.png())
     with pytest.raises(NotFound):
         write(provider, "/missing/x.png", images.png())
 
