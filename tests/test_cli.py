@@ -142,3 +142,50 @@ def test_config_file_sets_store_limits_and_flag_defaults(tmp_path: Path) -> None
     assert "not a valid setting" in rokkafs("info", data=data).stderr
     explicit = rokkafs("--config", str(tmp_path / "missing.toml"), "info", data=data)
     assert explicit.returncode == 1 and "not found" in explicit.stderr
+
+
+def test_upload_names_a_refused_file_and_goes_on(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert rokkafs("org", "create", "demo", data=data).returncode == 0
+    good, bad, later = tmp_path / "a.png", tmp_path / "b.bin", tmp_path / "c.jpg"
+    good.write_bytes(images.png(color=1))
+    bad.write_bytes(bytes(range(256)) * 8)
+    later.write_bytes(images.jpeg(color=2))
+    old = 1_577_934_245
+    import os
+
+    os.utime(later, (old, old))
+    result = rokkafs("upload", "demo", str(good), str(bad), str(later), data=data)
+    assert result.returncode == 1
+    assert str(bad) in result.stderr and "2 uploaded, 1 failed" in result.stderr
+    assert "Traceback" not in result.stderr
+    with LocalStore(data) as store:
+        images_ = {i.name: i for i in store.list_source_images("demo").items}
+    assert sorted(images_) == ["a.png", "c.jpg"] and int(images_["c.jpg"].mtime) == old
+
+
+def test_commands_that_only_read_do_not_make_a_store(tmp_path: Path) -> None:
+    mistyped = tmp_path / "rokkafs-dta"
+    for command in (
+        ["info"],
+        ["ls", "demo"],
+        ["check"],
+        ["org", "list"],
+        ["user", "create", "a@b.c"],
+    ):
+        result = rokkafs(*command, data=mistyped)
+        assert result.returncode == 1, command
+        assert "no rokkafs store" in result.stderr and "Traceback" not in result.stderr
+    assert not mistyped.exists()
+
+
+def test_global_options_after_the_command_say_where_they_go(tmp_path: Path) -> None:
+    result = rokkafs("serve", "--data", str(tmp_path))
+    assert result.returncode == 2
+    assert "--data goes before the command" in result.stderr
+
+
+def test_umount_of_a_folder_that_is_not_mounted_is_one_line(tmp_path: Path) -> None:
+    result = rokkafs("umount", str(tmp_path))
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"Error: {tmp_path} is not mounted"

@@ -99,3 +99,17 @@ def test_export_copy_all_and_trash(tmp_path: Path) -> None:
     assert missing.returncode == 1 and "not found" in missing.stderr
     store.close()
     assert os.path.isdir(out)
+
+
+def test_import_keeps_modification_times(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "old.png").write_bytes(images.png(color=3))
+    os.utime(tree / "old.png", (1_500_000_000, 1_500_000_000))
+    data = tmp_path / "data"
+    base = [sys.executable, "-m", "rokkafs.cli", "--data", str(data)]
+    subprocess.run([*base, "org", "create", "demo"], check=True, capture_output=True)
+    subprocess.run([*base, "import", str(tree), "demo"], check=True, capture_output=True)
+    with LocalStore(data) as store:
+        [image] = store.list_source_images("demo").items
+    assert int(image.mtime) == 1_500_000_000

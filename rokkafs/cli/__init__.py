@@ -16,6 +16,13 @@ from rokkafs.errors import RokkaFSError
 
 __all__ = ["cli", "main"]
 
+_GLOBAL_OPTIONS = ("--data", "--config", "--debug", "--log-level")
+
+
+def _shown(exc: click.ClickException) -> SystemExit:
+    exc.show()
+    return SystemExit(exc.exit_code)
+
 
 def main() -> None:
     """Entry point of the ``rokkafs`` console script."""
@@ -24,6 +31,12 @@ def main() -> None:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(EXIT_ERROR)
+    except click.NoSuchOption as exc:
+        if exc.option_name not in _GLOBAL_OPTIONS:
+            raise _shown(exc) from None
+        command = exc.ctx.info_name if exc.ctx else "COMMAND"
+        hint = f"{exc.option_name} goes before the command: rokkafs {exc.option_name} … {command} …"
+        raise _shown(click.UsageError(hint, exc.ctx)) from None
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)

@@ -44,8 +44,20 @@ class Context:
         self.settings = settings
         self.data = settings.data
 
-    def store(self) -> LocalStore:
+    def store(self, *, create: bool = False) -> LocalStore:
+        """The embedded store; only the commands that make one (``create``) start a new one,
+        so a mistyped ``--data`` is an error instead of a new empty store."""
+        if not create:
+            self.require_store()
         return LocalStore(self.data, self.settings.store_config())
+
+    def require_store(self) -> None:
+        """Raise unless the data directory holds a store."""
+        if not (self.data / "index.sqlite3").exists():
+            raise click.ClickException(
+                f"no rokkafs store in {self.data} (check --data; `rokkafs --data DIR serve` "
+                "or `org create` makes one)"
+            )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -113,4 +125,5 @@ def remote_store(obj: Context, url: str, api_key: str | None) -> Store:
 def registry(obj: Context) -> AccessRegistry:
     from rokkafs.access.registry import AccessRegistry
 
+    obj.require_store()
     return AccessRegistry(obj.data)

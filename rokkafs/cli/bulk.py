@@ -50,7 +50,7 @@ def import_command(obj: Context, directory: Path, organization: str, workers: in
     that was interrupted is simply started again.
     """
     files = sorted(p for p in directory.rglob("*") if p.is_file())
-    with obj.store() as store:
+    with obj.store(create=True) as store:
         store.get_organization(organization)
         counts = {"uploaded": 0, "skipped": 0, "failed": 0}
 
@@ -62,7 +62,8 @@ def import_command(obj: Context, directory: Path, organization: str, workers: in
                 return "skipped"
             try:
                 with path.open("rb") as handle:
-                    store.create_source_image(organization, handle, name=name)
+                    mtime = os.fstat(handle.fileno()).st_mtime  # (so rsync -a sees it as equal)
+                    store.create_source_image(organization, handle, name=name, mtime=mtime)
             except RokkaFSError as exc:
                 click.echo(f"{name}: {exc.message}", err=True)
                 return "failed"

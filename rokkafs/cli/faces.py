@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -47,7 +48,7 @@ def serve(
     if created:
         click.echo(f"created the admin API key {key}")
         click.echo(f"(saved in {obj.data / ADMIN_KEY_FILE}, mode 0600)")
-    store = obj.store() if remote is None else remote_store(obj, remote, api_key)
+    store = obj.store(create=True) if remote is None else remote_store(obj, remote, api_key)
     from rokkafs.access.registry import AccessRegistry
 
     registry = AccessRegistry(obj.data)
@@ -107,7 +108,10 @@ def mount_command(
     from rokkafs.fusefs.mount import mount
     from rokkafs.provider import Provider
 
-    store: Store = obj.store() if remote is None else remote_store(obj, remote, api_key)
+    if os.path.ismount(mountpoint):
+        raise click.ClickException(f"{mountpoint} is mounted already (rokkafs umount it first)")
+
+    store: Store = obj.store(create=True) if remote is None else remote_store(obj, remote, api_key)
     faces = FaceState(obj.data)
     paths = Provider(store, faces)
     if remote is None and api_key:  # act as that user of the embedded store
@@ -142,4 +146,6 @@ def umount_command(mountpoint: Path) -> None:
     """Unmount a rokkafs mount."""
     from rokkafs.fusefs.mount import unmount
 
+    if not os.path.ismount(mountpoint):
+        raise click.ClickException(f"{mountpoint} is not mounted")
     unmount(mountpoint)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
-from rokkafs.cli.base import EXIT_CHECK_FAILED, Context, cli
+from rokkafs.cli.base import EXIT_CHECK_FAILED, EXIT_ERROR, Context, cli
+from rokkafs.errors import RokkaFSError
 from rokkafs.metadata import compute_hash
 from rokkafs.search import SearchQuery, parse_search
 from rokkafs.store.blobs import sha1_file
@@ -19,7 +21,7 @@ from rokkafs.wire import source_image_to_rokka
 @cli.command()
 @click.pass_obj
 def info(obj: Context) -> None:
-    """Open (or create) the embedded store and summarize it."""
+    """Summarize the embedded store."""
     with obj.store() as store:
         organizations = store.list_organizations()
         click.echo(f"rokkafs store at {obj.data}")
@@ -38,8 +40,8 @@ def org() -> None:
 @click.argument("name")
 @click.pass_obj
 def org_create(obj: Context, name: str) -> None:
-    """Create organization NAME (a-z, 0-9 and '-')."""
-    with obj.store() as store:
+    """Create organization NAME (a-z, 0-9 and '-'); the first makes the store."""
+    with obj.store(create=True) as store:
         store.create_organization(name)
     click.echo(f"created organization {name}")
 
@@ -58,12 +60,26 @@ def org_list(obj: Context) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.pass_obj
 def upload(obj: Context, organization: str, files: tuple[str, ...]) -> None:
-    """Upload FILES into ORGANIZATION; prints hash and name of each."""
+    """Upload FILES into ORGANIZATION; prints hash and name of each. A file that is refused is
+    named with the reason and the others go on; the exit code is 1 if any failed."""
+    failed = 0
     with obj.store() as store:
+        store.get_organization(organization)
         for file in files:
-            with open(file, "rb") as handle:
-                image = store.create_source_image(organization, handle, name=Path(file).name)
+            try:
+                with open(file, "rb") as handle:
+                    mtime = os.fstat(handle.fileno()).st_mtime
+                    image = store.create_source_image(
+                        organization, handle, name=Path(file).name, mtime=mtime
+                    )
+            except RokkaFSError as exc:
+                failed += 1
+                click.echo(f"{file}: {exc.message}", err=True)
+                continue
             click.echo(f"{image.hash}  {image.short_hash}  {image.name}")
+    if failed:
+        click.echo(f"{len(files) - failed} uploaded, {failed} failed", err=True)
+        sys.exit(EXIT_ERROR)
 
 
 @cli.command("ls")

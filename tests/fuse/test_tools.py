@@ -274,3 +274,28 @@ def test_names_are_one_spelling_and_at_most_255_bytes(mounted) -> None:  # type:
         (folder / ("\u00e9" * 128)).mkdir()  # 256 bytes in UTF-8
     assert too_long_folder.value.errno == errno.ENAMETOOLONG
     assert sorted(live(mounted.store)) == [nfc, "Cr\u00e8me.png"]
+
+
+def test_mounting_a_mounted_folder_again_is_one_line(mounted) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    again = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rokkafs.cli",
+            "--data",
+            str(mounted.data),
+            "mount",
+            str(mounted.root),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert again.returncode == 1
+    assert (
+        again.stderr.strip()
+        == f"Error: {mounted.root} is mounted already (rokkafs umount it first)"
+    )
+    assert os.listdir(mounted.root)  # the first mount still serves
