@@ -206,7 +206,9 @@ def _detect_svg(path: Path) -> ImageInfo:
         with path.open("rb") as handle:
             _, root = next(iter(SafeET.iterparse(handle, events=("start",))))
     except DefusedXmlException as exc:
-        raise InvalidImage(f"SVG with entity declarations is refused: {exc}") from exc
+        declared = getattr(exc, "name", None)
+        what = f" (it declares {declared!r})" if declared else ""
+        raise InvalidImage(f"an SVG with entity declarations is refused{what}") from exc
     except (SafeET.ParseError, StopIteration, OSError) as exc:
         raise InvalidImage(f"unreadable SVG: {exc}") from exc
     if root.tag not in (_SVG_NS, "svg"):

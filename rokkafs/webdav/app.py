@@ -157,15 +157,20 @@ class _Resumed:
 
 
 def _plain_errors(app: Any, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-    """Replace wsgidav's HTML error pages (which name its version) by one plain line."""
+    """Replace wsgidav's HTML status pages (errors, and the bodies of 201 and the like, which
+    name wsgidav and link its site) by one plain line; pages a GET asked for pass."""
     captured: list[Any] = []
+    page_ok = environ.get("REQUEST_METHOD") in ("GET", "HEAD")
+
+    def replaced(status: str) -> bool:
+        return int(status.split()[0]) >= 400 or not page_ok
 
     def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
         captured[:] = [status, headers, exc_info]
         return lambda data: None
 
     body = app(environ, capture)
-    if captured and (int(captured[0].split()[0]) < 400 or "html" not in str(captured[1])):
+    if captured and (not replaced(captured[0]) or "html" not in str(captured[1])):
         start_response(*captured)
         return body  # type: ignore[no-any-return]
     rest = iter(body)
@@ -173,7 +178,7 @@ def _plain_errors(app: Any, environ: dict[str, Any], start_response: Any) -> Ite
     status, headers, exc_info = captured
     content_type = dict((k.lower(), v) for k, v in headers).get("content-type", "")
     response = _Resumed(first, rest, body)
-    if int(status.split()[0]) < 400 or not content_type.startswith("text/html"):
+    if not replaced(status) or not content_type.startswith("text/html"):
         start_response(status, headers, exc_info)
         return response
     try:

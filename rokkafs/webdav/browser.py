@@ -51,11 +51,12 @@ class Browser(BaseMiddleware):
         self._cache = Path(config["rokkafs"]["data_dir"]) / "thumbnails"
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        wants_page = "text/html" in environ.get("HTTP_ACCEPT", "")
+        path = environ.get("PATH_INFO", "/") or "/"
+        # (a folder asked for by a client without Accept: text/html gets the page as well)
+        wants_page = "text/html" in environ.get("HTTP_ACCEPT", "") or path.endswith("/")
         wants_thumbnail = environ.get("QUERY_STRING") == "thumbnail"
         if environ.get("REQUEST_METHOD") != "GET" or not (wants_page or wants_thumbnail):
             return self._next(environ, start_response)  # type: ignore[no-any-return]
-        path = environ.get("PATH_INFO", "/") or "/"
         paths = self._provider.paths_for(environ)
         try:
             node = paths.stat(path)
@@ -66,15 +67,19 @@ class Browser(BaseMiddleware):
             return self._send(start_response, "text/html; charset=utf-8", body)
         if not node.is_dir and wants_thumbnail:
             thumbnail = self._thumbnail(paths, path, node)
-            if thumbnail is not None:
-                return self._send(start_response, "image/jpeg", thumbnail)
+            if thumbnail is None:  # (PDF, EPS, SVG, non-images: never the whole original)
+                body = b"no thumbnail for this file\n"
+                return self._send(
+                    start_response, "text/plain; charset=utf-8", body, "404 Not Found"
+                )
+            return self._send(start_response, "image/jpeg", thumbnail)
         return self._next(environ, start_response)  # type: ignore[no-any-return]
 
     @staticmethod
-    def _send(start_response: Any, content_type: str, body: bytes) -> list[bytes]:
-        start_response(
-            "200 OK", [("Content-Type", content_type), ("Content-Length", str(len(body)))]
-        )
+    def _send(
+        start_response: Any, content_type: str, body: bytes, status: str = "200 OK"
+    ) -> list[bytes]:
+        start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
         return [body]
 
     def _page(self, environ: dict[str, Any], path: str, children: list[Node]) -> str:

@@ -212,3 +212,27 @@ def test_rest_search_finds_a_name_given_decomposed(
         headers={"Api-Key": dav_server.key},
     ).json()
     assert [i["name"] for i in found["items"]] == ["Caf\u00e9.png"]
+
+
+def test_answers_name_no_server_library_and_show_no_python_reprs(
+    dav: httpx.Client, dav_server: DavServer
+) -> None:
+    created = dav.put("/acme/a.png", content=images.png(color=16))
+    assert created.status_code == 201 and created.text == "201 Created\n"
+    folder = dav.request("MKCOL", "/acme/folder")
+    assert folder.status_code == 201 and "wsgidav" not in folder.text.lower()
+    entity = '<!DOCTYPE svg [<!ENTITY x "y">]>'
+    refused = dav.put("/acme/x.svg", content=images.svg(extra=entity))
+    assert refused.status_code == 400
+    assert "(it declares 'x')" in refused.text and "EntitiesForbidden(" not in refused.text
+
+
+def test_a_folder_page_without_accept_html_and_no_whole_original_as_thumbnail(
+    dav: httpx.Client,
+) -> None:
+    page = dav.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "acme/" in page.text
+    assert dav.put("/acme/d.pdf", content=images.pdf()).status_code == 201
+    thumbnail = dav.get("/acme/d.pdf?thumbnail")
+    assert thumbnail.status_code == 404 and thumbnail.content != images.pdf()
