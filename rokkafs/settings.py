@@ -11,7 +11,7 @@ Precedence, lowest first: built-in defaults, the TOML config file (``--config``,
     trash_days = 30
 
     [serve]                       # defaults for `rokkafs serve` flags
-    host = "0.0.0.0"
+    host = "127.0.0.1"
     port = 8080
 
     [mount]                       # defaults for `rokkafs mount` flags

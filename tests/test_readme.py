@@ -125,3 +125,32 @@ def test_the_mount_example_runs_verbatim_with_its_relative_data_path(tmp_path: P
     changes = (checkout / "second-run.txt").read_text().splitlines()
     assert [c for c in changes if not c.startswith(".d")] == []  # a second run copies nothing
     assert not os.path.ismount("/mnt/images")
+
+
+def test_the_settings_block_shows_the_real_defaults() -> None:
+    import tomllib
+
+    from rokkafs.cli.faces import mount_command, serve
+    from rokkafs.settings import Settings
+    from rokkafs.store.config import StoreConfig
+
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"```toml\n(.*?)```", text, re.S)
+    assert block, "the README shows the settings file"
+    shown = tomllib.loads(block.group(1))
+    config, settings = StoreConfig(), Settings(data=ROOT)
+    assert shown["store"] == {
+        "max_upload_bytes": config.max_upload_bytes,
+        "max_pixels": config.max_pixels,
+        "allow_private_urls": config.allow_private_urls,
+        "trash_days": settings.trash_days,
+    }
+    import click
+
+    defaults = {
+        p.name: p.get_default(click.Context(command))
+        for command in (serve, mount_command)
+        for p in command.params
+    }
+    assert shown["serve"] == {"host": defaults["host"], "port": defaults["port"]}
+    assert shown["mount"] == {"read_only": defaults["read_only"]}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import stat
 from pathlib import Path
@@ -42,17 +43,19 @@ def attributes(
 
 
 def filesystem_stats(data_dir: Path) -> dict[str, int]:
-    """Real space numbers of the disk holding the data directory (``df`` shows them; some
-    programs refuse to write to a filesystem reporting zero free space)."""
+    """Real space and file numbers of the disk holding the data directory (``df`` and
+    ``df -i`` show them; some programs refuse to write to a filesystem reporting zero free
+    space). Each stored image takes about one file there, its blob."""
     usage = shutil.disk_usage(data_dir)
+    disk = os.statvfs(data_dir)
     return {
         "f_bsize": BLOCK,
         "f_frsize": BLOCK,
         "f_blocks": usage.total // BLOCK,
         "f_bfree": usage.free // BLOCK,
         "f_bavail": usage.free // BLOCK,
-        "f_files": 1 << 32,
-        "f_ffree": 1 << 31,
-        "f_favail": 1 << 31,
+        "f_files": disk.f_files,
+        "f_ffree": disk.f_ffree,
+        "f_favail": disk.f_favail,
         "f_namemax": 255,
     }

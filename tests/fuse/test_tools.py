@@ -183,8 +183,10 @@ def test_refusals_fail_in_close_with_their_own_errno_and_a_logged_reason(  # typ
 
 
 def test_statfs_and_modes(mounted) -> None:  # type: ignore[no-untyped-def]
-    stats = os.statvfs(mounted.root)
+    stats, disk = os.statvfs(mounted.root), os.statvfs(mounted.data)
     assert stats.f_blocks > 0 and stats.f_bavail > 0
+    assert stats.f_files == disk.f_files  # (df -i: the data disk's numbers, none made up)
+    assert abs(stats.f_ffree - disk.f_ffree) < 1000
     path = mounted.root / "acme" / "m.png"
     path.write_bytes(images.png())
     os.chmod(path, 0o600)
