@@ -44,6 +44,17 @@ def responses(body: str) -> dict[str, dict[str, str]]:
     return found
 
 
+def property_statuses(body: str) -> dict[str, int]:
+    """A 207 answer to PROPPATCH as {property in Clark notation: its HTTP status}."""
+    statuses: dict[str, int] = {}
+    for propstat in SafeET.fromstring(body).iter("{DAV:}propstat"):
+        status = int(propstat.findtext("{DAV:}status", "").split()[1])
+        for prop in propstat.iter("{DAV:}prop"):
+            for element in prop:
+                statuses[element.tag] = status
+    return statuses
+
+
 def cadaver(url: str, key: str, script: str, home: Path) -> subprocess.CompletedProcess[str]:
     """Run cadaver at ``url`` with ``script`` on its standard input, logging in with ``key``
     from a ``.netrc`` in ``home`` (a fresh folder)."""

@@ -113,3 +113,37 @@ def test_import_keeps_modification_times(tmp_path: Path) -> None:
     with LocalStore(data) as store:
         [image] = store.list_source_images("demo").items
     assert int(image.mtime) == 1_500_000_000
+
+
+def test_the_trash_keeps_images_30_days_in_serve_and_the_cli(tmp_path: Path) -> None:
+    """The retention that ``serve`` and ``trash purge`` use by default (not only the store's
+    own default): an image trashed 29 days ago is listed and kept, one of 31 days is not."""
+    import io
+    import sqlite3
+
+    import httpx
+    from support import serving
+
+    data = tmp_path / "data"
+    store = LocalStore(data)
+    store.create_organization("demo")
+    ages = {"recent.png": 4, "older.png": 29, "expired.png": 31}
+    for color, name in enumerate(ages):
+        image = store.create_source_image("demo", io.BytesIO(images.png(color=color)), name=name)
+        store.delete_source_image("demo", image.hash)
+    store.close()
+    with sqlite3.connect(data / "index.sqlite3") as index:
+        for name, days in ages.items():
+            when = time.time() - days * 86400
+            index.execute("UPDATE images SET deleted_at = ? WHERE name = ?", (when, name))
+    with serving(data) as (url, key, _):
+        answer = httpx.get(
+            f"{url}/sourceimages/demo", params={"deleted": "true"}, headers={"Api-Key": key}
+        )
+        assert sorted(i["name"] for i in answer.json()["items"]) == ["older.png", "recent.png"]
+    base = [sys.executable, "-m", "rokkafs.cli", "--data", str(data)]
+    purged = subprocess.run([*base, "trash", "purge"], capture_output=True, text=True)
+    assert purged.returncode == 0 and "purged 1 images" in purged.stdout, purged.stdout
+    listed = subprocess.run([*base, "trash", "list", "demo"], capture_output=True, text=True)
+    assert "older.png" in listed.stdout and "recent.png" in listed.stdout
+    assert "expired.png" not in listed.stdout

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import images
 import pytest
-from davsupport import responses
+from davsupport import property_statuses, responses
 
 from rokkafs.access.registry import AccessRegistry
 from rokkafs.access.roles import permissions_for
@@ -105,17 +105,24 @@ def test_webdav_read_member_cannot_write(world: World) -> None:
             '<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:R="urn:rokkafs">'
             "<D:set><D:prop><R:locked>true</R:locked></D:prop></D:set></D:propertyupdate>"
         )
-        assert "403" in dav.request("PROPPATCH", "/a/x.png", content=patch).text
+        answer = dav.request("PROPPATCH", "/a/x.png", content=patch)
+        assert answer.status_code == 403 or property_statuses(answer.text) == {LOCKED: 403}
     with httpx.Client(base_url=f"{world.url}/dav", auth=("me", world.keys["write"])) as dav:
-        assert "403" in dav.request("PROPPATCH", "/a/x.png", content=patch).text
+        answer = dav.request("PROPPATCH", "/a/x.png", content=patch)
+        assert property_statuses(answer.text) == {LOCKED: 403}
+        assert not world.store.get_source_image("a", world.image).locked
         copy = dav.request("COPY", "/a/x.png", headers={"Destination": f"{world.url}/dav/b/x.png"})
         assert copy.status_code in (403, 404, 409)
     unlocker, unlock_key = world.registry.create_user("unlocker@example.org")
     world.registry.set_membership("a", unlocker.id, ["read", "sourceimages:unlock"])
     with httpx.Client(base_url=f"{world.url}/dav", auth=("me", unlock_key)) as dav:
-        assert "200" in dav.request("PROPPATCH", "/a/x.png", content=patch).text
+        answer = dav.request("PROPPATCH", "/a/x.png", content=patch)
+        assert property_statuses(answer.text) == {LOCKED: 200}
     assert world.store.get_source_image("a", world.image).locked
     assert [i.name for i in world.store.list_source_images("a").items] == ["x.png"]
+
+
+LOCKED = "{urn:rokkafs}locked"
 
 
 def test_creating_an_organization_makes_the_creator_admin(world: World) -> None:

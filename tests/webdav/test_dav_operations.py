@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import httpx
 import images
-from davsupport import DavServer, responses
+from davsupport import DavServer, property_statuses, responses
 
 from rokkafs.search import SearchQuery
 from rokkafs.store.local import LocalStore
@@ -160,10 +160,12 @@ def test_properties(dav: httpx.Client, dav_server: DavServer) -> None:
     assert image.user_metadata == {"int:views": 42, "title": "Cat"}
     bad = patch.replace(">42<", ">many<")
     answer = dav.request("PROPPATCH", "/acme/a.png", content=bad)
-    assert answer.status_code == 207 and "400" in answer.text
+    assert answer.status_code == 207
+    assert property_statuses(answer.text)["{urn:rokkafs}meta.int.views"] == 400
     assert dav_server.store.get_source_image("acme", image.hash).user_metadata["int:views"] == 42
     read_only = patch.replace("meta.int.views>42</R:meta.int.views", "hash>x</R:hash")
-    assert "403" in dav.request("PROPPATCH", "/acme/a.png", content=read_only).text
+    refused = dav.request("PROPPATCH", "/acme/a.png", content=read_only)
+    assert property_statuses(refused.text)["{urn:rokkafs}hash"] == 403
     win32 = (
         f"{WIN32_HEAD}<Z:Win32LastModifiedTime>Wed, 01 Jan 2020 00:00:00 GMT"
         "</Z:Win32LastModifiedTime><Z:Win32FileAttributes>00000020</Z:Win32FileAttributes>"
@@ -218,8 +220,64 @@ def test_explorer_sequence(dav: httpx.Client, dav_server: DavServer) -> None:
     patched = dav.request(
         "PROPPATCH", "/acme/scan.png", content=win32, headers={"If": f"({token})"}
     )
-    assert patched.status_code == 207 and "200" in patched.text
+    assert patched.status_code == 207
+    assert responses(patched.text)["/dav/acme/scan.png"] == {
+        "{urn:schemas-microsoft-com:}Win32CreationTime": ""
+    }
     assert dav.request("UNLOCK", "/acme/scan.png", headers={"Lock-Token": token}).status_code == 204
-    assert live(dav_server.store) == {"scan.png": live(dav_server.store)["scan.png"]}
+    [image] = dav_server.store.list_source_images("acme").items
+    assert image.name == "scan.png" and image.binary_hash == sha1(data)
     assert dav.put("/acme/Thumbs.db", content=b"thumbs").status_code == 201
     assert set(live(dav_server.store)) == {"scan.png"}
+
+
+def test_copies_keep_metadata_and_times_and_send_no_bytes(
+    dav: httpx.Client, dav_server: DavServer
+) -> None:
+    """A copy is the store's native copy: the same hash, user metadata and modification time
+    in the other organization (a re-upload of the bytes would lose both), and inside one
+    organization a second image that keeps the user metadata."""
+    store = dav_server.store
+    assert dav.put("/acme/a.png", content=images.png(color=21)).status_code == 201
+    source = store.get_source_image("acme", live(store)["a.png"])
+    source = store.patch_user_metadata("acme", source.hash, {"title": "Cat", "int:views": 3})
+    source = store.set_mtime("acme", source.hash, 1_500_000_000)
+    blobs_before = sorted(p.name for p in (dav_server.data / "blobs").rglob("*") if p.is_file())
+    across = dav.request(
+        "COPY", "/acme/a.png", headers={"Destination": f"{dav_server.dav}/other/c.png"}
+    )
+    assert across.status_code == 201
+    there = store.get_source_image("other", live(store, "other")["c.png"])
+    assert there.hash == source.hash
+    assert dict(there.user_metadata) == {"title": "Cat", "int:views": 3}
+    assert there.mtime == 1_500_000_000
+    inside = dav.request(
+        "COPY", "/acme/a.png", headers={"Destination": f"{dav_server.dav}/acme/b.png"}
+    )
+    assert inside.status_code == 201
+    second = store.get_source_image("acme", live(store)["b.png"])
+    assert second.binary_hash == source.binary_hash and second.hash != source.hash
+    assert dict(second.user_metadata) == {"title": "Cat", "int:views": 3}
+    blobs_after = sorted(p.name for p in (dav_server.data / "blobs").rglob("*") if p.is_file())
+    assert blobs_after == blobs_before  # (no bytes were stored again)
+
+
+def test_a_lock_refuses_delete_without_its_token(dav: httpx.Client, dav_server: DavServer) -> None:
+    assert dav.put("/acme/l.png", content=images.png(color=22)).status_code == 201
+    token = dav.request("LOCK", "/acme/l.png", content=LOCK_BODY).headers["Lock-Token"]
+    assert dav.delete("/acme/l.png").status_code == 423
+    assert set(live(dav_server.store)) == {"l.png"}
+    assert dav.delete("/acme/l.png", headers={"If": f"({token})"}).status_code == 204
+    assert live(dav_server.store) == {} and trashed(dav_server.store) == ["l.png"]
+
+
+def test_if_none_match(dav: httpx.Client, dav_server: DavServer) -> None:
+    data = images.png(color=23)
+    assert dav.put("/acme/n.png", content=data, headers={"If-None-Match": "*"}).status_code == 201
+    etag = dav.head("/acme/n.png").headers["ETag"]
+    assert dav.get("/acme/n.png", headers={"If-None-Match": etag}).status_code == 304
+    assert dav.get("/acme/n.png", headers={"If-None-Match": '"other"'}).content == data
+    other = images.png(color=24)
+    refused = dav.put("/acme/n.png", content=other, headers={"If-None-Match": "*"})
+    assert refused.status_code == 412
+    assert dav.get("/acme/n.png").content == data and trashed(dav_server.store) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shelve
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -14,9 +15,24 @@ from support import serving
 from test_dav_persistence_tls import ASK_COLOUR, LOCK_BODY, PROPPATCH
 
 from rokkafs.store.local import LocalStore
-from rokkafs.webdav.davstate import RECHECK_SECONDS, DavState
+from rokkafs.webdav.davstate import DavState
 
 COLOUR = "{http://example.org/c}colour"
+ASK_LOCKS = (
+    '<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:lockdiscovery/></D:prop>'
+    "</D:propfind>"
+)
+
+
+def within_a_second(condition: Callable[[], bool]) -> bool:
+    """Whether ``condition`` holds within one second (another process's change must show
+    that soon, whatever the server's own recheck interval is)."""
+    deadline = time.monotonic() + 1.0
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def test_two_server_processes_share_properties_and_locks(tmp_path: Path) -> None:
@@ -26,18 +42,29 @@ def test_two_server_processes_share_properties_and_locks(tmp_path: Path) -> None
         one = httpx.Client(base_url=f"{first}/dav", auth=("me", key))
         two = httpx.Client(base_url=f"{second}/dav", auth=("me", key))
         assert one.put("/acme/a.png", content=images.png()).status_code == 201
+        assert two.put("/acme/b.png", content=images.png(color=1)).status_code == 201
+
+        def colour() -> list[str]:  # (reads only: nothing that two writes refreshes it)
+            seen = two.request(
+                "PROPFIND", "/acme/a.png", headers={"Depth": "0"}, content=ASK_COLOUR
+            )
+            return [props.get(COLOUR, "") for props in responses(seen.text).values()]
+
+        def locked_on_two() -> bool:
+            seen = two.request("PROPFIND", "/acme/b.png", headers={"Depth": "0"}, content=ASK_LOCKS)
+            return "opaquelocktoken" in seen.text
+
+        assert colour() == [""] and not locked_on_two()  # (two has read its state now)
         assert one.request("PROPPATCH", "/acme/a.png", content=PROPPATCH).status_code == 207
-        time.sleep(RECHECK_SECONDS)  # (how long another process may answer from memory)
-        seen = two.request("PROPFIND", "/acme/a.png", headers={"Depth": "0"}, content=ASK_COLOUR)
-        assert [props[COLOUR] for props in responses(seen.text).values()] == ["blue"]
+        assert within_a_second(lambda: colour() == ["blue"])
         locked = one.request("LOCK", "/acme/b.png", content=LOCK_BODY)
-        assert locked.status_code == 201
-        time.sleep(RECHECK_SECONDS)
+        assert locked.status_code == 200
+        assert within_a_second(locked_on_two)
         assert two.put("/acme/b.png", content=images.png(color=2)).status_code == 423
         token = locked.headers["Lock-Token"]
         assert one.request("UNLOCK", "/acme/b.png", headers={"Lock-Token": token}).is_success
-        time.sleep(RECHECK_SECONDS)
-        assert two.put("/acme/b.png", content=images.png(color=2)).status_code in (201, 204)
+        assert within_a_second(lambda: not locked_on_two())
+        assert two.put("/acme/b.png", content=images.png(color=2)).status_code == 204
         one.close()
         two.close()
 
