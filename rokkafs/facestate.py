@@ -26,7 +26,12 @@ from rokkafs.store.ingest import Staged
 __all__ = ["FaceState", "SideFile"]
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS folders (org TEXT NOT NULL, path TEXT NOT NULL, PRIMARY KEY (org, path));
+CREATE TABLE IF NOT EXISTS folders (
+    org TEXT NOT NULL,
+    path TEXT NOT NULL,
+    mtime REAL,
+    PRIMARY KEY (org, path)
+);
 CREATE TABLE IF NOT EXISTS side_files (
     org TEXT NOT NULL,
     path TEXT NOT NULL,
@@ -60,8 +65,10 @@ class FaceState:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.blobs = FileBlobStorage(data_dir / "side")
         self._database = Database(data_dir / "faces.sqlite3", SCHEMA)
-        with self._tx():
-            pass
+        with self._tx() as db:
+            columns = {row[1] for row in db.execute("PRAGMA table_info(folders)")}
+            if "mtime" not in columns:  # (made before folder times were kept)
+                db.execute("ALTER TABLE folders ADD COLUMN mtime REAL")
 
     def _rows(self, sql: str, params: tuple[object, ...]) -> list[tuple[Any, ...]]:
         return self._database.query(sql, params)
@@ -77,8 +84,22 @@ class FaceState:
         with self._tx() as db:
             for depth in range(1, len(parts) + 1):
                 db.execute(
-                    "INSERT OR IGNORE INTO folders VALUES (?, ?)", (org, "/".join(parts[:depth]))
+                    "INSERT OR IGNORE INTO folders (org, path) VALUES (?, ?)",
+                    (org, "/".join(parts[:depth])),
                 )
+
+    def set_folder_mtime(self, org: str, path: str, mtime: float) -> None:
+        """Record a folder's modification time (``touch``, ``rsync -t``), keeping the folder."""
+        self.add_folder(org, path)
+        with self._tx() as db:
+            db.execute(
+                "UPDATE folders SET mtime = ? WHERE org = ? AND path = ?", (mtime, org, path)
+            )
+
+    def folder_mtime(self, org: str, path: str) -> float | None:
+        """The recorded modification time of a folder, if one was set."""
+        rows = self._rows("SELECT mtime FROM folders WHERE org = ? AND path = ?", (org, path))
+        return rows[0][0] if rows else None
 
     def has_folder(self, org: str, path: str) -> bool:
         """Whether an explicit folder (or a side file below it) makes ``path`` a folder."""
@@ -90,13 +111,15 @@ class FaceState:
         )
         return bool(rows[0][0])
 
-    def folders_below(self, org: str, prefix: str) -> list[str]:
-        """Every explicit folder path under ``prefix`` ('' for the whole organization)."""
+    def folders_below(self, org: str, prefix: str) -> dict[str, float | None]:
+        """Every explicit folder path under ``prefix`` ('' for the whole organization), with
+        its recorded modification time."""
         low, high = _prefix_range(prefix)
         rows = self._rows(
-            "SELECT path FROM folders WHERE org = ? AND path >= ? AND path < ?", (org, low, high)
+            "SELECT path, mtime FROM folders WHERE org = ? AND path >= ? AND path < ?",
+            (org, low, high),
         )
-        return [r[0] for r in rows]
+        return {r[0]: r[1] for r in rows}
 
     def remove_folders(self, org: str, path: str) -> None:
         """Forget a folder and every folder below it."""

@@ -32,9 +32,17 @@ class AuthorizedFaces(FaceState):
         self._require(org, "read")
         return self._faces.has_folder(org, path)
 
-    def folders_below(self, org: str, prefix: str) -> list[str]:
+    def folders_below(self, org: str, prefix: str) -> dict[str, float | None]:
         self._require(org, "read")
         return self._faces.folders_below(org, prefix)
+
+    def folder_mtime(self, org: str, path: str) -> float | None:
+        self._require(org, "read")
+        return self._faces.folder_mtime(org, path)
+
+    def set_folder_mtime(self, org: str, path: str, mtime: float) -> None:
+        self._require(org, "write")
+        self._faces.set_folder_mtime(org, path, mtime)
 
     def remove_folders(self, org: str, path: str) -> None:
         self._require(org, "write")

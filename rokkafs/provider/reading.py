@@ -61,10 +61,10 @@ class Reader:
         return Node("side", name, side.org, side.path, size=side.size, mtime=side.mtime, etag=etag)
 
     @staticmethod
-    def _folder_node(location: Location) -> Node:
+    def _folder_node(location: Location, mtime: float | None = None) -> Node:
         kind: NodeKind = "trash" if location.in_trash and not location.name else "folder"
         name = location.basename or TRASH
-        return Node(kind, name, location.org, location.name, location.in_trash)
+        return Node(kind, name, location.org, location.name, location.in_trash, mtime=mtime or 0.0)
 
     # ----------------------------------------------------------------- queries
 
@@ -127,7 +127,10 @@ class Reader:
         if found is not None:
             return found
         if self._is_folder(location):
-            return self._folder_node(location)
+            mtime = (
+                None if location.in_trash else self.faces.folder_mtime(location.org, location.name)
+            )
+            return self._folder_node(location, mtime)
         raise NotFound(f"nothing at {location.org}/{location.name}")
 
     def _find_file(self, location: Location) -> Node | None:
@@ -185,6 +188,7 @@ class Reader:
         prefix = location.name + "/" if location.name else ""
         files: list[SourceImage] = []
         folders: set[str] = set()
+        times: dict[str, float | None] = {}
         for image in self._images_below(location):
             rest = image.name[len(prefix) :]
             if "/" in rest:
@@ -201,8 +205,13 @@ class Reader:
                     folders.add(rest.split("/", 1)[0])
                 else:
                     nodes.append(self._side_node(side))
-            for folder in self.faces.folders_below(location.org, prefix):
-                folders.add(folder[len(prefix) :].split("/", 1)[0])
+            for folder, mtime in self.faces.folders_below(location.org, prefix).items():
+                child = folder[len(prefix) :]
+                folders.add(child.split("/", 1)[0])
+                if "/" not in child:
+                    times[child] = mtime
         taken = {n.name for n in nodes}
-        nodes += [self._folder_node(location.child(f)) for f in sorted(folders - taken) if f]
+        nodes += [
+            self._folder_node(location.child(f), times.get(f)) for f in sorted(folders - taken) if f
+        ]
         return nodes

@@ -154,7 +154,8 @@ class Writer(Reader):
         return self.stat_location(location)
 
     def set_mtime(self, path: str, mtime: float) -> Node:
-        """Record a modification time (folders accept and ignore it)."""
+        """Record a modification time (of an image, a side file or a folder; organizations
+        and the trash accept and ignore it)."""
         node = self.stat(path)
         if node.image is not None and not node.in_trash:
             image = self.store.set_mtime(node.image.organization, node.image.hash, mtime)
@@ -162,6 +163,10 @@ class Writer(Reader):
         if node.kind == "side":
             assert node.org is not None
             self.faces.set_mtime(node.org, node.rel, mtime)
+            return replace(node, mtime=mtime)
+        if node.kind == "folder" and not node.in_trash:
+            assert node.org is not None
+            self.faces.set_folder_mtime(node.org, node.rel, mtime)
             return replace(node, mtime=mtime)
         return node
 

@@ -245,6 +245,8 @@ def test_every_face_state_method_checks_before_it_acts(tmp_path: Path) -> None:
         "add_folder": (lambda: guarded.add_folder("a", "g"), ("a", "write")),
         "has_folder": (lambda: guarded.has_folder("a", "f"), ("a", "read")),
         "folders_below": (lambda: guarded.folders_below("a", ""), ("a", "read")),
+        "folder_mtime": (lambda: guarded.folder_mtime("a", "f"), ("a", "read")),
+        "set_folder_mtime": (lambda: guarded.set_folder_mtime("a", "f", 5.0), ("a", "write")),
         "remove_folders": (lambda: guarded.remove_folders("a", "f"), ("a", "write")),
         "move_prefix": (lambda: guarded.move_prefix("a", "f", "g", "b"), ("a", "write")),
         "put_file": (lambda: guarded.put_file("a", "x~", None, 2.0), ("a", "write")),
@@ -263,7 +265,7 @@ def test_every_face_state_method_checks_before_it_acts(tmp_path: Path) -> None:
         with pytest.raises(Forbidden):
             call()
         assert asked == [first], name
-    assert faces.files_below("a", "") == [side] and faces.folders_below("a", "") == ["f"]
+    assert faces.files_below("a", "") == [side] and faces.folders_below("a", "") == {"f": None}
     assert faces.files_below("b", "") == [] and faces.get_file("a", "x~") is None
     # a destination is checked too, after the source
     allowed_source: list[tuple[str, str]] = []

@@ -301,3 +301,15 @@ def test_mounting_a_mounted_folder_again_is_one_line(mounted) -> None:  # type: 
         == f"Error: {mounted.root} is mounted already (rokkafs umount it first)"
     )
     assert os.listdir(mounted.root)  # the first mount still serves
+
+
+def test_rsync_twice_reports_no_folder_either(mounted, tree: Path) -> None:  # type: ignore[no-untyped-def]
+    """Folder modification times are kept (``rsync -a`` sets them), so a second run has
+    nothing at all to report, folders included."""
+    target = mounted.root / "acme" / "copy"
+    os.utime(tree / "sub", (1_600_000_000, 1_600_000_000))
+    first = run("rsync", "-a", f"{tree}/", f"{target}/")
+    assert first.returncode == 0, first.stderr
+    assert int((target / "sub").stat().st_mtime) == 1_600_000_000
+    second = run("rsync", "-ai", f"{tree}/", f"{target}/")
+    assert second.returncode == 0 and second.stdout == "", second.stdout
