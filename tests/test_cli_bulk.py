@@ -147,3 +147,34 @@ def test_the_trash_keeps_images_30_days_in_serve_and_the_cli(tmp_path: Path) -> 
     listed = subprocess.run([*base, "trash", "list", "demo"], capture_output=True, text=True)
     assert "older.png" in listed.stdout and "recent.png" in listed.stdout
     assert "expired.png" not in listed.stdout
+
+
+def test_long_commands_show_progress_on_a_terminal(tmp_path: Path) -> None:
+    """import, export and copy-all draw a progress bar when they run on a terminal (``script``
+    gives them one) and print none into a pipe."""
+    import shlex
+
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for i in range(3):
+        (tree / f"{i}.png").write_bytes(images.png(color=i))
+    data = tmp_path / "data"
+    base = [sys.executable, "-m", "rokkafs.cli", "--data", str(data)]
+    for org in ("demo", "copy"):
+        subprocess.run([*base, "org", "create", org], check=True, capture_output=True)
+    commands = {
+        "import": [*base, "import", str(tree), "demo"],
+        "copy": [*base, "copy-all", "demo", "copy"],
+        "export": [*base, "export", "demo", str(tmp_path / "out")],
+    }
+    for label, command in commands.items():
+        on_terminal = subprocess.run(
+            ["script", "-qec", "stty cols 120 rows 30; " + shlex.join(command), "/dev/null"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert on_terminal.returncode == 0, on_terminal.stdout
+        assert f"{label}: " in on_terminal.stdout and "%|" in on_terminal.stdout, label
+    piped = subprocess.run([*base, "copy-all", "demo", "copy"], capture_output=True, text=True)
+    assert "%|" not in piped.stderr and piped.stdout.strip() == "0 created, 3 existing"

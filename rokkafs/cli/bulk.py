@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 from collections.abc import Iterator
@@ -17,13 +18,21 @@ from rokkafs.cli.base import Context, cli
 from rokkafs.errors import RokkaFSError
 from rokkafs.model import SourceImage
 from rokkafs.search import Filter, SearchQuery
-from rokkafs.store.base import Store
+from rokkafs.store.base import MAX_BATCH_COPY, Store
 from rokkafs.store.blobs import sha1_file
 
 
 def _progress(total: int, unit: str, what: str) -> tqdm[Never]:
     """A progress bar on a terminal, silence otherwise."""
-    return tqdm(total=total, unit=unit, desc=what, disable=not sys.stderr.isatty(), leave=False)
+    return tqdm(
+        total=total,
+        unit=unit,
+        unit_scale=unit == "B",
+        unit_divisor=1024,
+        desc=what,
+        disable=not sys.stderr.isatty(),
+        leave=False,
+    )
 
 
 def _all_images(store: Store, org: str, *, deleted: bool = False) -> Iterator[SourceImage]:
@@ -134,8 +143,22 @@ def copy_all(
             total = store.list_source_images(source, SearchQuery(limit=0)).total
             click.echo(f"would copy {total} images from {source} to {destination}")
             return
-        result = store.copy_all_source_images(source, destination, overwrite=not no_overwrite)
-    click.echo(f"{result.created} created, {result.existing} existing")
+        total = store.list_source_images(source, SearchQuery(limit=0)).total
+        created = existing = 0
+        with _progress(total, "images", "copy") as bar:
+            batch: list[str] = []
+            for image in itertools.chain(_all_images(store, source), [None]):  # (None: the end)
+                if image is not None:
+                    batch.append(image.hash)
+                if len(batch) == MAX_BATCH_COPY or (image is None and batch):
+                    result = store.copy_source_images(
+                        source, batch, destination, overwrite=not no_overwrite
+                    )
+                    created += len(result.created)
+                    existing += len(result.existing)
+                    bar.update(len(batch))
+                    batch = []
+    click.echo(f"{created} created, {existing} existing")
 
 
 @cli.group()
