@@ -36,6 +36,9 @@ def _options(major: int, *, foreground: bool, read_only: bool, allow_other: bool
         options.update(big_writes=True, max_write=131072)
     else:
         options["max_threads"] = 32  # slow reads of one process must not stall the others
+        # every worker stays (it keeps its Python thread state); given explicitly, libfuse
+        # 3.14 no longer warns about its own "unset" value on every mount
+        options["max_idle_threads"] = 32
     return options
 
 

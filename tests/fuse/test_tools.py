@@ -313,3 +313,9 @@ def test_rsync_twice_reports_no_folder_either(mounted, tree: Path) -> None:  # t
     assert int((target / "sub").stat().st_mtime) == 1_600_000_000
     second = run("rsync", "-ai", f"{tree}/", f"{target}/")
     assert second.returncode == 0 and second.stdout == "", second.stdout
+
+
+def test_the_mount_starts_without_warnings(mounted) -> None:  # type: ignore[no-untyped-def]
+    assert sorted(os.listdir(mounted.root)) == ["acme", "other"]
+    log = (mounted.root.parent / "mount.log").read_text()
+    assert "Ignoring invalid" not in log and "WARNING" not in log, log
