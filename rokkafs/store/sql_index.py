@@ -1,0 +1,318 @@
+"""The metadata index in SQL, for SQLite and PostgreSQL alike: row conversions and every
+statement of an :class:`IndexTransaction`, written once with ``?`` placeholders over a
+DB-API-like connection (``execute``/``executemany``; rows readable by column name and by
+position). The engines differ only in their schemas (``sqlite_index``, ``postgres_index``)
+and in a few search functions (:class:`~rokkafs.store.sql_search.Dialect`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from rokkafs.model import Organization, SourceImage
+from rokkafs.search import SearchQuery
+from rokkafs.store.index import (
+    ImageState,
+    IndexTransaction,
+    SearchPage,
+    StoredImage,
+)
+from rokkafs.store.sql_search import SQLITE, Dialect, build_search, cursor_condition
+
+__all__ = ["SqlConnection", "SqlTransaction"]
+
+
+class _Cursor(Protocol):
+    rowcount: int
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Any: ...
+
+
+class SqlConnection(Protocol):
+    """What the transaction needs of a connection (``sqlite3.Connection`` has it)."""
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> Any: ...
+
+    def executemany(self, sql: str, parameters: Any, /) -> Any: ...
+
+
+_IMAGE_COLUMNS = (
+    "org, hash, short_hash, binary_hash, blob_id, name, format, mimetype, size, width, height, "
+    "opaque, animated, locked, protected, created, mtime, deleted_at, user_metadata, "
+    "dynamic_metadata, md5"
+)
+
+
+_UPSERT = (
+    f"INSERT INTO images ({_IMAGE_COLUMNS}) VALUES ({', '.join('?' * 21)}) "
+    "ON CONFLICT (org, hash) DO UPDATE SET "
+    + ", ".join(
+        f"{c} = excluded.{c}" for c in _IMAGE_COLUMNS.split(", ") if c not in ("org", "hash")
+    )
+)
+
+
+_COPIED = {"org": "?", "short_hash": "?", "created": "?", "locked": "FALSE", "deleted_at": "NULL"}
+_COPY = (
+    f"INSERT INTO images ({_IMAGE_COLUMNS}) SELECT "
+    + ", ".join(_COPIED.get(c, c) for c in _IMAGE_COLUMNS.split(", "))
+    + " FROM images WHERE org = ? AND hash = ? ON CONFLICT (org, hash) DO UPDATE SET "
+    + ", ".join(
+        f"{c} = excluded.{c}" for c in _IMAGE_COLUMNS.split(", ") if c not in ("org", "hash")
+    )
+)
+
+
+def _record_values(stored: StoredImage) -> tuple[object, ...]:
+    image = stored.image
+    return (
+        image.organization,
+        image.hash,
+        image.short_hash,
+        image.binary_hash,
+        stored.blob_id,
+        image.name,
+        image.format,
+        image.mimetype,
+        image.size,
+        image.width,
+        image.height,
+        image.opaque,
+        image.animated,
+        image.locked,
+        image.protected,
+        image.created.timestamp(),
+        image.mtime,
+        image.deleted_date.timestamp() if image.deleted_date else None,
+        json.dumps(dict(image.user_metadata), separators=(",", ":")),
+        json.dumps(dict(image.dynamic_metadata), separators=(",", ":")),
+        image.md5,
+    )
+
+
+def _timestamp(value: float) -> datetime:
+    return datetime.fromtimestamp(int(value), tz=UTC)
+
+
+def _optional_bool(value: int | None) -> bool | None:
+    return None if value is None else bool(value)
+
+
+def _metadata(text: str) -> dict[str, Any]:
+    """A metadata column (most are empty: no JSON parse for those; a fresh dict each time)."""
+    return {} if text == "{}" else dict(json.loads(text))
+
+
+def _row_to_stored(row: Any) -> StoredImage:
+    image = SourceImage(
+        organization=row["org"],
+        hash=row["hash"],
+        short_hash=row["short_hash"],
+        binary_hash=row["binary_hash"],
+        name=row["name"],
+        format=row["format"],
+        mimetype=row["mimetype"],
+        size=row["size"],
+        width=row["width"],
+        height=row["height"],
+        created=_timestamp(row["created"]),
+        mtime=row["mtime"],
+        user_metadata=_metadata(row["user_metadata"]),
+        dynamic_metadata=_metadata(row["dynamic_metadata"]),
+        locked=bool(row["locked"]),
+        protected=bool(row["protected"]),
+        opaque=_optional_bool(row["opaque"]),
+        animated=_optional_bool(row["animated"]),
+        deleted=row["deleted_at"] is not None,
+        deleted_date=None if row["deleted_at"] is None else _timestamp(row["deleted_at"]),
+        md5=row["md5"],
+    )
+    return StoredImage(image, row["blob_id"])
+
+
+def _row_to_organization(row: Any) -> Organization:
+    return Organization(
+        id=row["id"],
+        name=row["name"],
+        display_name=row["display_name"],
+        billing_email=row["billing_email"],
+        created=_timestamp(row["created"]),
+        master_organization=row["master_organization"],
+        options=json.loads(row["options"]),
+    )
+
+
+class SqlTransaction(IndexTransaction):
+    """The operations of one transaction on a connection of either engine."""
+
+    def __init__(self, connection: SqlConnection, dialect: Dialect = SQLITE) -> None:
+        self._db = connection
+        self._dialect = dialect
+
+    def get_organization(self, name: str) -> Organization | None:
+        row = self._db.execute("SELECT * FROM organizations WHERE name = ?", (name,)).fetchone()
+        return None if row is None else _row_to_organization(row)
+
+    def list_organizations(self) -> list[Organization]:
+        rows = self._db.execute("SELECT * FROM organizations ORDER BY name").fetchall()
+        return [_row_to_organization(r) for r in rows]
+
+    def insert_organization(self, organization: Organization) -> None:
+        self._db.execute(
+            "INSERT INTO organizations VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                organization.name,
+                organization.id,
+                organization.display_name,
+                organization.billing_email,
+                organization.created.timestamp(),
+                organization.master_organization,
+                json.dumps(dict(organization.options)),
+            ),
+        )
+
+    def set_organization_options(self, name: str, options: dict[str, object]) -> None:
+        self._db.execute(
+            "UPDATE organizations SET options = ? WHERE name = ?", (json.dumps(options), name)
+        )
+
+    def get_image(
+        self, org: str, ref: str, *, include_deleted: bool, trash_cutoff: float
+    ) -> StoredImage | None:
+        column = "hash" if len(ref) == 40 else "short_hash"
+        row = self._db.execute(
+            f"SELECT * FROM images WHERE org = ? AND {column} = ?", (org, ref)
+        ).fetchone()
+        if row is None:
+            return None
+        deleted_at = row["deleted_at"]
+        if deleted_at is not None and (not include_deleted or deleted_at < trash_cutoff):
+            return None
+        return _row_to_stored(row)
+
+    def image_named(
+        self, org: str, name: str, *, deleted: bool, trash_cutoff: float
+    ) -> StoredImage | None:
+        state = "deleted_at >= ?" if deleted else "deleted_at IS NULL"
+        params = (org, name, trash_cutoff) if deleted else (org, name)
+        row = self._db.execute(  # (the name index answers it, already in this order)
+            f"SELECT * FROM images WHERE org = ? AND name = ? AND {state} "
+            "ORDER BY created, seq LIMIT 1",
+            params,
+        ).fetchone()
+        return None if row is None else _row_to_stored(row)
+
+    def has_live_names_below(self, org: str, folder: str) -> bool:
+        row = self._db.execute(  # ('0' follows '/': the range is every name below the folder)
+            "SELECT 1 FROM images WHERE org = ? AND name > ? AND name < ? "
+            "AND deleted_at IS NULL LIMIT 1",
+            (org, folder + "/", folder + "0"),
+        ).fetchone()
+        return row is not None
+
+    def live_name_clashes(self) -> list[tuple[str, str]]:
+        rows = self._db.execute(
+            "SELECT a.org, a.name FROM images a WHERE a.deleted_at IS NULL AND EXISTS ("
+            "SELECT 1 FROM images b WHERE b.org = a.org AND b.name > a.name || '/' "
+            "AND b.name < a.name || '0' AND b.deleted_at IS NULL) ORDER BY a.org, a.name"
+        ).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    def image_states(self, org: str, refs: list[str]) -> list[ImageState]:
+        if not refs:
+            return []
+        marks = ", ".join("?" * len(refs))
+        columns = "hash, short_hash, deleted_at, locked, created"
+        rows = self._db.execute(
+            f"SELECT {columns} FROM images WHERE org = ? AND hash IN ({marks}) UNION "
+            f"SELECT {columns} FROM images WHERE org = ? AND short_hash IN ({marks})",
+            (org, *refs, org, *refs),
+        ).fetchall()
+        return [ImageState(r[0], r[1], r[2] is not None, bool(r[3]), r[4]) for r in rows]
+
+    def copy_records(
+        self, org: str, destination: str, copies: list[tuple[str, str, float]]
+    ) -> None:
+        self._db.executemany(
+            _COPY, [(destination, short, created, org, h) for h, short, created in copies]
+        )
+
+    def live_hashes(self, org: str, *, after: str, limit: int) -> list[str]:
+        rows = self._db.execute(
+            "SELECT hash FROM images WHERE org = ? AND hash > ? AND deleted_at IS NULL "
+            "ORDER BY hash LIMIT ?",
+            (org, after, limit),
+        )
+        return [r[0] for r in rows]
+
+    def hash_prefix_taken(self, org: str, prefix: str, *, exclude_hash: str) -> bool:
+        row = self._db.execute(
+            "SELECT 1 FROM images WHERE org = ? AND hash >= ? AND hash < ? AND hash != ? LIMIT 1",
+            (org, prefix, prefix + "g", exclude_hash),
+        ).fetchone()
+        return row is not None
+
+    def put_image(self, stored: StoredImage) -> None:
+        self._db.execute(_UPSERT, _record_values(stored))
+
+    def search(self, org: str, query: SearchQuery, *, trash_cutoff: float) -> SearchPage:
+        sql = build_search(org, query, trash_cutoff=trash_cutoff, dialect=self._dialect)
+        where = " AND ".join(sql.where)
+        count = -1
+        if query.with_total:
+            total = self._db.execute(f"SELECT COUNT(*) FROM images WHERE {where}", sql.params)
+            count = int(total.fetchone()[0])
+        params = list(sql.params)
+        if query.cursor is not None:
+            condition, cursor_params = cursor_condition(sql, query.cursor)
+            where = f"{where} AND {condition}"
+            params.extend(cursor_params)
+        rows = []
+        if query.limit:
+            rows = self._db.execute(
+                f"SELECT *, {sql.select_keys} FROM images WHERE {where} ORDER BY {sql.order_by} "
+                "LIMIT ? OFFSET ?",
+                (*params, query.limit, query.offset or 0),
+            ).fetchall()
+        key_count = len(sql.sort_exprs)
+        last_key = list(tuple(rows[-1])[-key_count:]) if rows else None
+        return SearchPage(count, tuple(_row_to_stored(r) for r in rows), last_key)
+
+    def purge_images(self, *, deleted_before: float) -> int:
+        cursor = self._db.execute(
+            "DELETE FROM images WHERE deleted_at IS NOT NULL AND deleted_at <= ?",
+            (deleted_before,),
+        )
+        return int(cursor.rowcount)
+
+    def set_md5(self, blob_id: str, md5: str) -> None:
+        self._db.execute(
+            "UPDATE images SET md5 = ? WHERE blob_id = ? AND md5 IS NULL", (md5, blob_id)
+        )
+
+    def add_blob(self, blob_id: str, size: int) -> None:
+        self._db.execute(
+            "INSERT INTO blobs VALUES (?, ?) ON CONFLICT (blob_id) DO NOTHING", (blob_id, size)
+        )
+
+    def unreferenced_blobs(self) -> list[tuple[str, int]]:
+        rows = self._db.execute(
+            "SELECT blob_id, size FROM blobs WHERE NOT EXISTS "
+            "(SELECT 1 FROM images WHERE images.blob_id = blobs.blob_id)"
+        ).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    def delete_blob(self, blob_id: str) -> None:
+        self._db.execute("DELETE FROM blobs WHERE blob_id = ?", (blob_id,))
+
+    def blob_ids(self) -> set[str]:
+        return {r[0] for r in self._db.execute("SELECT blob_id FROM blobs")}
+
+    def referenced_blob_ids(self) -> set[str]:
+        return {r[0] for r in self._db.execute("SELECT DISTINCT blob_id FROM images")}
