@@ -11,12 +11,14 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from postgres import PostgresCluster, postgres_cluster
 from support import Clock, StoreFactory
 
 from rokkafs.server import make_server, running_server
 from rokkafs.store.base import Store
 from rokkafs.store.config import StoreConfig
 from rokkafs.store.local import LocalStore
+from rokkafs.store.postgres_index import PostgresIndex
 from rokkafs.store.remote import RemoteStore
 
 
@@ -28,21 +30,34 @@ def clock() -> Clock:
 API_KEY = "test-key-" + "x" * 55
 
 
-@pytest.fixture(params=["local", "remote"])
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """A private PostgreSQL cluster for the whole session (see ``tests/postgres.py``)."""
+    with postgres_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(params=["local", "postgres", "remote"])
 def make_store(
     request: pytest.FixtureRequest, tmp_path: Path, clock: Clock
 ) -> Iterator[StoreFactory]:
     """Build a fresh store of each implementation (with an optional config).
 
-    ``remote`` is a RemoteStore talking over a real socket to ``rokkafs``'s REST API on a
-    cheroot server on a free port, in front of a LocalStore with the same config and clock.
+    ``postgres`` is LocalStore on a PostgreSQL index (a fresh database of the session's
+    cluster); ``remote`` is a RemoteStore talking over a real socket to ``rokkafs``'s REST API
+    on a cheroot server on a free port, in front of a LocalStore with the same config and clock.
     """
     with ExitStack() as stack:
 
         def factory(config: StoreConfig | None = None) -> Store:
-            local = LocalStore(tmp_path / f"data{len(stack._exit_callbacks)}", config, clock=clock)
+            index = None
+            if request.param == "postgres":
+                cluster = request.getfixturevalue("postgres")
+                index = PostgresIndex(cluster.new_database(), max_connections=4)
+            folder = tmp_path / f"data{len(stack._exit_callbacks)}"
+            local = LocalStore(folder, config, clock=clock, index=index)
             stack.callback(local.close)
-            if request.param == "local":
+            if request.param in ("local", "postgres"):
                 return local
             server = make_server(local, lambda: [API_KEY], port=0, threads=8)
             url = stack.enter_context(running_server(server))

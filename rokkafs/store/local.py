@@ -53,7 +53,7 @@ from rokkafs.store.blobs import FileBlobStorage
 from rokkafs.store.config import OptimizeSource, StoreConfig
 from rokkafs.store.copying import copy_all, copy_batch, copy_one
 from rokkafs.store.fetch import fetch_url
-from rokkafs.store.index import IndexTransaction, StoredImage
+from rokkafs.store.index import IndexTransaction, MetadataIndex, StoredImage
 from rokkafs.store.ingest import HandedOver, Staged, read_chunks, stage_chunks
 from rokkafs.store.local_upload import (
     PathWrite,
@@ -91,13 +91,14 @@ class LocalStore(Store):
         config: StoreConfig | None = None,
         *,
         clock: Callable[[], float] = time.time,
+        index: MetadataIndex | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).absolute()  # (a mount may change its directory)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.config = config or StoreConfig()
         self._clock = clock
         self._blobs = FileBlobStorage(self.data_dir)
-        self._index = SqliteIndex(self.data_dir / "index.sqlite3")
+        self._index = index or SqliteIndex(self.data_dir / "index.sqlite3")
 
     # ----------------------------------------------------------------- helpers
 
