@@ -4,7 +4,9 @@ Precedence, lowest first: built-in defaults, the TOML config file (``--config``,
 ``$ROKKAFS_CONFIG`` or ``<data>/rokkafs.toml``), environment variables (``ROKKAFS_DATA``,
 ``ROKKAFS_API_KEY``), command-line flags. The file may hold::
 
-    [store]                       # limits of the embedded store
+    [store]                       # where and how images are kept
+    index = "postgresql://…"      # the metadata index (default: DATA/index.sqlite3)
+    blobs = "file:///…"           # the image bytes (default: DATA)
     max_upload_bytes = 150000000
     max_pixels = 225000000
     allow_private_urls = false    # upload-by-URL to loopback/private addresses
@@ -37,6 +39,8 @@ _STORE_KEYS = {
     "max_pixels": int,
     "allow_private_urls": bool,
     "trash_days": int,
+    "index": str,
+    "blobs": str,
 }
 _COMMANDS = ("serve", "mount")
 
@@ -50,6 +54,8 @@ class Settings:
     max_pixels: int = 225_000_000
     allow_private_urls: bool = False
     trash_days: int = 30
+    index: str | None = None  # (a URL: postgresql://…; None: the data directory's SQLite)
+    blobs: str | None = None  # (a URL: file:///path; None: the data directory)
     commands: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def store_config(self) -> StoreConfig:
@@ -61,8 +67,11 @@ class Settings:
         )
 
 
-def load_settings(data: Path, config: Path | None) -> Settings:
-    """Settings for a data directory, with the config file if there is one.
+def load_settings(
+    data: Path, config: Path | None, *, index: str | None = None, blobs: str | None = None
+) -> Settings:
+    """Settings for a data directory, with the config file if there is one; ``index`` and
+    ``blobs`` (from the command line or the environment) win over the file's.
 
     Raises:
         InvalidInput: unreadable TOML, unknown sections or keys, wrong types.
@@ -71,7 +80,7 @@ def load_settings(data: Path, config: Path | None) -> Settings:
     if not path.is_file():
         if config is not None:
             raise InvalidInput(f"config file {config} not found")
-        return Settings(data)
+        return Settings(data, index=index, blobs=blobs)
     try:
         table = tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
@@ -87,4 +96,5 @@ def load_settings(data: Path, config: Path | None) -> Settings:
             raise InvalidInput(f"{path}: [store] {key} = {value!r} is not a valid setting")
         values[key] = value
     commands = {name: dict(table.get(name, {})) for name in _COMMANDS}
+    values.update({k: v for k, v in (("index", index), ("blobs", blobs)) if v is not None})
     return Settings(data, commands=commands, **values)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import defusedxml.ElementTree as SafeET
 import httpx
+import images
 
 from rokkafs.store.local import LocalStore
 
@@ -72,3 +74,26 @@ def cadaver(url: str, key: str, script: str, home: Path) -> subprocess.Completed
         text=True,
         timeout=60,
     )
+
+
+def put_at_once(servers: list[tuple[str, str]], path: str, colors: range) -> list[int]:
+    """PUT one image per colour to ``path`` (``org/name``), all at once, spread over the
+    servers (WebDAV URL, API key)."""
+    statuses: list[int] = []
+    start = threading.Barrier(len(colors))
+
+    def put(server: tuple[str, str], color: int) -> None:
+        url, key = server
+        with httpx.Client(base_url=url, auth=("me", key), timeout=60) as client:
+            start.wait()
+            statuses.append(client.put(f"/{path}", content=images.png(color=color)).status_code)
+
+    threads = [
+        threading.Thread(target=put, args=(servers[i % len(servers)], color))
+        for i, color in enumerate(colors)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return statuses

@@ -48,10 +48,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(data: Path, *extra: str) -> Iterator[tuple[str, str, subprocess.Popen[str]]]:
-    """Run ``rokkafs serve`` as a subprocess; yields its URL, its admin key and the process."""
+def serving(
+    data: Path, *extra: str, before: tuple[str, ...] = ()
+) -> Iterator[tuple[str, str, subprocess.Popen[str]]]:
+    """Run ``rokkafs serve`` as a subprocess (``before``: global options such as ``--index``);
+    yields its URL, its admin key and the process."""
     port = free_port()
-    command = [sys.executable, "-m", "rokkafs.cli", "--data", str(data), "serve"]
+    command = [sys.executable, "-m", "rokkafs.cli", "--data", str(data), *before, "serve"]
     server = subprocess.Popen(
         [*command, "--port", str(port), *extra],
         stdout=subprocess.PIPE,

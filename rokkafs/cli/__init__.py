@@ -16,7 +16,7 @@ from rokkafs.errors import RokkaFSError
 
 __all__ = ["cli", "main"]
 
-_GLOBAL_OPTIONS = ("--data", "--config", "--debug", "--log-level")
+_GLOBAL_OPTIONS = ("--data", "--index", "--blobs", "--config", "--debug", "--log-level")
 
 
 def _shown(exc: click.ClickException) -> SystemExit:

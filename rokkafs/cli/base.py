@@ -13,6 +13,7 @@ import platformdirs
 from rokkafs.settings import Settings, load_settings
 from rokkafs.store.base import Store
 from rokkafs.store.local import LocalStore
+from rokkafs.store.opening import open_store
 
 if TYPE_CHECKING:
     from rokkafs.access.registry import AccessRegistry
@@ -45,15 +46,19 @@ class Context:
         self.data = settings.data
 
     def store(self, *, create: bool = False) -> LocalStore:
-        """The embedded store; only the commands that make one (``create``) start a new one,
-        so a mistyped ``--data`` is an error instead of a new empty store."""
+        """The store (on the index and blobs the settings name); only the commands that make
+        one (``create``) start a new one, so a mistyped ``--data`` is an error instead of a
+        new empty store."""
         if not create:
             self.require_store()
-        return LocalStore(self.data, self.settings.store_config())
+        settings = self.settings
+        return open_store(
+            self.data, settings.store_config(), index=settings.index, blobs=settings.blobs
+        )
 
     def require_store(self) -> None:
-        """Raise unless the data directory holds a store."""
-        if not (self.data / "index.sqlite3").exists():
+        """Raise unless the data directory holds a store (a database index holds its own)."""
+        if self.settings.index is None and not (self.data / "index.sqlite3").exists():
             raise click.ClickException(
                 f"no rokkafs store in {self.data} (check --data; `rokkafs --data DIR serve` "
                 "or `org create` makes one)"
@@ -70,6 +75,19 @@ class Context:
     help="Data directory of the embedded store (env ROKKAFS_DATA).",
 )
 @click.option(
+    "--index",
+    metavar="URL",
+    envvar="ROKKAFS_INDEX",
+    help="Metadata index: postgresql://user@host:port/db (default: DATA/index.sqlite3; "
+    "env ROKKAFS_INDEX).",
+)
+@click.option(
+    "--blobs",
+    metavar="URL",
+    envvar="ROKKAFS_BLOBS",
+    help="Image bytes: file:///path, a folder (default: DATA; env ROKKAFS_BLOBS).",
+)
+@click.option(
     "--config",
     type=click.Path(dir_okay=False, resolve_path=True, path_type=Path),
     envvar="ROKKAFS_CONFIG",
@@ -84,7 +102,15 @@ class Context:
     help="What the server and the mount log (one line per request at info).",
 )
 @click.pass_context
-def cli(ctx: click.Context, data: Path, config: Path | None, debug: bool, log_level: str) -> None:
+def cli(
+    ctx: click.Context,
+    data: Path,
+    index: str | None,
+    blobs: str | None,
+    config: Path | None,
+    debug: bool,
+    log_level: str,
+) -> None:
     """rokkafs: a rokka-compatible source image store.
 
     \b
@@ -94,7 +120,7 @@ def cli(ctx: click.Context, data: Path, config: Path | None, debug: bool, log_le
       rokkafs --data ./rokkafs-data upload demo photos/*.jpg
       rokkafs hash photos/cat.jpg
     """
-    settings = load_settings(data, config)
+    settings = load_settings(data, config, index=index, blobs=blobs)
     ctx.obj = Context(settings)
     ctx.default_map = {name: dict(values) for name, values in settings.commands.items()}
     ctx.meta["debug"] = debug

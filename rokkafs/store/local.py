@@ -49,7 +49,7 @@ from rokkafs.model import (
 from rokkafs.search import Filter, SearchQuery, encode_cursor
 from rokkafs.store import dynamic, maintenance
 from rokkafs.store.base import MAX_BATCH_COPY, Store
-from rokkafs.store.blobs import FileBlobStorage
+from rokkafs.store.blobs import BlobStorage, FileBlobStorage
 from rokkafs.store.config import OptimizeSource, StoreConfig
 from rokkafs.store.copying import copy_all, copy_batch, copy_one
 from rokkafs.store.fetch import fetch_url
@@ -92,12 +92,13 @@ class LocalStore(Store):
         *,
         clock: Callable[[], float] = time.time,
         index: MetadataIndex | None = None,
+        blobs: BlobStorage | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).absolute()  # (a mount may change its directory)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.config = config or StoreConfig()
         self._clock = clock
-        self._blobs = FileBlobStorage(self.data_dir)
+        self._blobs = blobs or FileBlobStorage(self.data_dir)
         self._index = index or SqliteIndex(self.data_dir / "index.sqlite3")
 
     # ----------------------------------------------------------------- helpers

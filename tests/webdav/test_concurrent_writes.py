@@ -3,41 +3,16 @@ PUT answered 201 or 204; on one server and on two server processes sharing a dat
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import httpx
-import images
-from davsupport import DavServer
+from davsupport import DavServer, put_at_once
 from support import serving
 
 from rokkafs.search import SearchQuery
 from rokkafs.store.local import LocalStore
 
 PATHS = ("a.png", "b.png", "c.png")
-
-
-def put_at_once(urls: list[str], key: str, path: str, colors: range) -> list[int]:
-    """PUT one image per colour to ``path``, all at once, spread over the servers."""
-    statuses: list[int] = []
-    start = threading.Barrier(len(colors))
-
-    def put(url: str, color: int) -> None:
-        with httpx.Client(base_url=url, auth=("me", key), timeout=60) as client:
-            start.wait()
-            statuses.append(
-                client.put(f"/acme/{path}", content=images.png(color=color)).status_code
-            )
-
-    threads = [
-        threading.Thread(target=put, args=(urls[i % len(urls)], color))
-        for i, color in enumerate(colors)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return statuses
 
 
 def check_store(store: LocalStore, urls: list[str], key: str) -> None:
@@ -55,9 +30,8 @@ def check_store(store: LocalStore, urls: list[str], key: str) -> None:
 def test_eight_writers_on_one_server(dav_server: DavServer) -> None:
     statuses: list[int] = []
     for round_, path in enumerate(PATHS):
-        statuses += put_at_once(
-            [dav_server.dav], dav_server.key, path, range(8 * round_, 8 * round_ + 8)
-        )
+        servers = [(dav_server.dav, dav_server.key)]
+        statuses += put_at_once(servers, f"acme/{path}", range(8 * round_, 8 * round_ + 8))
     assert set(statuses) <= {201, 204} and len(statuses) == 24
     check_store(dav_server.store, [dav_server.dav], dav_server.key)
 
@@ -70,7 +44,8 @@ def test_eight_writers_on_two_server_processes(tmp_path: Path) -> None:
         urls = [f"{first}/dav", f"{second}/dav"]
         statuses: list[int] = []
         for round_, path in enumerate(PATHS):
-            statuses += put_at_once(urls, key, path, range(8 * round_, 8 * round_ + 8))
+            servers = [(url, key) for url in urls]
+            statuses += put_at_once(servers, f"acme/{path}", range(8 * round_, 8 * round_ + 8))
         assert set(statuses) <= {201, 204} and len(statuses) == 24
         check_store(store, urls, key)
     store.close()
