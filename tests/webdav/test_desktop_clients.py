@@ -4,20 +4,60 @@ root, Finder's revalidation with If-Modified-Since, a reverted file, quoted enti
 from __future__ import annotations
 
 import hashlib
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import images
+import pytest
 from davsupport import DavServer, responses
 from test_dav_operations import LOCK_BODY, live
 
 from rokkafs.search import SearchQuery
+from rokkafs.server import make_server, running_server
+from rokkafs.store.local import LocalStore
 
 MINIREDIR = {"User-Agent": "Microsoft-WebDAV-MiniRedir/10.0.19045", "translate": "f"}
 ETAG = "{DAV:}getetag"
 
 
-def test_explorer_maps_the_drive_after_probing_the_server_root(dav_server: DavServer) -> None:
-    with httpx.Client(base_url=dav_server.url, headers=MINIREDIR, timeout=30) as anonymous:
+@pytest.fixture(params=["http", "https"])
+def explorer_server(
+    request: pytest.FixtureRequest, dav_server: DavServer, tmp_path: Path
+) -> Iterator[tuple[str, str, LocalStore]]:
+    """The server Explorer maps: plain, and over TLS (Explorer sends Basic auth only there)."""
+    if request.param == "http":
+        yield dav_server.url, dav_server.key, dav_server.store
+        return
+    openssl = shutil.which("openssl")
+    assert openssl, "openssl is required (Debian package openssl; .ci/run installs it)"
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+         "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    data = tmp_path / "tls-data"
+    store = LocalStore(data)
+    store.create_organization("acme")
+    api_key = "t" * 64
+    server = make_server(
+        store, lambda: [api_key], port=0, data_dir=data, tls_cert=cert, tls_key=key
+    )
+    with running_server(server) as url:
+        yield url, api_key, store
+    store.close()
+
+
+def test_explorer_maps_the_drive_after_probing_the_server_root(
+    explorer_server: tuple[str, str, LocalStore],
+) -> None:
+    url, api_key, store = explorer_server
+    plain = {"headers": MINIREDIR, "timeout": 30, "verify": False}
+    with httpx.Client(base_url=url, **plain) as anonymous:  # type: ignore[arg-type]
         probe = anonymous.options("/")
         assert probe.status_code == 200
         assert {"1", "2"} <= {part.strip() for part in probe.headers["DAV"].split(",")}
@@ -26,23 +66,22 @@ def test_explorer_maps_the_drive_after_probing_the_server_root(dav_server: DavSe
         assert challenge.status_code == 401
         assert challenge.headers["WWW-Authenticate"].startswith("Basic")
         assert anonymous.request("PROPFIND", "/dav/", headers={"Depth": "0"}).status_code == 401
-    auth = ("someone@example.org", dav_server.key)
-    with httpx.Client(base_url=dav_server.url, headers=MINIREDIR, auth=auth, timeout=30) as mapped:
+    auth = ("someone@example.org", api_key)
+    with httpx.Client(base_url=url, auth=auth, **plain) as mapped:  # type: ignore[arg-type]
         assert mapped.options("/").status_code == 200
         root = mapped.request("PROPFIND", "/", headers={"Depth": "1"})
         assert root.status_code == 207 and set(responses(root.text)) == {"/", "/dav/"}
-        wrong = httpx.request(
-            "PROPFIND", f"{dav_server.url}/", headers={"Depth": "0"}, auth=("x", "not-a-key")
-        )
+        wrong = mapped.request("PROPFIND", "/", headers={"Depth": "0"}, auth=("x", "not-a-key"))
         assert wrong.status_code == 401
         listing = mapped.request("PROPFIND", "/dav/", headers={"Depth": "1"})
         assert listing.status_code == 207 and "/dav/acme/" in responses(listing.text)
         data = images.png(color=3)
         assert mapped.put("/dav/acme/mapped.png", content=data).status_code == 201
         assert mapped.get("/dav/acme/mapped.png").content == data
-    # rokka's REST routes at the root are untouched
-    resources = httpx.get(f"{dav_server.url}/", headers={"Api-Key": dav_server.key})
-    assert resources.status_code == 200
+        # rokka's REST routes at the root are untouched
+        resources = mapped.get("/", headers={"Api-Key": api_key})
+        assert resources.status_code == 200
+    assert [i.name for i in store.list_source_images("acme").items] == ["mapped.png"]
 
 
 def test_finder_reopens_a_file_without_downloading_it(
