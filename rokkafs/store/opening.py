@@ -67,6 +67,7 @@ def open_store(
     clock: Callable[[], float] = time.time,
 ) -> LocalStore:
     """The store of a node: rokka's semantics over the index and blob storage named."""
+    data_dir.mkdir(parents=True, exist_ok=True)
     return LocalStore(
         data_dir,
         config,
