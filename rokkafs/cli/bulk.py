@@ -197,3 +197,36 @@ def trash_purge(obj: Context, everything: bool) -> None:
     with obj.store() as store:
         result = store.purge_trash(older_than=timedelta(0) if everything else None)
     click.echo(f"purged {result.images} images, freed {result.freed_bytes} bytes")
+
+
+@cli.command("migrate-index")
+@click.argument("url")
+@click.pass_obj
+def migrate_index(obj: Context, url: str) -> None:
+    """Copy the data directory's metadata index into the database at URL (postgresql://…).
+
+    Resumable and repeatable: start it again after a stop, nothing is written twice. The
+    image bytes stay where they are; afterwards run every command with --index URL (and
+    --blobs file:///DATA if other machines reach this folder).
+    """
+    from rokkafs.store.moving import move_index
+    from rokkafs.store.opening import open_index
+
+    obj.require_store()
+    source = open_index(None, obj.data)
+    target = open_index(url, obj.data)
+    try:
+        with source.read() as tx:
+            total = sum(
+                tx.search(o.name, SearchQuery(limit=0), trash_cutoff=0).total
+                + tx.search(o.name, SearchQuery(limit=0, deleted=True), trash_cutoff=0).total
+                for o in tx.list_organizations()
+            )
+        with _progress(total, "images", "migrate") as bar:
+            counts = move_index(source, target, progress=bar.update)
+    finally:
+        source.close()
+        target.close()
+    click.echo(
+        f"moved {counts.organizations} organizations, {counts.images} images, {counts.blobs} blobs"
+    )

@@ -61,3 +61,56 @@ def test_what_one_node_stores_the_others_serve(postgres: PostgresCluster, tmp_pa
     names = {p.name for p in stored if p.is_file()}
     assert hashlib.sha1(picture).hexdigest() in names
     assert not (first_data / "index.sqlite3").exists()  # (the index is the database)
+
+
+def test_an_embedded_store_moves_into_postgresql(postgres: PostgresCluster, tmp_path: Path) -> None:
+    """``migrate-index`` copies every organization and record (live, trashed, variants,
+    metadata, locks) into PostgreSQL; run twice it changes nothing; the store then works on
+    the database with the bytes where they were."""
+    import io
+
+    from rokkafs.store.local import LocalStore
+
+    data = tmp_path / "data"
+    store = LocalStore(data)
+    store.create_organization("demo")
+    store.create_organization("other")
+    plain = store.create_source_image("demo", io.BytesIO(images.png(color=1)), name="a/x.png")
+    store.patch_user_metadata("demo", plain.hash, {"title": "X", "int:views": 2})
+    store.set_locked("demo", plain.hash, True)
+    store.set_dynamic_metadata("demo", plain.hash, "version", {"text": "b"})
+    gone = store.create_source_image("demo", io.BytesIO(images.png(color=2)), name="gone.png")
+    store.delete_source_image("demo", gone.hash)
+    store.copy_source_image("demo", plain.hash, "other")
+    before = {
+        org: sorted(
+            (i.hash, i.name, i.deleted, i.locked, str(i.user_metadata), str(i.dynamic_metadata))
+            for deleted in (False, True)
+            for i in store.list_source_images(org, SearchQuery(deleted=deleted)).items
+        )
+        for org in ("demo", "other")
+    }
+    store.close()
+    url = postgres.new_database()
+    cli = [sys.executable, "-m", "rokkafs.cli", "--data", str(data)]
+    for _ in range(2):  # (a second run writes nothing new)
+        moved = subprocess.run([*cli, "migrate-index", url], capture_output=True, text=True)
+        assert moved.returncode == 0, moved.stderr
+        assert "moved 2 organizations, 4 images" in moved.stdout, moved.stdout
+    index = PostgresIndex(url)
+    on_database = LocalStore(data, index=index)
+    after = {
+        org: sorted(
+            (i.hash, i.name, i.deleted, i.locked, str(i.user_metadata), str(i.dynamic_metadata))
+            for deleted in (False, True)
+            for i in on_database.list_source_images(org, SearchQuery(deleted=deleted)).items
+        )
+        for org in ("demo", "other")
+    }
+    assert after == before
+    assert on_database.check(deep=True).ok
+    with on_database.open_source_image("other", plain.hash) as handle:
+        assert handle.read() == images.png(color=1)
+    on_database.close()
+    listed = subprocess.run([*cli, "--index", url, "ls", "demo"], capture_output=True, text=True)
+    assert "a/x.png" in listed.stdout
