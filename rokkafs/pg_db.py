@@ -1,0 +1,180 @@
+"""PostgreSQL plumbing shared by everything rokkafs keeps in a database when several nodes
+share one (``--index postgresql://…``; see ``docs/architecture.md#scaling-out``).
+
+:class:`PgDatabase` offers what :class:`rokkafs.sqlite_db.Database` offers, so the same
+statements serve both engines: ``?`` placeholders (translated once per statement text), rows
+readable by column name and by position, :meth:`transaction` (a write transaction that first
+takes the component's advisory lock, so writes of a component run one at a time across every
+node, as ``BEGIN IMMEDIATE`` makes them on one machine; ``"BEGIN"`` gives a snapshot read),
+:meth:`query` and :meth:`autocommit`. Each component (index, registry, face state, DAV state)
+brings its own versioned migrations, run once under an advisory lock.
+
+A database that cannot be reached raises :class:`~rokkafs.errors.BackendUnavailable` (503,
+EIO); the pool reconnects by itself when it is back.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from rokkafs.errors import BackendUnavailable
+
+__all__ = ["PgConnection", "PgDatabase", "safe_url"]
+
+_MIGRATION_LOCK = 7_531_000
+_POOL_WAIT_SECONDS = 10.0
+
+
+@functools.cache  # (statement texts repeat: each is translated once)
+def _placeholders(sql: str) -> str:
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class _Row(tuple[Any, ...]):
+    """A row readable by position and by column name (as ``sqlite3.Row`` is)."""
+
+    _names: dict[str, int]
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self._names[key])
+        return tuple.__getitem__(self, key)
+
+
+def _row_factory(cursor: Any) -> Callable[[Sequence[Any]], _Row]:
+    names: dict[str, int] = {}
+    for position, column in enumerate(cursor.description or []):
+        names.setdefault(column.name, position)
+    row_type: type[_Row] = type("Row", (_Row,), {"_names": names})
+
+    def make(values: Sequence[Any]) -> _Row:
+        return row_type(values)
+
+    return make
+
+
+class PgConnection:
+    """A psycopg connection that takes SQLite's ``?`` placeholders."""
+
+    def __init__(self, connection: Any) -> None:
+        self.raw = connection
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Any:
+        return self.raw.execute(_placeholders(sql), tuple(parameters))
+
+    def executemany(self, sql: str, parameters: Any, /) -> Any:
+        with self.raw.cursor() as cursor:
+            cursor.executemany(_placeholders(sql), [tuple(p) for p in parameters])
+            return cursor
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password (for messages and logs)."""
+    scheme, _, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at:
+        return url
+    return f"{scheme}://{credentials.split(':', 1)[0]}@{host}"
+
+
+class PgDatabase:
+    """One component's view of a PostgreSQL database: a connection pool, its migrations,
+    its write lock."""
+
+    def __init__(
+        self,
+        url: str,
+        component: str,
+        migrations: Mapping[int, Sequence[str]],
+        *,
+        write_lock: int,
+        max_connections: int = 16,
+    ) -> None:
+        import psycopg
+        from psycopg_pool import ConnectionPool
+
+        self._errors: tuple[type[BaseException], ...] = (psycopg.OperationalError,)
+        self._write_lock = write_lock
+        self._url = safe_url(url)
+        self._pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=max_connections,
+            kwargs={"row_factory": _row_factory, "autocommit": True},
+            timeout=_POOL_WAIT_SECONDS,
+            open=False,
+            name=f"rokkafs-{component}",
+        )
+        try:
+            self._pool.open(wait=True, timeout=30)
+        except Exception as exc:  # (psycopg_pool.PoolTimeout)
+            self._pool.close()
+            raise BackendUnavailable(f"the database at {self._url} is unreachable") from exc
+        self._migrate(component, migrations)
+
+    def _migrate(self, component: str, migrations: Mapping[int, Sequence[str]]) -> None:
+        with self._connection(transaction=True) as db:
+            db.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS rokkafs_schema "
+                "(component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
+            )
+            row = db.execute(
+                "SELECT version FROM rokkafs_schema WHERE component = ?", (component,)
+            ).fetchone()
+            current = row[0] if row else 0
+            for version in sorted(v for v in migrations if v > current):
+                for statement in migrations[version]:
+                    db.execute(statement)
+                db.execute(
+                    "INSERT INTO rokkafs_schema VALUES (?, ?) ON CONFLICT (component) "
+                    "DO UPDATE SET version = excluded.version",
+                    (component, version),
+                )
+
+    @contextmanager
+    def _connection(self, *, transaction: bool, read_only: bool = False) -> Iterator[PgConnection]:
+        try:
+            with self._pool.connection() as connection:
+                if not transaction:
+                    yield PgConnection(connection)
+                    return
+                with connection.transaction():
+                    if read_only:
+                        connection.execute(
+                            "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+                        )
+                    yield PgConnection(connection)
+        except self._errors as exc:
+            raise BackendUnavailable(f"the database at {self._url} failed: {exc}") from exc
+        except Exception as exc:
+            if type(exc).__name__ == "PoolTimeout":
+                raise BackendUnavailable(f"the database at {self._url} is unreachable") from exc
+            raise
+
+    @contextmanager
+    def transaction(self, begin: str = "BEGIN IMMEDIATE") -> Iterator[PgConnection]:
+        """A write transaction (under the component's lock), or with ``"BEGIN"`` a snapshot
+        read."""
+        reading = begin.strip().upper() == "BEGIN"
+        with self._connection(transaction=True, read_only=reading) as db:
+            if not reading:
+                db.execute("SELECT pg_advisory_xact_lock(?)", (self._write_lock,))
+            yield db
+
+    @contextmanager
+    def autocommit(self) -> Iterator[PgConnection]:
+        """Statements that each commit on their own."""
+        with self._connection(transaction=False) as db:
+            yield db
+
+    def query(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
+        """The rows of one read statement."""
+        with self.autocommit() as db:
+            return list(db.execute(sql, params).fetchall())
+
+    def close(self) -> None:
+        self._pool.close()
