@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from rokkafs.errors import BackendUnavailable
@@ -164,6 +164,10 @@ class PgDatabase:
             if not reading:
                 db.execute("SELECT pg_advisory_xact_lock(?)", (self._write_lock,))
             yield db
+
+    def reading(self) -> AbstractContextManager[PgConnection]:
+        """A snapshot read."""
+        return self.transaction("BEGIN")
 
     @contextmanager
     def autocommit(self) -> Iterator[PgConnection]:

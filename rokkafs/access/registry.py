@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import json
 import secrets
-import sqlite3
 import string
 import time
 import uuid
@@ -101,10 +100,35 @@ def _digest(salt: str, key: str) -> str:
     return hashlib.sha256(f"{salt}:{key}".encode()).hexdigest()
 
 
-class AccessRegistry:
-    """The users, keys and memberships of one data directory."""
+# the same tables in PostgreSQL, for nodes sharing one database (rokkafs.pg_db)
+PG_MIGRATIONS = {
+    1: [
+        "CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT NOT NULL, "
+        "created DOUBLE PRECISION NOT NULL, superuser INTEGER NOT NULL)",
+        "CREATE TABLE api_keys (id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id), "
+        "salt TEXT NOT NULL, digest TEXT NOT NULL, created DOUBLE PRECISION NOT NULL, "
+        "accessed DOUBLE PRECISION, comment TEXT NOT NULL)",
+        "CREATE TABLE memberships (org TEXT NOT NULL, user_id TEXT NOT NULL REFERENCES users(id), "
+        "roles TEXT NOT NULL, comment TEXT NOT NULL, created DOUBLE PRECISION NOT NULL, "
+        "PRIMARY KEY (org, user_id))",
+    ]
+}
+PG_WRITE_LOCK = 7_531_002
 
-    def __init__(self, data_dir: Path) -> None:
+
+class AccessRegistry:
+    """The users, keys and memberships of one data directory (``access.sqlite3``) or, for
+    several nodes, of one PostgreSQL database (``database_url``)."""
+
+    def __init__(self, data_dir: Path, *, database_url: str | None = None) -> None:
+        self._db: Any
+        if database_url is not None:
+            from rokkafs.pg_db import PgDatabase
+
+            self._db = PgDatabase(
+                database_url, "registry", PG_MIGRATIONS, write_lock=PG_WRITE_LOCK, max_connections=8
+            )
+            return
         data_dir.mkdir(parents=True, exist_ok=True)
         self._db = Database(data_dir / "access.sqlite3", SCHEMA)
         with self._db.transaction():
@@ -112,7 +136,7 @@ class AccessRegistry:
 
     def _rows(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
         with self._db.reading() as db:
-            return db.execute(sql, params).fetchall()
+            return list(db.execute(sql, params).fetchall())
 
     # ----------------------------------------------------------------- users and keys
 
@@ -131,8 +155,22 @@ class AccessRegistry:
             _, secret = self._add_key(db, user.id, "", key)
         return user, secret
 
+    def create_first_admin(self, key: str) -> User | None:
+        """Create the administrator with ``key`` if the registry has no user yet (one decision,
+        so of several nodes starting together on one database exactly one makes it)."""
+        user = User(str(uuid.uuid4()), "admin", datetime.now(UTC).replace(microsecond=0), True)
+        with self._db.transaction() as db:
+            if db.execute("SELECT 1 FROM users LIMIT 1").fetchone() is not None:
+                return None
+            db.execute(
+                "INSERT INTO users VALUES (?, ?, ?, ?)",
+                (user.id, user.email, user.created.timestamp(), 1),
+            )
+            self._add_key(db, user.id, "", key)
+        return user
+
     def _add_key(
-        self, db: sqlite3.Connection, user_id: str, comment: str, key: str | None
+        self, db: Any, user_id: str, comment: str, key: str | None
     ) -> tuple[ApiKeyInfo, str]:
         count = db.execute("SELECT COUNT(*) FROM api_keys WHERE user_id = ?", (user_id,))
         if count.fetchone()[0] >= MAX_KEYS_PER_USER:
@@ -215,7 +253,7 @@ class AccessRegistry:
         rows = self._rows("SELECT org, roles FROM memberships WHERE user_id = ?", (user_id,))
         return {r[0]: permissions_for(json.loads(r[1])) for r in rows}
 
-    def _require_user(self, db: sqlite3.Connection, user_id: str) -> User:
+    def _require_user(self, db: Any, user_id: str) -> User:
         row = db.execute(
             "SELECT id, email, created, superuser FROM users WHERE id = ?", (user_id,)
         ).fetchone()
@@ -226,6 +264,11 @@ class AccessRegistry:
     def user(self, user_id: str) -> User:
         with self._db.reading() as db:
             return self._require_user(db, user_id)
+
+    def users(self) -> list[User]:
+        """Every user, oldest first."""
+        rows = self._rows("SELECT id, email, created, superuser FROM users ORDER BY created, id")
+        return [User(r[0], r[1], _when(r[2]) or datetime.now(UTC), bool(r[3])) for r in rows]
 
     def has_users(self) -> bool:
         return bool(self._rows("SELECT 1 FROM users LIMIT 1"))
@@ -289,7 +332,7 @@ class AccessRegistry:
             db.execute("DELETE FROM memberships WHERE org = ? AND user_id = ?", (org, user_id))
 
     @staticmethod
-    def _keep_an_admin(db: sqlite3.Connection, org: str, leaving: str) -> None:
+    def _keep_an_admin(db: Any, org: str, leaving: str) -> None:
         rows = db.execute(
             "SELECT roles FROM memberships WHERE org = ? AND user_id != ?", (org, leaving)
         )

@@ -23,6 +23,7 @@ __all__ = [
     "EXIT_ERROR",
     "Context",
     "cli",
+    "open_registry",
     "registry",
     "remote_options",
     "remote_store",
@@ -148,8 +149,16 @@ def remote_store(obj: Context, url: str, api_key: str | None) -> Store:
     return RemoteStore(url, api_key, cache_dir=obj.data / "remote-cache")
 
 
-def registry(obj: Context) -> AccessRegistry:
+def open_registry(obj: Context) -> AccessRegistry:
+    """The users, keys and memberships: in the index database when there is one (several
+    nodes share them), else in the data directory."""
     from rokkafs.access.registry import AccessRegistry
 
+    index = obj.settings.index
+    shared = index is not None and index.startswith(("postgresql:", "postgres:"))
+    return AccessRegistry(obj.data, database_url=index if shared else None)
+
+
+def registry(obj: Context) -> AccessRegistry:
     obj.require_store()
-    return AccessRegistry(obj.data)
+    return open_registry(obj)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from rokkafs.cli.base import Context, cli, remote_options, remote_store
+from rokkafs.cli.base import Context, cli, open_registry, remote_options, remote_store
 from rokkafs.store.base import Store
 
 
@@ -41,19 +41,26 @@ def serve(
       rokkafs --data ./rokkafs-data serve --port 8080
       rokkafs --data ./proxy serve --remote https://api.rokka.io --api-key "$KEY"
     """
-    from rokkafs.adminkey import ADMIN_KEY_FILE, ensure_admin_key
+    from rokkafs.adminkey import ADMIN_KEY_FILE, ensure_admin_key, new_api_key, write_admin_key
     from rokkafs.server import make_server
 
-    key, created = ensure_admin_key(obj.data)
+    store = obj.store(create=True) if remote is None else remote_store(obj, remote, api_key)
+    registry = open_registry(obj)
+    if obj.settings.index is not None:  # shared: the first node to start makes the admin
+        key = new_api_key()
+        created = registry.create_first_admin(key) is not None
+        if created:
+            write_admin_key(obj.data, key)
+        else:
+            click.echo("the administrator exists in the database (its key is in the data")
+            click.echo("directory of the node that started first)")
+    else:
+        key, created = ensure_admin_key(obj.data)
+        if created or not registry.has_users():  # the administrator, keyed by the key file
+            registry.create_user("admin", superuser=True, key=key)
     if created:
         click.echo(f"created the admin API key {key}")
         click.echo(f"(saved in {obj.data / ADMIN_KEY_FILE}, mode 0600)")
-    store = obj.store(create=True) if remote is None else remote_store(obj, remote, api_key)
-    from rokkafs.access.registry import AccessRegistry
-
-    registry = AccessRegistry(obj.data)
-    if created or not registry.has_users():  # the administrator, keyed by the key file
-        registry.create_user("admin", superuser=True, key=key)
     server = make_server(
         store,
         lambda: [],
@@ -117,9 +124,8 @@ def mount_command(
     if remote is None and api_key:  # act as that user of the embedded store
         from rokkafs.access.faces import AuthorizedFaces
         from rokkafs.access.guard import AuthorizedStore
-        from rokkafs.access.registry import AccessRegistry
 
-        registry = AccessRegistry(obj.data)
+        registry = open_registry(obj)
         principal = registry.authenticate(api_key)
         if principal is None:
             raise click.UsageError("the API key is not valid for this data directory")

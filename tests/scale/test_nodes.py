@@ -6,6 +6,9 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,8 +16,9 @@ import httpx
 import images
 from davsupport import put_at_once
 from postgres import PostgresCluster
-from support import serving
+from support import free_port
 
+from rokkafs.access.registry import AccessRegistry
 from rokkafs.search import Filter, SearchQuery
 from rokkafs.store.postgres_index import PostgresIndex
 
@@ -23,27 +27,72 @@ def shared_options(postgres: PostgresCluster, tmp_path: Path) -> tuple[str, ...]
     return ("--index", postgres.new_database(), "--blobs", f"file://{tmp_path / 'shared'}")
 
 
+@contextmanager
+def nodes(count: int, options: tuple[str, ...], tmp_path: Path) -> Iterator[list[str]]:
+    """Start ``count`` serve nodes at the same moment (each its own --data); yield their URLs."""
+    ports = [free_port() for _ in range(count)]
+    started = [
+        subprocess.Popen(
+            [sys.executable, "-m", "rokkafs.cli", "--data", str(tmp_path / f"node{i}"),
+             *options, "serve", "--port", str(port)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i, port in enumerate(ports)
+    ]  # fmt: skip
+    urls = [f"http://127.0.0.1:{port}" for port in ports]
+    try:
+        deadline = time.monotonic() + 60
+        for url, process in zip(urls, started, strict=True):
+            while True:
+                try:
+                    httpx.get(url)
+                    break
+                except httpx.TransportError:
+                    assert process.poll() is None, process.communicate()
+                    assert time.monotonic() < deadline, "a node did not come up"
+                    time.sleep(0.2)
+        yield urls
+    finally:
+        for process in started:
+            process.terminate()
+        for process in started:
+            process.communicate(timeout=30)
+
+
 def test_what_one_node_stores_the_others_serve(postgres: PostgresCluster, tmp_path: Path) -> None:
     options = shared_options(postgres, tmp_path)
-    data = [tmp_path / f"node{i}" for i in range(3)]
-    first_data = data[0]
-    cli = [sys.executable, "-m", "rokkafs.cli", "--data", str(first_data), *options]
+    cli = [sys.executable, "-m", "rokkafs.cli", "--data", str(tmp_path / "node0"), *options]
     assert subprocess.run([*cli, "org", "create", "demo"], capture_output=True).returncode == 0
     picture = images.png(color=31)
-    with (
-        serving(data[0], before=options) as (one, one_key, _),
-        serving(data[1], before=options) as (two, two_key, _),
-        serving(data[2], before=options) as (three, three_key, _),
-    ):
-        put = httpx.put(f"{one}/dav/demo/cat.png", content=picture, auth=("me", one_key))
+    with nodes(3, options, tmp_path) as (one, two, three):
+        # the nodes started together made one administrator, whose key works on every node
+        key_files = [tmp_path / f"node{i}" / "admin-api-key" for i in range(3)]
+        made = [f for f in key_files if f.exists()]
+        assert len(made) == 1
+        key = made[0].read_text().strip()
+        auth = ("me", key)
+        put = httpx.put(f"{one}/dav/demo/cat.png", content=picture, auth=auth)
         assert put.status_code == 201
-        for url, key in ((two, two_key), (three, three_key)):
-            got = httpx.get(f"{url}/dav/demo/cat.png", auth=("me", key))
+        for url in (two, three):
+            got = httpx.get(f"{url}/dav/demo/cat.png", auth=auth)
             assert got.status_code == 200 and got.content == picture
             listing = httpx.get(f"{url}/sourceimages/demo", headers={"Api-Key": key}).json()
             assert [i["name"] for i in listing["items"]] == ["cat.png"]
+        # a user made on one node logs in on another, with the roles given on a third
+        signed = httpx.post(f"{one}/users", json={"email": "ann@example.org"}).json()
+        member = {"roles": ["read"]}
+        added = httpx.put(
+            f"{two}/organizations/demo/memberships/{signed['id']}",
+            json=member,
+            headers={"Api-Key": key},
+        )
+        assert added.status_code in (200, 201), added.text
+        seen = httpx.get(f"{three}/sourceimages/demo", headers={"Api-Key": signed["api_key"]})
+        assert seen.status_code == 200 and seen.json()["total"] == 1
         # eight writers of one path, spread over the nodes: one file, the rest in the trash
-        servers = [(f"{one}/dav", one_key), (f"{two}/dav", two_key), (f"{three}/dav", three_key)]
+        servers = [(f"{url}/dav", key) for url in (one, two, three)]
         statuses = put_at_once(servers, "demo/same.png", range(40, 48))
         assert set(statuses) <= {201, 204}
     index = PostgresIndex(options[1])
@@ -53,6 +102,9 @@ def test_what_one_node_stores_the_others_serve(postgres: PostgresCluster, tmp_pa
         trashed = tx.search("demo", replace(named, deleted=True), trash_cutoff=0).items
     index.close()
     assert len(live) == 1 and len(trashed) == 7  # one file, every earlier write in the trash
+    registry = AccessRegistry(tmp_path, database_url=options[1])
+    assert [u.email for u in registry.users()] == ["admin", "ann@example.org"]
+    registry.close()
     listed = subprocess.run([*cli, "ls", "demo"], capture_output=True, text=True)
     assert listed.returncode == 0 and "cat.png" in listed.stdout and "same.png" in listed.stdout
     check = subprocess.run([*cli, "check", "--deep"], capture_output=True, text=True)
@@ -60,7 +112,7 @@ def test_what_one_node_stores_the_others_serve(postgres: PostgresCluster, tmp_pa
     stored = (tmp_path / "shared" / "blobs").rglob("*")
     names = {p.name for p in stored if p.is_file()}
     assert hashlib.sha1(picture).hexdigest() in names
-    assert not (first_data / "index.sqlite3").exists()  # (the index is the database)
+    assert not (tmp_path / "node0" / "index.sqlite3").exists()  # (the index is the database)
 
 
 def test_an_embedded_store_moves_into_postgresql(postgres: PostgresCluster, tmp_path: Path) -> None:
