@@ -13,7 +13,6 @@ Thread- and process-safe like LocalStore.
 from __future__ import annotations
 
 import io
-import sqlite3
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,16 +53,48 @@ class SideFile:
     mtime: float
 
 
+_PUT_SIDE_FILE = (
+    "INSERT INTO side_files VALUES (?, ?, ?, ?, ?) ON CONFLICT (org, path) DO UPDATE SET "
+    "blob_id = excluded.blob_id, size = excluded.size, mtime = excluded.mtime"
+)
+
+
 def _prefix_range(prefix: str) -> tuple[str, str]:
     return prefix, prefix + "\U0010ffff"
 
 
-class FaceState:
-    """Empty folders and side files of every organization."""
+# the same tables in PostgreSQL, for nodes sharing one database (rokkafs.pg_db)
+PG_MIGRATIONS = {
+    1: [
+        'CREATE TABLE folders (org TEXT COLLATE "C" NOT NULL, path TEXT COLLATE "C" NOT NULL, '
+        "mtime DOUBLE PRECISION, PRIMARY KEY (org, path))",
+        'CREATE TABLE side_files (org TEXT COLLATE "C" NOT NULL, path TEXT COLLATE "C" NOT NULL, '
+        "blob_id TEXT, size BIGINT NOT NULL, mtime DOUBLE PRECISION NOT NULL, "
+        "PRIMARY KEY (org, path))",
+        "CREATE INDEX side_files_by_blob ON side_files (blob_id)",
+    ]
+}
+PG_WRITE_LOCK = 7_531_003
 
-    def __init__(self, data_dir: Path) -> None:
+
+class FaceState:
+    """Empty folders and side files of every organization: in the data directory, or (for
+    several nodes) in a PostgreSQL database with the side files' bytes under ``side_root``
+    (a folder the nodes share)."""
+
+    def __init__(
+        self, data_dir: Path, *, database_url: str | None = None, side_root: Path | None = None
+    ) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
-        self.blobs = FileBlobStorage(data_dir / "side")
+        self.blobs = FileBlobStorage(side_root or data_dir / "side")
+        self._database: Any
+        if database_url is not None:
+            from rokkafs.pg_db import PgDatabase
+
+            self._database = PgDatabase(
+                database_url, "faces", PG_MIGRATIONS, write_lock=PG_WRITE_LOCK, max_connections=8
+            )
+            return
         self._database = Database(data_dir / "faces.sqlite3", SCHEMA)
         with self._tx() as db:
             columns = {row[1] for row in db.execute("PRAGMA table_info(folders)")}
@@ -71,10 +102,11 @@ class FaceState:
                 db.execute("ALTER TABLE folders ADD COLUMN mtime REAL")
 
     def _rows(self, sql: str, params: tuple[object, ...]) -> list[tuple[Any, ...]]:
-        return self._database.query(sql, params)
+        return list(self._database.query(sql, params))
 
-    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
-        return self._database.transaction()
+    def _tx(self) -> AbstractContextManager[Any]:
+        transaction: AbstractContextManager[Any] = self._database.transaction()
+        return transaction
 
     # ----------------------------------------------------------------- folders
 
@@ -84,7 +116,7 @@ class FaceState:
         with self._tx() as db:
             for depth in range(1, len(parts) + 1):
                 db.execute(
-                    "INSERT OR IGNORE INTO folders (org, path) VALUES (?, ?)",
+                    "INSERT INTO folders (org, path) VALUES (?, ?) ON CONFLICT DO NOTHING",
                     (org, "/".join(parts[:depth])),
                 )
 
@@ -136,11 +168,24 @@ class FaceState:
         low, high = _prefix_range(old + "/")
         with self._tx() as db:
             for table in ("folders", "side_files"):
-                db.execute(
-                    f"UPDATE OR REPLACE {table} SET org = ?, path = ? || substr(path, ?) "
-                    "WHERE org = ? AND (path = ? OR (path >= ? AND path < ?))",
-                    (target, new, len(old) + 1, org, old, low, high),
-                )
+                moving = db.execute(
+                    f"SELECT path FROM {table} WHERE org = ? AND (path = ? OR (path >= ? AND "
+                    "path < ?))",
+                    (org, old, low, high),
+                ).fetchall()
+                for (path,) in (tuple(r) for r in moving):
+                    renamed = new + path[len(old) :]
+                    if table == "side_files":
+                        replaced = self._get(db, target, renamed)
+                    db.execute(  # (what was at the new path is replaced)
+                        f"DELETE FROM {table} WHERE org = ? AND path = ?", (target, renamed)
+                    )
+                    db.execute(
+                        f"UPDATE {table} SET org = ?, path = ? WHERE org = ? AND path = ?",
+                        (target, renamed, org, path),
+                    )
+                    if table == "side_files" and replaced is not None:
+                        self._release(db, replaced.blob_id)
 
     # ----------------------------------------------------------------- side files
 
@@ -157,16 +202,13 @@ class FaceState:
                 else:
                     staged.path.unlink(missing_ok=True)
             old = self._get(db, org, path)
-            db.execute(
-                "INSERT OR REPLACE INTO side_files VALUES (?, ?, ?, ?, ?)",
-                (org, path, blob_id, size, mtime),
-            )
+            db.execute(_PUT_SIDE_FILE, (org, path, blob_id, size, mtime))
             if old is not None:
                 self._release(db, old.blob_id)
         return SideFile(org, path, blob_id, size, mtime)
 
     @staticmethod
-    def _get(db: sqlite3.Connection, org: str, path: str) -> SideFile | None:
+    def _get(db: Any, org: str, path: str) -> SideFile | None:
         row = db.execute(
             "SELECT blob_id, size, mtime FROM side_files WHERE org = ? AND path = ?", (org, path)
         ).fetchone()
@@ -221,10 +263,7 @@ class FaceState:
         """Copy a side file (its bytes are shared, not duplicated)."""
         with self._tx() as db:
             old = self._get(db, org, path)
-            db.execute(
-                "INSERT OR REPLACE INTO side_files VALUES (?, ?, ?, ?, ?)",
-                (org, path, side.blob_id, side.size, mtime),
-            )
+            db.execute(_PUT_SIDE_FILE, (org, path, side.blob_id, side.size, mtime))
             if old is not None and old.blob_id != side.blob_id:
                 self._release(db, old.blob_id)
         return SideFile(org, path, side.blob_id, side.size, mtime)
@@ -236,7 +275,7 @@ class FaceState:
                 "UPDATE side_files SET mtime = ? WHERE org = ? AND path = ?", (mtime, org, path)
             )
 
-    def _release(self, db: sqlite3.Connection, blob_id: str | None) -> None:
+    def _release(self, db: Any, blob_id: str | None) -> None:
         if blob_id is None:
             return
         used = db.execute("SELECT 1 FROM side_files WHERE blob_id = ? LIMIT 1", (blob_id,))

@@ -34,12 +34,15 @@ def make_server(
     threads: int = 50,
     data_dir: Path | None = None,
     registry: AccessRegistry | None = None,
+    database_url: str | None = None,
+    side_root: Path | None = None,
 ) -> wsgi.Server:
     """A cheroot server for rokkafs's WSGI applications (not started).
 
     With ``data_dir`` WebDAV is served at ``/dav/`` too; its own state (empty folders, side
-    files, dead properties, locks) lives there. Windows Explorer opens many connections at
-    once, hence 50 threads by default.
+    files, dead properties, locks) lives there, or with ``database_url`` (several nodes) in
+    that PostgreSQL database, the side files' bytes under ``side_root``. Windows Explorer
+    opens many connections at once, hence 50 threads by default.
     """
     app: Any = make_app(store, api_keys, registry)
     if data_dir is not None:
@@ -48,11 +51,11 @@ def make_server(
         from rokkafs.facestate import FaceState
         from rokkafs.provider import Provider
         from rokkafs.webdav.app import DAV_PATH, make_dav_app
-
-        paths = Provider(store, FaceState(data_dir))
         from rokkafs.webdav.root import DavRoot
 
-        dav = make_dav_app(paths, data_dir, api_keys, registry)
+        faces = FaceState(data_dir, database_url=database_url, side_root=side_root)
+        paths = Provider(store, faces)
+        dav = make_dav_app(paths, data_dir, api_keys, registry, database_url=database_url)
         app = DavRoot(
             DispatcherMiddleware(app, {DAV_PATH: dav}), DAV_PATH, _key_check(api_keys, registry)
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from postgres import PostgresCluster, postgres_cluster
 from support import Clock, StoreFactory
 
+from rokkafs.facestate import FaceState
 from rokkafs.server import make_server, running_server
 from rokkafs.store.base import Store
 from rokkafs.store.config import StoreConfig
@@ -88,3 +89,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if os.environ.get("CI") and skipped and exitstatus == 0:
         reporter.write_line(f"{skipped} tests were skipped: in CI nothing may skip", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture
+def make_faces(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], FaceState]:
+    """Face state for the store of ``make_store``: in PostgreSQL next to a PostgreSQL index."""
+
+    def factory() -> FaceState:
+        url = None
+        if getattr(request.node, "callspec", None) and (
+            request.node.callspec.params.get("make_store") == "postgres"
+        ):
+            url = request.getfixturevalue("postgres").new_database()
+        return FaceState(tmp_path / "faces", database_url=url)
+
+    return factory

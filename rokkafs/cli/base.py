@@ -27,6 +27,8 @@ __all__ = [
     "registry",
     "remote_options",
     "remote_store",
+    "shared_database",
+    "side_root",
 ]
 
 EXIT_ERROR = 1
@@ -149,14 +151,28 @@ def remote_store(obj: Context, url: str, api_key: str | None) -> Store:
     return RemoteStore(url, api_key, cache_dir=obj.data / "remote-cache")
 
 
+def shared_database(obj: Context) -> str | None:
+    """The PostgreSQL URL when the index is one: the nodes' shared state goes there too."""
+    index = obj.settings.index
+    return index if index is not None and index.startswith(("postgresql:", "postgres:")) else None
+
+
+def side_root(obj: Context) -> Path | None:
+    """Where side files' bytes go: next to the blobs when the nodes share a blob folder."""
+    blobs = obj.settings.blobs
+    if blobs is None or not blobs.startswith("file://"):
+        return None
+    from urllib.parse import unquote, urlsplit
+
+    return Path(unquote(urlsplit(blobs).path)) / "side"
+
+
 def open_registry(obj: Context) -> AccessRegistry:
     """The users, keys and memberships: in the index database when there is one (several
     nodes share them), else in the data directory."""
     from rokkafs.access.registry import AccessRegistry
 
-    index = obj.settings.index
-    shared = index is not None and index.startswith(("postgresql:", "postgres:"))
-    return AccessRegistry(obj.data, database_url=index if shared else None)
+    return AccessRegistry(obj.data, database_url=shared_database(obj))
 
 
 def registry(obj: Context) -> AccessRegistry:

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import click
 
-from rokkafs.cli.base import Context, cli, open_registry, remote_options, remote_store
+from rokkafs.cli.base import (
+    Context,
+    cli,
+    open_registry,
+    remote_options,
+    remote_store,
+    shared_database,
+    side_root,
+)
 from rokkafs.store.base import Store
 
 
@@ -70,6 +78,8 @@ def serve(
         tls_key=tls_key,
         data_dir=obj.data,
         registry=registry,
+        database_url=shared_database(obj),
+        side_root=side_root(obj),
     )
     scheme = "https" if tls_cert else "http"
     click.echo(f"rokkafs serves the REST API at {scheme}://{host}:{port}/ (data: {obj.data})")
@@ -119,7 +129,7 @@ def mount_command(
         raise click.ClickException(f"{mountpoint} is mounted already (rokkafs umount it first)")
 
     store: Store = obj.store(create=True) if remote is None else remote_store(obj, remote, api_key)
-    faces = FaceState(obj.data)
+    faces = FaceState(obj.data, database_url=shared_database(obj), side_root=side_root(obj))
     paths = Provider(store, faces)
     if remote is None and api_key:  # act as that user of the embedded store
         from rokkafs.access.faces import AuthorizedFaces

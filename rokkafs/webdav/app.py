@@ -198,11 +198,13 @@ def make_dav_app(
     data_dir: Path,
     api_keys: Callable[[], Iterable[str]],
     registry: AccessRegistry | None = None,
+    *,
+    database_url: str | None = None,
 ) -> DavGuard:
     """The WebDAV WSGI application, to be mounted at :data:`DAV_PATH`. Callers see only the
     organizations they are members of, with their roles' permissions."""
     provider = RokkaDavProvider(paths, data_dir, registry)
-    state = DavState(data_dir)
+    state = DavState(data_dir, database_url=database_url)
     config = {
         "provider_mapping": {"/": provider},
         "mount_path": DAV_PATH,

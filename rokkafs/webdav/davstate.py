@@ -37,6 +37,45 @@ _SCHEMA = "".join(
     f"CREATE TABLE IF NOT EXISTS dav_{kind} (key TEXT PRIMARY KEY, value BLOB NOT NULL);"
     for kind in _KINDS
 )
+# the same in PostgreSQL (rokkafs.pg_db), with a sequence that every change advances after it
+# committed: other nodes compare its value as SQLite's readers compare data_version
+PG_MIGRATIONS = {
+    1: [
+        *(
+            f"CREATE TABLE dav_{kind} (key TEXT PRIMARY KEY, value BYTEA NOT NULL)"
+            for kind in _KINDS
+        ),
+        "CREATE SEQUENCE dav_changes",
+    ]
+}
+PG_WRITE_LOCK = 7_531_004
+
+
+class _SqliteVersion:
+    """SQLite's count of commits by other connections (``PRAGMA data_version``)."""
+
+    def __init__(self, path: Path) -> None:
+        self._watch = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+
+    def current(self) -> int:
+        return int(self._watch.execute("PRAGMA data_version").fetchone()[0])
+
+    def advance(self) -> None:
+        """(SQLite counts commits itself.)"""
+
+
+class _PgVersion:
+    """The ``dav_changes`` sequence: advanced after every committed change, on any node."""
+
+    def __init__(self, database: Any) -> None:
+        self._db = database
+
+    def current(self) -> int:
+        row = self._db.query("SELECT last_value, is_called FROM dav_changes")[0]
+        return int(row[0]) if row[1] else 0
+
+    def advance(self) -> None:
+        self._db.query("SELECT nextval('dav_changes')")
 
 
 class _Table(MutableMapping[str, Any]):
@@ -49,10 +88,10 @@ class _Table(MutableMapping[str, Any]):
     :data:`RECHECK_SECONDS`: another server's new lock shows within that time).
     """
 
-    def __init__(self, database: Database, path: Path, kind: str) -> None:
+    def __init__(self, database: Any, version: _SqliteVersion | _PgVersion, kind: str) -> None:
         assert kind in _KINDS
         self._db, self._table = database, f"dav_{kind}"
-        self._watch = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._version_of = version
         self._watched = threading.Lock()
         self._version, self._checked = -1, 0.0
         self._keys: frozenset[str] = frozenset()
@@ -61,14 +100,15 @@ class _Table(MutableMapping[str, Any]):
         with self._watched:
             now = time.monotonic()
             if self._version < 0 or now - self._checked >= RECHECK_SECONDS:
-                version = self._watch.execute("PRAGMA data_version").fetchone()[0]
+                version = self._version_of.current()
                 if version != self._version:
-                    rows = self._watch.execute(f"SELECT key FROM {self._table}").fetchall()
+                    rows = self._db.query(f"SELECT key FROM {self._table}")
                     self._keys, self._version = frozenset(r[0] for r in rows), version
                 self._checked = now
             return key in self._keys
 
     def _changed(self) -> None:
+        self._version_of.advance()
         with self._watched:
             self._version = -1
 
@@ -83,7 +123,9 @@ class _Table(MutableMapping[str, Any]):
     def __setitem__(self, key: str, value: Any) -> None:
         with self._db.transaction() as db:
             db.execute(
-                f"INSERT OR REPLACE INTO {self._table} VALUES (?, ?)", (key, pickle.dumps(value))
+                f"INSERT INTO {self._table} VALUES (?, ?) ON CONFLICT (key) "
+                "DO UPDATE SET value = excluded.value",
+                (key, pickle.dumps(value)),
             )
         self._changed()
 
@@ -108,14 +150,25 @@ class _Table(MutableMapping[str, Any]):
 class DavState:
     """The database behind :class:`SqlitePropertyManager` and :class:`SqliteLockStorage`."""
 
-    def __init__(self, data_dir: Path) -> None:
-        self._path = data_dir / "dav.sqlite3"
-        self._database = Database(self._path, _SCHEMA)
-        with self._database.transaction():  # (the tables exist before anything watches them)
-            pass
-        self._tables = {kind: _Table(self._database, self._path, kind) for kind in _KINDS}
-        for kind, table in self._tables.items():
-            self._import_shelve(data_dir / f"dav-{kind}.shelve", table)
+    def __init__(self, data_dir: Path, *, database_url: str | None = None) -> None:
+        version: _SqliteVersion | _PgVersion
+        if database_url is not None:
+            from rokkafs.pg_db import PgDatabase
+
+            self._database: Any = PgDatabase(
+                database_url, "dav", PG_MIGRATIONS, write_lock=PG_WRITE_LOCK, max_connections=8
+            )
+            version = _PgVersion(self._database)
+        else:
+            path = data_dir / "dav.sqlite3"
+            self._database = Database(path, _SCHEMA)
+            with self._database.transaction():  # (the tables exist before anything watches)
+                pass
+            version = _SqliteVersion(path)
+        self._tables = {kind: _Table(self._database, version, kind) for kind in _KINDS}
+        if database_url is None:
+            for kind, table in self._tables.items():
+                self._import_shelve(data_dir / f"dav-{kind}.shelve", table)
 
     def table(self, kind: str) -> _Table:
         return self._tables[kind]

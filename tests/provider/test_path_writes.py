@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import images
@@ -19,10 +20,10 @@ from rokkafs.store.local import LocalStore
 
 
 @pytest.fixture
-def provider(make_store: StoreFactory, tmp_path: Path) -> Provider:
+def provider(make_store: StoreFactory, make_faces: Callable[[], FaceState]) -> Provider:
     store = make_store()
     store.create_organization("acme")
-    return Provider(store, FaceState(tmp_path / "faces"))
+    return Provider(store, make_faces())
 
 
 def sha1(data: bytes) -> str:

@@ -4,7 +4,7 @@ docs/architecture.md, checked against the store afterwards."""
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
+from collections.abc import Callable
 
 import images
 import pytest
@@ -18,11 +18,11 @@ from rokkafs.store.base import Store
 
 
 @pytest.fixture
-def provider(make_store: StoreFactory, tmp_path: Path) -> Provider:
+def provider(make_store: StoreFactory, make_faces: Callable[[], FaceState]) -> Provider:
     store = make_store()
     store.create_organization("acme")
     store.create_organization("other")
-    return Provider(store, FaceState(tmp_path / "faces"))
+    return Provider(store, make_faces())
 
 
 def write(provider: Provider, path: str, data: bytes, mtime: float | None = None) -> None:

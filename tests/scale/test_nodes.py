@@ -22,6 +22,19 @@ from rokkafs.access.registry import AccessRegistry
 from rokkafs.search import Filter, SearchQuery
 from rokkafs.store.postgres_index import PostgresIndex
 
+COLOUR = (
+    '<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:C="http://example.org/c">'
+    "<D:set><D:prop><C:colour>blue</C:colour></D:prop></D:set></D:propertyupdate>"
+)
+ASK_COLOUR = (
+    '<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:C="http://example.org/c">'
+    "<D:prop><C:colour/></D:prop></D:propfind>"
+)
+LOCK_BODY = (
+    '<?xml version="1.0" encoding="utf-8"?><D:lockinfo xmlns:D="DAV:"><D:lockscope>'
+    "<D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>"
+)
+
 
 def shared_options(postgres: PostgresCluster, tmp_path: Path) -> tuple[str, ...]:
     return ("--index", postgres.new_database(), "--blobs", f"file://{tmp_path / 'shared'}")
@@ -91,6 +104,31 @@ def test_what_one_node_stores_the_others_serve(postgres: PostgresCluster, tmp_pa
         assert added.status_code in (200, 201), added.text
         seen = httpx.get(f"{three}/sourceimages/demo", headers={"Api-Key": signed["api_key"]})
         assert seen.status_code == 200 and seen.json()["total"] == 1
+        # side files, empty folders, dead properties and locks are shared too
+        assert httpx.put(f"{one}/dav/demo/.DS_Store", content=b"bud1", auth=auth).is_success
+        assert httpx.request("MKCOL", f"{one}/dav/demo/empty", auth=auth).status_code == 201
+        assert httpx.get(f"{two}/dav/demo/.DS_Store", auth=auth).content == b"bud1"
+        folder = httpx.request("PROPFIND", f"{three}/dav/demo/empty/", auth=auth)
+        assert folder.status_code == 207
+        patched = httpx.request("PROPPATCH", f"{one}/dav/demo/cat.png", auth=auth, content=COLOUR)
+        assert patched.status_code == 207
+        asked = httpx.request(
+            "PROPFIND", f"{two}/dav/demo/cat.png", auth=auth, headers={"Depth": "0"},
+            content=ASK_COLOUR,
+        )  # fmt: skip
+        assert "blue" in asked.text
+        locked = httpx.request("LOCK", f"{one}/dav/demo/cat.png", auth=auth, content=LOCK_BODY)
+        assert locked.status_code == 200
+        deadline = time.monotonic() + 1.0
+        while (
+            answer := httpx.put(f"{three}/dav/demo/cat.png", content=b"", auth=auth)
+        ).status_code != 423:
+            assert time.monotonic() < deadline, answer.status_code
+            time.sleep(0.02)
+        token = {"Lock-Token": locked.headers["Lock-Token"]}
+        assert httpx.request(
+            "UNLOCK", f"{two}/dav/demo/cat.png", auth=auth, headers=token
+        ).is_success
         # eight writers of one path, spread over the nodes: one file, the rest in the trash
         servers = [(f"{url}/dav", key) for url in (one, two, three)]
         statuses = put_at_once(servers, "demo/same.png", range(40, 48))
