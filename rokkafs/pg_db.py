@@ -25,7 +25,7 @@ from rokkafs.errors import BackendUnavailable
 __all__ = ["PgConnection", "PgDatabase", "safe_url"]
 
 _MIGRATION_LOCK = 7_531_000
-_POOL_WAIT_SECONDS = 10.0
+_POOL_WAIT_SECONDS = 5.0
 
 
 @functools.cache  # (statement texts repeat: each is translated once)
@@ -105,6 +105,7 @@ class PgDatabase:
             max_size=max_connections,
             kwargs={"row_factory": _row_factory, "autocommit": True},
             timeout=_POOL_WAIT_SECONDS,
+            check=ConnectionPool.check_connection,  # (after a restart: no dead connection)
             open=False,
             name=f"rokkafs-{component}",
         )

@@ -200,7 +200,10 @@ class RokkaApi:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         request = ApiRequest(environ)
         try:
-            response = self.dispatch(request)
+            try:
+                response = self.dispatch(request)
+            except RokkaFSError as exc:  # (from authentication: the registry's database)
+                response = _error(exc.http_status, exc.message, type(exc).__name__)
             return response(environ, start_response)
         finally:
             request.close()  # removes spooled upload files

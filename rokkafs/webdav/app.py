@@ -30,7 +30,7 @@ from rokkafs.provider import Provider
 from rokkafs.webdav.browser import Browser
 from rokkafs.webdav.conditions import Resolver
 from rokkafs.webdav.davstate import DavState
-from rokkafs.webdav.resources import RokkaDavProvider
+from rokkafs.webdav.resources import RokkaDavProvider, dav_errors
 from rokkafs.webdav.root import basic_password
 
 __all__ = ["DAV_PATH", "make_dav_app"]
@@ -69,7 +69,8 @@ class ApiKeyDomainController(BaseDomainController):
     ) -> bool:
         address = environ.get("REMOTE_ADDR", "?")
         self._throttle.wait(address)
-        principal = self._registry.authenticate(password) if self._registry else None
+        with dav_errors():  # (the registry's database may be unreachable: 503)
+            principal = self._registry.authenticate(password) if self._registry else None
         given = password.encode("utf-8", "replace")
         static = any(hmac.compare_digest(given, key.encode()) for key in self._api_keys())
         if principal is None and given and static:

@@ -10,6 +10,7 @@ this process into the trusted data directory). Old ``*.shelve`` files are import
 
 from __future__ import annotations
 
+import functools
 import logging
 import pickle
 import shelve
@@ -20,9 +21,11 @@ from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
+from wsgidav.dav_error import DAVError
 from wsgidav.lock_man.lock_storage import LockStorageDict
 from wsgidav.prop_man.property_manager import PropertyManager
 
+from rokkafs.errors import BackendUnavailable
 from rokkafs.sqlite_db import Database
 
 __all__ = ["DEFAULT_LOCK_SECONDS", "MAX_LOCK_SECONDS", "DavState"]
@@ -78,6 +81,19 @@ class _PgVersion:
         self._db.query("SELECT nextval('dav_changes')")
 
 
+def _unavailable_is_503(method: Any) -> Any:
+    """wsgidav turns any exception but a DAVError into 500: an unreachable database is 503."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except BackendUnavailable as exc:
+            raise DAVError(503, exc.message) from exc
+
+    return wrapper
+
+
 class _Table(MutableMapping[str, Any]):
     """One SQLite table seen as the persistent dict wsgidav expects.
 
@@ -96,6 +112,7 @@ class _Table(MutableMapping[str, Any]):
         self._version, self._checked = -1, 0.0
         self._keys: frozenset[str] = frozenset()
 
+    @_unavailable_is_503
     def _present(self, key: str) -> bool:
         with self._watched:
             now = time.monotonic()
@@ -112,6 +129,7 @@ class _Table(MutableMapping[str, Any]):
         with self._watched:
             self._version = -1
 
+    @_unavailable_is_503
     def __getitem__(self, key: str) -> Any:
         if not self._present(key):
             raise KeyError(key)
@@ -120,6 +138,7 @@ class _Table(MutableMapping[str, Any]):
             raise KeyError(key)
         return pickle.loads(rows[0][0])
 
+    @_unavailable_is_503
     def __setitem__(self, key: str, value: Any) -> None:
         with self._db.transaction() as db:
             db.execute(
@@ -129,18 +148,22 @@ class _Table(MutableMapping[str, Any]):
             )
         self._changed()
 
+    @_unavailable_is_503
     def __delitem__(self, key: str) -> None:
         with self._db.transaction() as db:
             if db.execute(f"DELETE FROM {self._table} WHERE key = ?", (key,)).rowcount == 0:
                 raise KeyError(key)
         self._changed()
 
+    @_unavailable_is_503
     def __iter__(self) -> Iterator[str]:
         return iter([row[0] for row in self._db.query(f"SELECT key FROM {self._table}")])
 
+    @_unavailable_is_503
     def __len__(self) -> int:
         return int(self._db.query(f"SELECT COUNT(*) FROM {self._table}")[0][0])
 
+    @_unavailable_is_503
     def clear(self) -> None:
         with self._db.transaction() as db:
             db.execute(f"DELETE FROM {self._table}")

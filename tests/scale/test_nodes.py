@@ -204,3 +204,38 @@ def test_an_embedded_store_moves_into_postgresql(postgres: PostgresCluster, tmp_
     on_database.close()
     listed = subprocess.run([*cli, "--index", url, "ls", "demo"], capture_output=True, text=True)
     assert "a/x.png" in listed.stdout
+
+
+def test_the_database_going_away_is_a_clear_503_and_rokkafs_recovers(tmp_path: Path) -> None:
+    """The database stopped under a running node: clear 503s (nothing half-written), and
+    once it is back the same node serves again without a restart."""
+    from postgres import postgres_cluster
+
+    with postgres_cluster() as cluster:
+        options = shared_options(cluster, tmp_path)  # type: ignore[arg-type]
+        cli = [sys.executable, "-m", "rokkafs.cli", "--data", str(tmp_path / "node0"), *options]
+        assert subprocess.run([*cli, "org", "create", "demo"], capture_output=True).returncode == 0
+        with nodes(1, options, tmp_path) as (url,):
+            key = (tmp_path / "node0" / "admin-api-key").read_text().strip()
+            auth = ("me", key)
+            assert httpx.put(f"{url}/dav/demo/a.png", content=images.png(), auth=auth).is_success
+            cluster.stop()
+            down = httpx.get(f"{url}/sourceimages/demo", headers={"Api-Key": key}, timeout=60)
+            assert down.status_code == 503, down.text
+            put = httpx.put(
+                f"{url}/dav/demo/b.png", content=images.png(color=1), auth=auth, timeout=60
+            )
+            assert put.status_code == 503
+            cluster.start()
+            deadline = time.monotonic() + 30
+            while True:
+                back = httpx.get(f"{url}/sourceimages/demo", headers={"Api-Key": key}, timeout=60)
+                if back.status_code == 200:
+                    break
+                assert time.monotonic() < deadline, back.text
+                time.sleep(0.5)
+            assert [i["name"] for i in back.json()["items"]] == ["a.png"]  # (b.png: nothing)
+            again = httpx.put(
+                f"{url}/dav/demo/b.png", content=images.png(color=1), auth=auth, timeout=60
+            )
+            assert again.status_code == 201
