@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from rokkafs.store.local import LocalStore
+from rokkafs.store.postgres_index import PostgresIndex
 
 
 @dataclass
@@ -23,6 +24,7 @@ class Mounted:
     root: Path
     data: Path
     store: LocalStore
+    options: tuple[str, ...] = ()  # (global options of the mount: --index for PostgreSQL)
 
 
 def _unmount(path: Path) -> None:
@@ -33,21 +35,28 @@ def _unmount(path: Path) -> None:
         time.sleep(0.05)
 
 
-@pytest.fixture(params=["mfusepy", "fusepy"])
+@pytest.fixture(params=["mfusepy", "fusepy", "mfusepy-postgres"])
 def mounted(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Mounted]:
+    """A mount with each binding; ``-postgres``: the store's state in PostgreSQL."""
     if not Path("/dev/fuse").exists() or not (
         shutil.which("fusermount") or shutil.which("fusermount3")
     ):
         pytest.skip("no /dev/fuse or fusermount on this machine")
     data, root = tmp_path / "data", tmp_path / "mnt"
     root.mkdir()
-    store = LocalStore(data)
+    binding, _, engine = request.param.partition("-")
+    options: tuple[str, ...] = ()
+    index = None
+    if engine == "postgres":
+        url = request.getfixturevalue("postgres").new_database()
+        options, index = ("--index", url), PostgresIndex(url)
+    store = LocalStore(data, index=index)
     store.create_organization("acme")
     store.create_organization("other")
-    env = {**os.environ, "ROKKAFS_FUSE_BINDING": request.param}
+    env = {**os.environ, "ROKKAFS_FUSE_BINDING": binding}
     log = (tmp_path / "mount.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "rokkafs.cli", "--data", str(data), "mount", str(root)],
+        [sys.executable, "-m", "rokkafs.cli", "--data", str(data), *options, "mount", str(root)],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -60,7 +69,7 @@ def mounted(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Mounted]
             if time.monotonic() > deadline:
                 raise TimeoutError("the mount did not appear")
             time.sleep(0.05)
-        yield Mounted(root, data, store)
+        yield Mounted(root, data, store, options)
     finally:
         _unmount(root)
         try:

@@ -215,7 +215,7 @@ def test_eight_writers_of_one_path_through_the_mount_and_a_server(  # type: igno
     target.write_bytes(images.png(color=99))  # (cp creates a missing file with O_EXCL)
     results: list[object] = []
     start = threading.Barrier(8)
-    with serving(mounted.data) as (url, key, _):
+    with serving(mounted.data, before=mounted.options) as (url, key, _):
 
         def copy(source: Path) -> None:
             own = target.with_name(f"incoming-{source.name}")
@@ -289,6 +289,7 @@ def test_mounting_a_mounted_folder_again_is_one_line(mounted) -> None:  # type: 
             "rokkafs.cli",
             "--data",
             str(mounted.data),
+            *mounted.options,
             "mount",
             str(mounted.root),
         ],

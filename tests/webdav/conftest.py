@@ -12,6 +12,7 @@ from davsupport import KEY, DavServer
 from rokkafs.server import make_server, running_server
 from rokkafs.store.config import StoreConfig
 from rokkafs.store.local import LocalStore
+from rokkafs.store.postgres_index import PostgresIndex
 
 
 @pytest.fixture
@@ -23,6 +24,24 @@ def dav_server(tmp_path: Path) -> Iterator[DavServer]:
     server = make_server(store, lambda: [KEY], port=0, threads=20, data_dir=data)
     with running_server(server) as url:
         yield DavServer(url, f"{url}/dav", KEY, store, data)
+    store.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_dav_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DavServer]:
+    """The server of ``dav_server``, and one whose state is all in PostgreSQL (index, face
+    state, WebDAV locks and properties), for the client suites that run on both."""
+    if request.param == "sqlite":
+        yield request.getfixturevalue("dav_server")
+        return
+    url = request.getfixturevalue("postgres").new_database()
+    data = tmp_path / "pg-data"
+    store = LocalStore(data, StoreConfig(max_upload_bytes=5_000_000), index=PostgresIndex(url))
+    store.create_organization("acme")
+    store.create_organization("other")
+    server = make_server(store, lambda: [KEY], port=0, threads=20, data_dir=data, database_url=url)
+    with running_server(server) as base:
+        yield DavServer(base, f"{base}/dav", KEY, store, data)
     store.close()
 
 

@@ -15,8 +15,8 @@ from davsupport import DavServer
 from rokkafs.search import SearchQuery
 
 
-@pytest.fixture
-def rclone(dav_server: DavServer, tmp_path: Path):  # type: ignore[no-untyped-def]
+def rclone_for(dav_server: DavServer, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """rclone with a remote ``rokka:`` (vendor owncloud) on the server's WebDAV."""
     binary = shutil.which("rclone")
     assert binary, "rclone is required (Debian package rclone; .ci/run installs it)"
     obscured = subprocess.run(
@@ -38,11 +38,17 @@ def rclone(dav_server: DavServer, tmp_path: Path):  # type: ignore[no-untyped-de
     return run
 
 
+@pytest.fixture
+def rclone(dav_server: DavServer, tmp_path: Path):  # type: ignore[no-untyped-def]
+    return rclone_for(dav_server, tmp_path)
+
+
 def test_rclone_copy_check_recopy_and_server_side_copy(
-    rclone,
-    dav_server: DavServer,
-    tmp_path: Path,  # type: ignore[no-untyped-def]
+    any_dav_server: DavServer,
+    tmp_path: Path,
 ) -> None:
+    dav_server = any_dav_server  # (on SQLite and on PostgreSQL)
+    rclone = rclone_for(dav_server, tmp_path)
     local = tmp_path / "photos"
     (local / "sub").mkdir(parents=True)
     for i in range(4):
@@ -79,10 +85,11 @@ def test_rclone_copy_check_recopy_and_server_side_copy(
 
 
 def test_rclone_checks_every_hash_and_finds_a_same_size_change(
-    rclone,
-    dav_server: DavServer,
-    tmp_path: Path,  # type: ignore[no-untyped-def]
+    any_dav_server: DavServer,
+    tmp_path: Path,
 ) -> None:
+    dav_server = any_dav_server  # (on SQLite and on PostgreSQL)
+    rclone = rclone_for(dav_server, tmp_path)
     import hashlib
     import json
 
