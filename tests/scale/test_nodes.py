@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 import images
@@ -41,10 +42,14 @@ def shared_options(postgres: PostgresCluster, tmp_path: Path) -> tuple[str, ...]
 
 
 @contextmanager
-def nodes(count: int, options: tuple[str, ...], tmp_path: Path) -> Iterator[list[str]]:
-    """Start ``count`` serve nodes at the same moment (each its own --data); yield their URLs."""
+def nodes(
+    count: int, options: tuple[str, ...], tmp_path: Path, started: list[Any] | None = None
+) -> Iterator[list[str]]:
+    """Start ``count`` serve nodes at the same moment (each its own --data); yield their URLs
+    (their processes are appended to ``started``)."""
     ports = [free_port() for _ in range(count)]
-    started = [
+    started = [] if started is None else started
+    started += [
         subprocess.Popen(
             [sys.executable, "-m", "rokkafs.cli", "--data", str(tmp_path / f"node{i}"),
              *options, "serve", "--port", str(port)],
@@ -69,7 +74,8 @@ def nodes(count: int, options: tuple[str, ...], tmp_path: Path) -> Iterator[list
         yield urls
     finally:
         for process in started:
-            process.terminate()
+            if process.poll() is None:
+                process.terminate()
         for process in started:
             process.communicate(timeout=30)
 
@@ -239,3 +245,41 @@ def test_the_database_going_away_is_a_clear_503_and_rokkafs_recovers(tmp_path: P
                 f"{url}/dav/demo/b.png", content=images.png(color=1), auth=auth, timeout=60
             )
             assert again.status_code == 201
+
+
+def test_a_node_killed_mid_upload_leaves_the_others_serving(
+    postgres: PostgresCluster, tmp_path: Path
+) -> None:
+    import base64
+    import signal
+    import socket
+    from urllib.parse import urlsplit
+
+    options = shared_options(postgres, tmp_path)
+    cli = [sys.executable, "-m", "rokkafs.cli", "--data", str(tmp_path / "node0"), *options]
+    assert subprocess.run([*cli, "org", "create", "demo"], capture_output=True).returncode == 0
+    processes: list[Any] = []
+    with nodes(2, options, tmp_path, processes) as (one, two):
+        key = next(
+            f.read_text().strip()
+            for f in (tmp_path / "node0" / "admin-api-key", tmp_path / "node1" / "admin-api-key")
+            if f.exists()
+        )
+        body = images.png(color=60, size=(900, 900))
+        credentials = base64.b64encode(f"me:{key}".encode()).decode()
+        parts = urlsplit(one)
+        with socket.create_connection((parts.hostname, parts.port)) as raw:
+            raw.sendall(
+                f"PUT /dav/demo/half.png HTTP/1.1\r\nHost: x\r\nAuthorization: Basic "
+                f"{credentials}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+                + body[: len(body) // 2]
+            )
+            time.sleep(0.3)
+            processes[0].send_signal(signal.SIGKILL)  # (mid-upload)
+            processes[0].wait(timeout=30)
+        auth = ("me", key)
+        assert httpx.put(f"{two}/dav/demo/whole.png", content=body, auth=auth).status_code == 201
+        assert httpx.get(f"{two}/dav/demo/whole.png", auth=auth).content == body
+        assert httpx.get(f"{two}/dav/demo/half.png", auth=auth).status_code == 404
+    check = subprocess.run([*cli, "check", "--deep"], capture_output=True, text=True)
+    assert check.returncode == 0 and "problem" not in check.stdout, check.stdout
