@@ -97,3 +97,17 @@ def put_at_once(servers: list[tuple[str, str]], path: str, colors: range) -> lis
     for thread in threads:
         thread.join()
     return statuses
+
+
+def make_certificate(folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key, made with openssl."""
+    openssl = shutil.which("openssl")
+    assert openssl, "openssl is required (Debian package openssl; .ci/run installs it)"
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+         "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key

@@ -3,13 +3,12 @@ server speaks TLS when given a certificate."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import httpx
 import images
 import pytest
+from davsupport import make_certificate
 from support import serving
 
 from rokkafs.server import make_server, running_server
@@ -67,16 +66,7 @@ def test_default_lock_timeout_is_an_hour_not_a_week(tmp_path: Path) -> None:
 
 
 def test_tls(tmp_path: Path) -> None:
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("openssl is needed to make a test certificate")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
-         "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
+    cert, key = make_certificate(tmp_path)
     data = tmp_path / "data"
     store = LocalStore(data)
     store.create_organization("acme")

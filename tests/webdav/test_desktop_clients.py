@@ -4,15 +4,13 @@ root, Finder's revalidation with If-Modified-Since, a reverted file, quoted enti
 from __future__ import annotations
 
 import hashlib
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import images
 import pytest
-from davsupport import DavServer, responses
+from davsupport import DavServer, make_certificate, responses
 from test_dav_operations import LOCK_BODY, live
 
 from rokkafs.search import SearchQuery
@@ -31,15 +29,7 @@ def explorer_server(
     if request.param == "http":
         yield dav_server.url, dav_server.key, dav_server.store
         return
-    openssl = shutil.which("openssl")
-    assert openssl, "openssl is required (Debian package openssl; .ci/run installs it)"
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
-         "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
+    cert, key = make_certificate(tmp_path)
     data = tmp_path / "tls-data"
     store = LocalStore(data)
     store.create_organization("acme")
