@@ -16,13 +16,17 @@ EIO); the pool reconnects by itself when it is back.
 from __future__ import annotations
 
 import functools
+import logging
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from rokkafs.errors import BackendUnavailable
+from rokkafs.errors import BackendUnavailable, InvalidInput
 
 __all__ = ["PgConnection", "PgDatabase", "safe_url"]
+
+log = logging.getLogger(__name__)
 
 _MIGRATION_LOCK = 7_531_000
 _POOL_WAIT_SECONDS = 5.0
@@ -73,6 +77,7 @@ class PgConnection:
 
 def safe_url(url: str) -> str:
     """The URL without its password (for messages and logs)."""
+    url = re.sub(r"(password=)[^&\s]*", r"\1…", url)
     scheme, _, rest = url.partition("://")
     credentials, at, host = rest.rpartition("@")
     if not at:
@@ -97,6 +102,7 @@ class PgDatabase:
         from psycopg_pool import ConnectionPool
 
         self._errors: tuple[type[BaseException], ...] = (psycopg.OperationalError,)
+        self._bad_values: tuple[type[BaseException], ...] = (psycopg.DataError,)
         self._write_lock = write_lock
         self._url = safe_url(url)
         self._pool = ConnectionPool(
@@ -149,11 +155,15 @@ class PgDatabase:
                             "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
                         )
                     yield PgConnection(connection)
+        except self._bad_values as exc:  # (a value the column's type refuses: a forged cursor)
+            raise InvalidInput(f"a value does not fit: {str(exc).splitlines()[0]}") from exc
         except self._errors as exc:
-            raise BackendUnavailable(f"the database at {self._url} failed: {exc}") from exc
+            log.warning("the database at %s failed: %s", self._url, exc)
+            raise BackendUnavailable("the database is unavailable, try again later") from exc
         except Exception as exc:
             if type(exc).__name__ == "PoolTimeout":
-                raise BackendUnavailable(f"the database at {self._url} is unreachable") from exc
+                log.warning("the database at %s is unreachable", self._url)
+                raise BackendUnavailable("the database is unavailable, try again later") from exc
             raise
 
     @contextmanager

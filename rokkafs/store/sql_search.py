@@ -81,6 +81,16 @@ _COLUMNS = {
     "deleted_date": "deleted_at",
 }
 _NULL_LOW = "-1e999"  # SQLite reads this as -infinity: missing values sort first
+_NUMERIC = {"size", "width", "height", "created", "deleted_at", "seq"}
+
+
+def _fits(expr: str, cast: str, value: object) -> bool:
+    """Whether a cursor's value can be the sort key of ``expr`` (a forged cursor cannot)."""
+    if cast or expr not in _NUMERIC | set(_COLUMNS.values()):  # (JSON: any scalar)
+        return value is None or isinstance(value, str | int | float)
+    if expr in _NUMERIC:
+        return (isinstance(value, int | float) and not isinstance(value, bool)) or value is None
+    return isinstance(value, str)
 
 
 class SqlQuery:
@@ -160,7 +170,9 @@ def _value_condition(dialect: Dialect, flt: Filter, expr: str) -> tuple[str, lis
 def _sample(flt: Filter) -> object:
     """A value of the filter, converted (it decides how the field is compared)."""
     raw = flt.value if flt.range is None else (flt.range.low or flt.range.high)
-    return None if raw is None else _convert(flt, raw)
+    if raw is None or flt.prefix:  # (a prefix compares text, whatever the field's type)
+        return raw
+    return _convert(flt, raw)
 
 
 def _condition_params(dialect: Dialect, flt: Filter) -> tuple[str, list[object]]:
@@ -226,6 +238,9 @@ def build_search(
 def cursor_condition(sql: SqlQuery, cursor: str) -> tuple[str, list[object]]:
     """The search-after condition: rows strictly after the cursor's sort key."""
     values = decode_cursor(cursor, len(sql.sort_exprs))
+    for (expr, _), cast, value in zip(sql.sort_exprs, sql.sort_casts, values, strict=True):
+        if not _fits(expr, cast, value):
+            raise InvalidInput("invalid cursor")
     casts = [f"::{cast}" if cast else "" for cast in sql.sort_casts]
     values = [json.dumps(v) if cast else v for v, cast in zip(values, sql.sort_casts, strict=True)]
     alternatives: list[str] = []

@@ -7,7 +7,7 @@ import pytest
 from support import Clock, upload
 
 from rokkafs.errors import InvalidInput, OrganizationNotFound
-from rokkafs.search import SearchQuery, parse_search
+from rokkafs.search import SearchQuery, encode_cursor, parse_search
 from rokkafs.store.base import Store
 
 
@@ -105,6 +105,8 @@ def test_user_metadata_filters_and_sort(library: Store) -> None:
     assert names(search(library, **{"user:title": "Title 4"})) == ["img4.png"]
     assert search(library, **{"user:str:title": "Title*"}).total == 10  # type: ignore[attr-defined]
     assert search(library, **{"user:array:tags": "t1"}).total == 3  # type: ignore[attr-defined]
+    prefixed = search(library, **{"user:int:rank": "1*"})  # (a prefix of a number's digits)
+    assert sorted(names(prefixed)) == ["img1.png", "img5.png", "img9.png"]
     ranked = search(library, sort="user:int:rank desc,created asc", limit="3")
     assert names(ranked) == ["img3.png", "img7.png", "img2.png"]
 
@@ -143,6 +145,7 @@ def test_dynamic_metadata_search(library: Store) -> None:
         {"sort": "bogus"},
         {"sort": "size sideways"},
         {"offset": "not-a-cursor!"},
+        {"offset": encode_cursor(["not-a-time", "not-a-number"])},
         {"operator": "xor"},
         {"static:str:exif:model": "x"},
     ],
