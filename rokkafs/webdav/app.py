@@ -229,5 +229,7 @@ def make_dav_app(
         "verbose": 1,
     }
     app = WsgiDAVApp(config)
+    app.lock_manager = state.lock_manager()  # (conflict checks that hold across nodes)
+    provider.set_lock_manager(app.lock_manager)
     logging.getLogger("wsgidav").propagate = True
     return DavGuard(app, max_upload_bytes=paths.store.config.max_upload_bytes)

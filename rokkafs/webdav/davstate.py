@@ -10,6 +10,7 @@ this process into the trusted data directory). Old ``*.shelve`` files are import
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import logging
 import pickle
@@ -17,11 +18,13 @@ import shelve
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 from wsgidav.dav_error import DAVError
+from wsgidav.lock_man.lock_manager import LockManager
 from wsgidav.lock_man.lock_storage import LockStorageDict
 from wsgidav.prop_man.property_manager import PropertyManager
 
@@ -52,6 +55,7 @@ PG_MIGRATIONS = {
     ]
 }
 PG_WRITE_LOCK = 7_531_004
+PG_LOCKING_MUTEX = 7_531_005  # (taking a WebDAV lock; the writes inside take PG_WRITE_LOCK)
 
 
 class _SqliteVersion:
@@ -81,6 +85,14 @@ class _PgVersion:
         self._db.query("SELECT nextval('dav_changes')")
 
 
+@contextmanager
+def _unavailable_as_dav_error() -> Iterator[None]:
+    try:
+        yield
+    except BackendUnavailable as exc:
+        raise DAVError(503, exc.message) from exc
+
+
 def _unavailable_is_503(method: Any) -> Any:
     """wsgidav turns any exception but a DAVError into 500: an unreachable database is 503."""
 
@@ -99,15 +111,19 @@ class _Table(MutableMapping[str, Any]):
 
     wsgidav looks up every entry of a PROPFIND answer (its locks, its dead properties), and
     nearly all are absent: those are answered from the set of keys held in memory. It is read
-    again after this process changes the table, and when another process has committed a
-    change (``PRAGMA data_version`` on a connection of its own, asked at most every
-    :data:`RECHECK_SECONDS`: another server's new lock shows within that time).
+    again after this process changes the table, and when another process (or node) has
+    committed a change: SQLite's ``PRAGMA data_version``, PostgreSQL's ``dav_changes``
+    sequence. Locks ask on every lookup (another node's lock refuses a write at once); dead
+    properties at most every :data:`RECHECK_SECONDS`.
     """
 
-    def __init__(self, database: Any, version: _SqliteVersion | _PgVersion, kind: str) -> None:
+    def __init__(
+        self, database: Any, version: _SqliteVersion | _PgVersion, kind: str, recheck: float
+    ) -> None:
         assert kind in _KINDS
         self._db, self._table = database, f"dav_{kind}"
         self._version_of = version
+        self._recheck = recheck
         self._watched = threading.Lock()
         self._version, self._checked = -1, 0.0
         self._keys: frozenset[str] = frozenset()
@@ -116,7 +132,7 @@ class _Table(MutableMapping[str, Any]):
     def _present(self, key: str) -> bool:
         with self._watched:
             now = time.monotonic()
-            if self._version < 0 or now - self._checked >= RECHECK_SECONDS:
+            if self._version < 0 or now - self._checked >= self._recheck:
                 version = self._version_of.current()
                 if version != self._version:
                     rows = self._db.query(f"SELECT key FROM {self._table}")
@@ -188,10 +204,35 @@ class DavState:
             with self._database.transaction():  # (the tables exist before anything watches)
                 pass
             version = _SqliteVersion(path)
-        self._tables = {kind: _Table(self._database, version, kind) for kind in _KINDS}
+        rechecks = {"properties": RECHECK_SECONDS, "locks": 0.0}
+        self._tables = {k: _Table(self._database, version, k, rechecks[k]) for k in _KINDS}
+        self._mutex_file = data_dir / "dav.lock"
+        self._mutex = threading.Lock()
         if database_url is None:
             for kind, table in self._tables.items():
                 self._import_shelve(data_dir / f"dav-{kind}.shelve", table)
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """A lock held by one thread of one process of one node at a time (taking a WebDAV
+        lock checks for conflicts and writes it under it, so two nodes cannot both grant)."""
+        with self._mutex:
+            if isinstance(self._database, Database):
+                self._mutex_file.parent.mkdir(parents=True, exist_ok=True)
+                with self._mutex_file.open("a") as handle:
+                    fcntl.flock(handle, fcntl.LOCK_EX)
+                    yield
+                return
+            with _unavailable_as_dav_error(), self._database.autocommit() as db:
+                db.execute("SELECT pg_advisory_lock(?)", (PG_LOCKING_MUTEX,))
+                try:
+                    yield
+                finally:
+                    db.execute("SELECT pg_advisory_unlock(?)", (PG_LOCKING_MUTEX,))
+
+    def lock_manager(self) -> LockManager:
+        """wsgidav's lock manager, taking locks under :meth:`exclusive`."""
+        return _NodeSafeLockManager(self.lock_storage(), self.exclusive)
 
     def table(self, kind: str) -> _Table:
         return self._tables[kind]
@@ -214,6 +255,21 @@ class DavState:
         for file in files:
             file.rename(file.with_name(file.name + ".imported"))
         log.info("imported %s into dav.sqlite3", path.name)
+
+
+class _NodeSafeLockManager(LockManager):
+    """wsgidav's lock manager, whose conflict check and lock creation run under a lock that
+    holds across processes and nodes (wsgidav's own holds only inside one process)."""
+
+    def __init__(
+        self, storage: LockStorageDict, exclusive: Callable[[], AbstractContextManager[None]]
+    ) -> None:
+        super().__init__(storage)
+        self._exclusive = exclusive
+
+    def acquire(self, *args: Any, **kwargs: Any) -> Any:
+        with self._exclusive():
+            return super().acquire(*args, **kwargs)
 
 
 class SqlitePropertyManager(PropertyManager):

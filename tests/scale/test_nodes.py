@@ -125,19 +125,38 @@ def test_what_one_node_stores_the_others_serve(postgres: PostgresCluster, tmp_pa
         assert "blue" in asked.text
         locked = httpx.request("LOCK", f"{one}/dav/demo/cat.png", auth=auth, content=LOCK_BODY)
         assert locked.status_code == 200
-        deadline = time.monotonic() + 1.0
-        while (
-            answer := httpx.put(f"{three}/dav/demo/cat.png", content=b"", auth=auth)
-        ).status_code != 423:
-            assert time.monotonic() < deadline, answer.status_code
-            time.sleep(0.02)
+        # another node refuses a write at once (and the file stays as it was)
+        refused = httpx.put(f"{three}/dav/demo/cat.png", content=images.png(color=9), auth=auth)
+        assert refused.status_code == 423
+        assert httpx.get(f"{two}/dav/demo/cat.png", auth=auth).content == picture
         token = {"Lock-Token": locked.headers["Lock-Token"]}
         assert httpx.request(
             "UNLOCK", f"{two}/dav/demo/cat.png", auth=auth, headers=token
         ).is_success
+        # eight clients LOCK one new name at once, over the three nodes: one of them gets it
+        import threading
+
+        answers: list[int] = []
+        start = threading.Barrier(8)
+
+        def take(url: str) -> None:
+            start.wait()
+            answers.append(
+                httpx.request(
+                    "LOCK", f"{url}/dav/demo/contested.png", auth=auth, content=LOCK_BODY
+                ).status_code
+            )
+
+        racers = [threading.Thread(target=take, args=(u,)) for u in (one, two, three) * 3][:8]
+        for racer in racers:
+            racer.start()
+        for racer in racers:
+            racer.join()
+        assert sorted(answers) == [201] + [423] * 7, answers
         # eight writers of one path, spread over the nodes: one file, the rest in the trash
         servers = [(f"{url}/dav", key) for url in (one, two, three)]
         statuses = put_at_once(servers, "demo/same.png", range(40, 48))
+        assert len(statuses) == 8
         assert set(statuses) <= {201, 204}
     index = PostgresIndex(options[1])
     with index.read() as tx:
