@@ -13,7 +13,7 @@ import secrets
 import string
 from pathlib import Path
 
-__all__ = ["ADMIN_KEY_FILE", "ensure_admin_key", "new_api_key", "write_admin_key"]
+__all__ = ["ADMIN_KEY_FILE", "ensure_admin_key", "new_api_key"]
 
 ADMIN_KEY_FILE = "admin-api-key"
 
@@ -23,17 +23,6 @@ def new_api_key() -> str:
     prefix = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(32))
     secret = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(32))
     return prefix + secret
-
-
-def write_admin_key(data_dir: Path, key: str) -> None:
-    """Write ``key`` as the admin key file of ``data_dir`` (mode 0600), replacing one there."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    path = data_dir / ADMIN_KEY_FILE
-    temporary = path.with_suffix(".tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key + "\n")
-    os.replace(temporary, path)
 
 
 def ensure_admin_key(data_dir: Path) -> tuple[str, bool]:

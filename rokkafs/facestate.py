@@ -13,6 +13,7 @@ Thread- and process-safe like LocalStore.
 from __future__ import annotations
 
 import io
+import uuid
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,28 +164,37 @@ class FaceState:
             )
 
     def move_prefix(self, org: str, old: str, new: str, new_org: str | None = None) -> None:
-        """Rename a folder: every folder and side file below ``old`` moves below ``new``."""
+        """Rename a folder: every folder and side file below ``old`` moves below ``new``
+        (replacing what is there). In two steps, through names no path can have, so that a
+        moved row never meets another moved row (``a/b`` into ``a`` moves ``a/b/b`` to
+        ``a/b``)."""
         target = new_org or org
         low, high = _prefix_range(old + "/")
+        parked = f"\x01moving-{uuid.uuid4().hex}/"  # (names hold no control characters)
         with self._tx() as db:
             for table in ("folders", "side_files"):
-                moving = db.execute(
+                rows = db.execute(
                     f"SELECT path FROM {table} WHERE org = ? AND (path = ? OR (path >= ? AND "
                     "path < ?))",
                     (org, old, low, high),
                 ).fetchall()
-                for (path,) in (tuple(r) for r in moving):
+                moving = [row[0] for row in rows]
+                for path in moving:
+                    db.execute(
+                        f"UPDATE {table} SET path = ? WHERE org = ? AND path = ?",
+                        (parked + path, org, path),
+                    )
+                for path in moving:
                     renamed = new + path[len(old) :]
-                    if table == "side_files":
-                        replaced = self._get(db, target, renamed)
+                    replaced = self._get(db, target, renamed) if table == "side_files" else None
                     db.execute(  # (what was at the new path is replaced)
                         f"DELETE FROM {table} WHERE org = ? AND path = ?", (target, renamed)
                     )
                     db.execute(
                         f"UPDATE {table} SET org = ?, path = ? WHERE org = ? AND path = ?",
-                        (target, renamed, org, path),
+                        (target, renamed, org, parked + path),
                     )
-                    if table == "side_files" and replaced is not None:
+                    if replaced is not None:
                         self._release(db, replaced.blob_id)
 
     # ----------------------------------------------------------------- side files

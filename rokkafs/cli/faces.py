@@ -49,17 +49,16 @@ def serve(
       rokkafs --data ./rokkafs-data serve --port 8080
       rokkafs --data ./proxy serve --remote https://api.rokka.io --api-key "$KEY"
     """
-    from rokkafs.adminkey import ADMIN_KEY_FILE, ensure_admin_key, new_api_key, write_admin_key
+    from rokkafs.adminkey import ADMIN_KEY_FILE, ensure_admin_key
     from rokkafs.server import make_server
 
     store = obj.store(create=True) if remote is None else remote_store(obj, remote, api_key)
     registry = open_registry(obj)
-    if obj.settings.index is not None:  # shared: the first node to start makes the admin
-        key = new_api_key()
-        created = registry.create_first_admin(key) is not None
-        if created:
-            write_admin_key(obj.data, key)
-        else:
+    if shared_database(obj) is not None:  # shared: the first node to start makes the admin
+        key, created = ensure_admin_key(obj.data)  # (written first: never an admin nobody knows)
+        if registry.create_first_admin(key) is None and created:
+            (obj.data / ADMIN_KEY_FILE).unlink()  # another node made the administrator
+            created = False
             click.echo("the administrator exists in the database (its key is in the data")
             click.echo("directory of the node that started first)")
     else:

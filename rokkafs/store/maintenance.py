@@ -18,9 +18,11 @@ def purge(index: MetadataIndex, blobs: BlobStorage, *, deleted_before: float) ->
     bytes can leave an image without its blob file:
 
     1. forget the expired image records and the blob records nothing refers to (commit);
-    2. delete every blob file the index does not know. An upload publishes its file and
-       records it inside one exclusive transaction, so here a file without a record is
-       garbage for sure — also one left by a crash between publishing and committing.
+    2. delete every blob file the index does not know. The files are listed first, without
+       the lock; then, inside one exclusive transaction, those of them without a record go.
+       An upload publishes its file and records it inside one exclusive transaction, so a
+       listed file without a record is garbage for sure — also one left by a crash between
+       publishing and committing.
 
     A crash between the two leaves unrecorded files, which the next purge removes.
     """
@@ -29,9 +31,10 @@ def purge(index: MetadataIndex, blobs: BlobStorage, *, deleted_before: float) ->
         unreferenced = tx.unreferenced_blobs()
         for blob_id, _ in unreferenced:
             tx.delete_blob(blob_id)
+    present = list(blobs.iter_blob_ids())  # (listed outside the lock: it may take long)
     with index.write() as tx:
         known = tx.blob_ids()
-        for blob_id in list(blobs.iter_blob_ids()):
+        for blob_id in present:
             if blob_id not in known:
                 blobs.delete(blob_id)
     for path in blobs.stale_staging_files(STALE_STAGING_SECONDS):

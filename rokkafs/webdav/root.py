@@ -13,7 +13,10 @@ import base64
 import binascii
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import Any
+
+from rokkafs.errors import RokkaFSError
 
 __all__ = ["DavRoot", "basic_password"]
 
@@ -74,7 +77,13 @@ class DavRoot:
             return [b""]
         environ["wsgi.input"].read(1 << 20)  # (the asked properties do not matter here)
         password = basic_password(environ.get("HTTP_AUTHORIZATION", ""))
-        if password is None or not self._authenticate(password):
+        try:
+            valid = password is not None and self._authenticate(password)
+        except RokkaFSError as exc:  # (the registry's database is unreachable: 503)
+            status = f"{exc.http_status} {HTTPStatus(exc.http_status).phrase}"
+            start_response(status, [("Content-Length", "0")])
+            return [b""]
+        if not valid:
             start_response(
                 "401 Unauthorized",
                 [("WWW-Authenticate", 'Basic realm="rokkafs"'), ("Content-Length", "0")],

@@ -250,3 +250,18 @@ def test_nfd_names_are_nfc(provider: Provider) -> None:
     write(provider, "/acme/Cafe\u0301.png", images.png())
     assert names(provider, "/acme") == ["Caf\u00e9.png"]
     assert provider.stat("/acme/Cafe\u0301.png").kind == "image"
+
+
+def test_a_folder_moved_into_its_parent_keeps_every_side_file(provider: Provider) -> None:
+    """``a/b`` into ``a``: ``a/b/b/.x~`` lands where ``a/b/.x~`` was moving from."""
+    provider.mkdir("/acme/a")
+    provider.mkdir("/acme/a/b")
+    provider.mkdir("/acme/a/b/b")
+    write(provider, "/acme/a/b/.one~", b"one")
+    write(provider, "/acme/a/b/b/.two~", b"two")
+    provider.move("/acme/a/b", "/acme/a/c")
+    assert read(provider, "/acme/a/c/.one~") == b"one"
+    assert read(provider, "/acme/a/c/b/.two~") == b"two"
+    provider.faces.move_prefix("acme", "a/c", "a")  # (the merge upward itself)
+    assert read(provider, "/acme/a/.one~") == b"one"
+    assert read(provider, "/acme/a/b/.two~") == b"two"
