@@ -61,6 +61,11 @@ def org(tmp_path: Path) -> Iterator[Org]:
         registry.set_membership("a", user.id, [role])
         registry.set_membership("b", user.id, ["read"])  # (so a copy into b is a question of write)
         keys[role] = key
+    for name, (in_a, in_b) in COMBINED.items():  # (roles that only act together)
+        user, key = registry.create_user(f"{name.replace(':', '-').replace('+', '.')}@example.org")
+        registry.set_membership("a", user.id, in_a)
+        registry.set_membership("b", user.id, in_b)
+        keys[name] = key
     server = make_server(store, lambda: [], port=0, data_dir=data, registry=registry)
     with running_server(server) as url:
         yield Org(url, store, registry, keys, image, protected, trashed)
@@ -142,11 +147,15 @@ OPERATIONS: dict[str, tuple[Request, Effect]] = {
     ),
     "memberships": (
         lambda c, o: c.get("/organizations/a/memberships"),
-        lambda o, r: r.status_code == 200 and len(r.json()["items"]) == len(ROLES),
+        lambda o, r: r.status_code == 200 and len(r.json()["items"]) == len(ROLES) + len(COMBINED),
     ),
 }
 READ = {"get", "list", "download"}
 WRITE = {"upload", "patch-meta", "dynamic-meta", "mtime", "rename", "delete", "restore"}
+COMBINED = {
+    "read+sourceimages:download:protected": (["read", "sourceimages:download:protected"], ["read"]),
+    "write+write-in-b": (["write"], ["write"]),
+}
 ALLOWED = {
     "read": READ,
     "sourceimages:read": READ,
@@ -156,10 +165,12 @@ ALLOWED = {
     "admin": set(OPERATIONS) - {"copy-into-b"},  # (b: read only)
     "sourceimages:unlock": {"lock"},
     "sourceimages:download:protected": set(),  # (an add-on to read: alone it reads nothing)
+    "read+sourceimages:download:protected": READ | {"download-protected"},
+    "write+write-in-b": READ | WRITE | {"copy-into-b"},
 }
 
 
-@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("role", [*ROLES, *COMBINED])
 @pytest.mark.parametrize("operation", list(OPERATIONS))
 def test_rest_role_matrix_by_effect(org: Org, role: str, operation: str) -> None:
     request, effect = OPERATIONS[operation]

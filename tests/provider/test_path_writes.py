@@ -17,6 +17,7 @@ from rokkafs.facestate import FaceState
 from rokkafs.provider import Provider
 from rokkafs.search import SearchQuery
 from rokkafs.store.local import LocalStore
+from rokkafs.store.postgres_index import PostgresIndex
 
 
 @pytest.fixture
@@ -86,10 +87,22 @@ def test_writing_a_duplicate_spelling_replaces_that_image(provider: Provider) ->
     assert trash(provider.store) == ["dup.png"]
 
 
-def test_eight_writers_of_one_path_leave_one_file(tmp_path: Path) -> None:
-    store = LocalStore(tmp_path / "data")
+def one_step_store(
+    request: pytest.FixtureRequest, tmp_path: Path, engine: str
+) -> tuple[LocalStore, Provider]:
+    """A store that decides path writes in one step, on SQLite or on PostgreSQL (with its
+    face state there too)."""
+    url = request.getfixturevalue("postgres").new_database() if engine == "postgres" else None
+    store = LocalStore(tmp_path / "data", index=PostgresIndex(url) if url else None)
     store.create_organization("acme")
-    provider = Provider(store, FaceState(tmp_path / "data"))
+    return store, Provider(store, FaceState(tmp_path / "data", database_url=url))
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+def test_eight_writers_of_one_path_leave_one_file(
+    request: pytest.FixtureRequest, tmp_path: Path, engine: str
+) -> None:
+    store, provider = one_step_store(request, tmp_path, engine)
     errors: list[BaseException] = []
     start = threading.Barrier(8)
 
@@ -113,10 +126,11 @@ def test_eight_writers_of_one_path_leave_one_file(tmp_path: Path) -> None:
     store.close()
 
 
-def test_eight_moves_onto_one_path_leave_one_file(tmp_path: Path) -> None:
-    store = LocalStore(tmp_path / "data")
-    store.create_organization("acme")
-    provider = Provider(store, FaceState(tmp_path / "data"))
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+def test_eight_moves_onto_one_path_leave_one_file(
+    request: pytest.FixtureRequest, tmp_path: Path, engine: str
+) -> None:
+    store, provider = one_step_store(request, tmp_path, engine)
     write(provider, "/acme/target.png", images.png(color=50))
     for i in range(8):
         write(provider, f"/acme/src{i}.png", images.png(color=60 + i))

@@ -199,7 +199,16 @@ def test_an_embedded_store_moves_into_postgresql(postgres: PostgresCluster, tmp_
     store.copy_source_image("demo", plain.hash, "other")
     before = {
         org: sorted(
-            (i.hash, i.name, i.deleted, i.locked, str(i.user_metadata), str(i.dynamic_metadata))
+            (
+                i.hash,
+                i.short_hash,
+                i.name,
+                i.deleted,
+                i.locked,
+                str(i.user_metadata),
+                str(i.dynamic_metadata),
+                i.mtime,
+            )
             for deleted in (False, True)
             for i in store.list_source_images(org, SearchQuery(deleted=deleted)).items
         )
@@ -208,15 +217,30 @@ def test_an_embedded_store_moves_into_postgresql(postgres: PostgresCluster, tmp_
     store.close()
     url = postgres.new_database()
     cli = [sys.executable, "-m", "rokkafs.cli", "--data", str(data)]
+    rows_after: list[object] = []
     for _ in range(2):  # (a second run writes nothing new)
         moved = subprocess.run([*cli, "migrate-index", url], capture_output=True, text=True)
         assert moved.returncode == 0, moved.stderr
         assert "moved 2 organizations, 4 images" in moved.stdout, moved.stdout
+        import psycopg
+
+        with psycopg.connect(url) as database:  # (every column, the sequence numbers too)
+            rows_after.append(database.execute("SELECT * FROM images ORDER BY seq").fetchall())
+    assert rows_after[0] == rows_after[1]
     index = PostgresIndex(url)
     on_database = LocalStore(data, index=index)
     after = {
         org: sorted(
-            (i.hash, i.name, i.deleted, i.locked, str(i.user_metadata), str(i.dynamic_metadata))
+            (
+                i.hash,
+                i.short_hash,
+                i.name,
+                i.deleted,
+                i.locked,
+                str(i.user_metadata),
+                str(i.dynamic_metadata),
+                i.mtime,
+            )
             for deleted in (False, True)
             for i in on_database.list_source_images(org, SearchQuery(deleted=deleted)).items
         )
