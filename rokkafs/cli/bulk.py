@@ -230,3 +230,4 @@ def migrate_index(obj: Context, url: str) -> None:
     click.echo(
         f"moved {counts.organizations} organizations, {counts.images} images, {counts.blobs} blobs"
     )
+    click.echo("(users and keys, side files and folders, WebDAV locks are not moved)")
