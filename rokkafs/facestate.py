@@ -13,6 +13,7 @@ Thread- and process-safe like LocalStore.
 from __future__ import annotations
 
 import io
+import time
 import uuid
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ CREATE TABLE IF NOT EXISTS side_files (
     blob_id TEXT,
     size INTEGER NOT NULL,
     mtime REAL NOT NULL,
+    created REAL,
     PRIMARY KEY (org, path)
 );
 """
@@ -52,12 +54,20 @@ class SideFile:
     blob_id: str | None
     size: int
     mtime: float
+    created: float = 0.0  # (when it was written; older files: 0)
+
+    @property
+    def placeholder(self) -> bool:
+        """Whether it is a 0-byte placeholder (no bytes of its own)."""
+        return self.blob_id is None and self.size == 0
 
 
 _PUT_SIDE_FILE = (
-    "INSERT INTO side_files VALUES (?, ?, ?, ?, ?) ON CONFLICT (org, path) DO UPDATE SET "
-    "blob_id = excluded.blob_id, size = excluded.size, mtime = excluded.mtime"
+    "INSERT INTO side_files (org, path, blob_id, size, mtime, created) VALUES (?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (org, path) DO UPDATE SET blob_id = excluded.blob_id, size = excluded.size, "
+    "mtime = excluded.mtime, created = excluded.created"
 )
+_SIDE_COLUMNS = "blob_id, size, mtime, COALESCE(created, 0)"
 
 
 def _prefix_range(prefix: str) -> tuple[str, str]:
@@ -73,7 +83,8 @@ PG_MIGRATIONS = {
         "blob_id TEXT, size BIGINT NOT NULL, mtime DOUBLE PRECISION NOT NULL, "
         "PRIMARY KEY (org, path))",
         "CREATE INDEX side_files_by_blob ON side_files (blob_id)",
-    ]
+    ],
+    2: ["ALTER TABLE side_files ADD COLUMN created DOUBLE PRECISION"],
 }
 PG_WRITE_LOCK = 7_531_003
 
@@ -101,6 +112,9 @@ class FaceState:
             columns = {row[1] for row in db.execute("PRAGMA table_info(folders)")}
             if "mtime" not in columns:  # (made before folder times were kept)
                 db.execute("ALTER TABLE folders ADD COLUMN mtime REAL")
+            columns = {row[1] for row in db.execute("PRAGMA table_info(side_files)")}
+            if "created" not in columns:  # (made before placeholders expired)
+                db.execute("ALTER TABLE side_files ADD COLUMN created REAL")
 
     def _rows(self, sql: str, params: tuple[object, ...]) -> list[tuple[Any, ...]]:
         return list(self._database.query(sql, params))
@@ -212,34 +226,35 @@ class FaceState:
                 else:
                     staged.path.unlink(missing_ok=True)
             old = self._get(db, org, path)
-            db.execute(_PUT_SIDE_FILE, (org, path, blob_id, size, mtime))
+            created = time.time()
+            db.execute(_PUT_SIDE_FILE, (org, path, blob_id, size, mtime, created))
             if old is not None:
                 self._release(db, old.blob_id)
-        return SideFile(org, path, blob_id, size, mtime)
+        return SideFile(org, path, blob_id, size, mtime, created)
 
     @staticmethod
     def _get(db: Any, org: str, path: str) -> SideFile | None:
         row = db.execute(
-            "SELECT blob_id, size, mtime FROM side_files WHERE org = ? AND path = ?", (org, path)
+            f"SELECT {_SIDE_COLUMNS} FROM side_files WHERE org = ? AND path = ?", (org, path)
         ).fetchone()
-        return None if row is None else SideFile(org, path, row[0], row[1], row[2])
+        return None if row is None else SideFile(org, path, *tuple(row))
 
     def get_file(self, org: str, path: str) -> SideFile | None:
         """The side file at ``path``, if any."""
         rows = self._rows(
-            "SELECT blob_id, size, mtime FROM side_files WHERE org = ? AND path = ?", (org, path)
+            f"SELECT {_SIDE_COLUMNS} FROM side_files WHERE org = ? AND path = ?", (org, path)
         )
-        return SideFile(org, path, *rows[0]) if rows else None
+        return SideFile(org, path, *tuple(rows[0])) if rows else None
 
     def files_below(self, org: str, prefix: str) -> list[SideFile]:
         """Every side file under ``prefix`` ('' for the whole organization)."""
         low, high = _prefix_range(prefix)
         rows = self._rows(
-            "SELECT path, blob_id, size, mtime FROM side_files "
+            f"SELECT path, {_SIDE_COLUMNS} FROM side_files "
             "WHERE org = ? AND path >= ? AND path < ?",
             (org, low, high),
         )
-        return [SideFile(org, r[0], r[1], r[2], r[3]) for r in rows]
+        return [SideFile(org, r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
     def open_file(self, side: SideFile) -> BinaryIO:
         """Open a side file for reading."""
@@ -273,10 +288,11 @@ class FaceState:
         """Copy a side file (its bytes are shared, not duplicated)."""
         with self._tx() as db:
             old = self._get(db, org, path)
-            db.execute(_PUT_SIDE_FILE, (org, path, side.blob_id, side.size, mtime))
+            created = time.time()
+            db.execute(_PUT_SIDE_FILE, (org, path, side.blob_id, side.size, mtime, created))
             if old is not None and old.blob_id != side.blob_id:
                 self._release(db, old.blob_id)
-        return SideFile(org, path, side.blob_id, side.size, mtime)
+        return SideFile(org, path, side.blob_id, side.size, mtime, created)
 
     def set_mtime(self, org: str, path: str, mtime: float) -> None:
         """Record a side file's modification time."""

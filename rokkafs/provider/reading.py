@@ -3,6 +3,7 @@ a folder listing is one paged query for its images plus one for its side files."
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -10,7 +11,14 @@ from rokkafs.errors import NotFound
 from rokkafs.facestate import FaceState, SideFile
 from rokkafs.model import Organization, SourceImage
 from rokkafs.provider.nodes import Node, NodeKind
-from rokkafs.provider.paths import TRASH, Location, parse_path, spelled_names, split_spelling
+from rokkafs.provider.paths import (
+    TRASH,
+    Location,
+    is_side_name,
+    parse_path,
+    spelled_names,
+    split_spelling,
+)
 from rokkafs.search import Filter, SearchQuery, SortKey
 from rokkafs.store.base import Store
 
@@ -22,6 +30,19 @@ _OLDEST_FIRST = (SortKey("created"),)
 
 def _stamp(value: datetime) -> float:
     return value.timestamp()
+
+
+PLACEHOLDER_SECONDS = 60.0
+
+
+def _shown(side: SideFile) -> bool:
+    """Whether a side file is there for the faces: always, except a 0-byte placeholder at a
+    name that is no side-file name (Finder's and Explorer's first PUT, ``touch``), which only
+    stands in for the real bytes those clients send right after: it is gone after
+    :data:`PLACEHOLDER_SECONDS`, as rokka keeps no empty image."""
+    if not side.placeholder or is_side_name(side.path.rsplit("/", 1)[-1]):
+        return True
+    return time.time() - side.created < PLACEHOLDER_SECONDS
 
 
 class Reader:
@@ -137,7 +158,7 @@ class Reader:
         assert location.org is not None
         if not location.in_trash:
             side = self.faces.get_file(location.org, location.name)
-            if side is not None:
+            if side is not None and _shown(side):
                 return self._side_node(side)
         named = self.store.find_by_name(location.org, location.name, deleted=location.in_trash)
         if named is not None:
@@ -200,6 +221,8 @@ class Reader:
         ]
         if not location.in_trash:
             for side in self.faces.files_below(location.org, prefix):
+                if not _shown(side):
+                    continue
                 rest = side.path[len(prefix) :]
                 if "/" in rest:
                     folders.add(rest.split("/", 1)[0])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from pathlib import Path
 
 import images
 import pytest
@@ -265,3 +266,30 @@ def test_a_folder_moved_into_its_parent_keeps_every_side_file(provider: Provider
     provider.faces.move_prefix("acme", "a/c", "a")  # (the merge upward itself)
     assert read(provider, "/acme/a/.one~") == b"one"
     assert read(provider, "/acme/a/b/.two~") == b"two"
+
+
+def test_an_empty_file_at_an_image_name_is_only_a_placeholder(tmp_path: Path) -> None:
+    """``touch new.png`` (or Finder's first 0-byte PUT) shows the file while the client is
+    about to write it; a placeholder left alone goes away, as rokka keeps no empty image. An
+    empty side file (``.DS_Store``) stays."""
+    import sqlite3
+
+    from rokkafs.provider.reading import PLACEHOLDER_SECONDS
+    from rokkafs.store.local import LocalStore
+
+    store = LocalStore(tmp_path / "data")
+    store.create_organization("acme")
+    provider = Provider(store, FaceState(tmp_path / "faces"))
+    write(provider, "/acme/new.png", b"")
+    write(provider, "/acme/.DS_Store", b"")
+    assert names(provider, "/acme") == [".DS_Store", "new.png"]
+    assert provider.stat("/acme/new.png").size == 0
+    with sqlite3.connect(tmp_path / "faces" / "faces.sqlite3") as faces:  # (a minute later)
+        faces.execute("UPDATE side_files SET created = created - ?", (PLACEHOLDER_SECONDS + 1,))
+    assert names(provider, "/acme") == [".DS_Store"]
+    with pytest.raises(NotFound):
+        provider.stat("/acme/new.png")
+    write(provider, "/acme/new.png", images.png(color=90))  # the real bytes still land
+    assert names(provider, "/acme") == [".DS_Store", "new.png"]
+    assert read(provider, "/acme/new.png") == images.png(color=90)
+    store.close()
