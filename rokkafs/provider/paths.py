@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from rokkafs.errors import InvalidInput, NotPermitted
-from rokkafs.model import SourceImage, check_segment_length
+from rokkafs.model import MAX_SEGMENT_BYTES, SourceImage, check_segment_length
 
 __all__ = [
     "TRASH",
@@ -24,6 +24,7 @@ __all__ = [
     "parse_path",
     "spelled_names",
     "split_spelling",
+    "visible_basename",
 ]
 
 TRASH = ".trash"
@@ -125,17 +126,34 @@ def spelled(basename: str, short_hash: str) -> str:
     return f"{stem}~{short_hash}{suffix}"
 
 
+def _fits(basename: str) -> bool:
+    return len(basename.encode("utf-8", "surrogatepass")) <= MAX_SEGMENT_BYTES
+
+
+def visible_basename(basename: str, short_hash: str, *, duplicate: bool) -> str:
+    """How a file faces show an image's basename: as it is; spelled ``stem~short_hash.ext``
+    when an older image has the name; and, for a name longer than filesystems allow (stored
+    before such names were refused), its stem cut so that the spelling fits in 255 bytes."""
+    if _fits(basename) and not duplicate:
+        return basename
+    name = spelled(basename, short_hash)
+    while not _fits(name):  # (cut the stem one character at a time: never a broken UTF-8)
+        cut = name.rfind("~")
+        name = name[: cut - 1] + name[cut:] if cut > 1 else name[:-1]
+    return name
+
+
 def spelled_names(images: Sequence[SourceImage]) -> list[tuple[str, SourceImage]]:
     """Give images of one folder (oldest first) their visible basenames: the oldest of each
-    name keeps it, later ones get the ``~short_hash`` spelling."""
+    name keeps it, later ones get the ``~short_hash`` spelling (see
+    :func:`visible_basename`)."""
     seen: defaultdict[str, int] = defaultdict(int)
     named: list[tuple[str, SourceImage]] = []
     for image in images:
         basename = image.name.rsplit("/", 1)[-1]
         seen[basename] += 1
-        named.append(
-            (basename if seen[basename] == 1 else spelled(basename, image.short_hash), image)
-        )
+        duplicate = seen[basename] > 1
+        named.append((visible_basename(basename, image.short_hash, duplicate=duplicate), image))
     return named
 
 

@@ -18,6 +18,7 @@ from rokkafs.provider.paths import (
     parse_path,
     spelled_names,
     split_spelling,
+    visible_basename,
 )
 from rokkafs.search import Filter, SearchQuery, SortKey
 from rokkafs.store.base import Store
@@ -178,9 +179,15 @@ class Reader:
             return None
         parent = location.parent_name
         wanted = f"{parent}/{basename}" if parent else basename
-        if image.name != wanted or image.deleted != location.in_trash:
+        if image.deleted != location.in_trash:
             return None
-        return image
+        if image.name == wanted:
+            return image
+        image_parent, _, image_basename = image.name.rpartition("/")
+        shortened = visible_basename(image_basename, image.short_hash, duplicate=True)
+        if image_parent == parent and shortened == location.basename:  # (a name cut to fit)
+            return image
+        return None
 
     def _is_folder(self, location: Location) -> bool:
         assert location.org is not None

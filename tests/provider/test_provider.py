@@ -293,3 +293,25 @@ def test_an_empty_file_at_an_image_name_is_only_a_placeholder(tmp_path: Path) ->
     assert names(provider, "/acme") == [".DS_Store", "new.png"]
     assert read(provider, "/acme/new.png") == images.png(color=90)
     store.close()
+
+
+def test_a_name_stored_too_long_shows_cut_to_fit(tmp_path: Path) -> None:
+    """An image stored (before such names were refused) with a name of more than 255 bytes
+    is listed with its stem cut to fit, spelled with its short hash, and opens by that name."""
+    import sqlite3
+
+    from rokkafs.store.local import LocalStore
+
+    store = LocalStore(tmp_path / "data")
+    store.create_organization("acme")
+    provider = Provider(store, FaceState(tmp_path / "faces"))
+    write(provider, "/acme/dir/long.png", images.png(color=91))
+    long_name = "dir/" + "\u00e9" * 200 + ".png"  # (404 bytes)
+    with sqlite3.connect(tmp_path / "data" / "index.sqlite3") as index:
+        index.execute("UPDATE images SET name = ?", (long_name,))
+    [shown] = names(provider, "/acme/dir")
+    image = store.find_by_name("acme", long_name)
+    assert image is not None
+    assert len(shown.encode()) <= 255 and shown.endswith(f"~{image.short_hash}.png")
+    assert read(provider, f"/acme/dir/{shown}") == images.png(color=91)
+    assert provider.stat(f"/acme/dir/{shown}").image == image
