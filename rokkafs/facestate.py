@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from rokkafs.sqlite_db import Database
+from rokkafs.staging import Staged
 from rokkafs.store.blobs import FileBlobStorage
-from rokkafs.store.ingest import Staged
 
 __all__ = ["FaceState", "SideFile"]
 

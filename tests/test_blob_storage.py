@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from rokkafs import staging
 from rokkafs.store import blobs
 from rokkafs.store.blobs import FileBlobStorage
 
@@ -47,8 +48,8 @@ def test_fsync_soon_still_syncs_when_no_thread_can_start(
     def refuse(*args: object) -> None:
         raise RuntimeError("cannot schedule new futures after interpreter shutdown")
 
-    monkeypatch.setattr(blobs._SYNCING, "submit", refuse)
+    monkeypatch.setattr(staging._SYNCING, "submit", refuse)
     path = tmp_path / "f"
     path.write_bytes(b"data")
-    synced = blobs.fsync_soon(os.open(path, os.O_RDONLY))
+    synced = staging.fsync_soon(os.open(path, os.O_RDONLY))
     assert synced.done() and synced.result() is None  # done at once, on this thread

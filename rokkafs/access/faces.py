@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 from rokkafs.facestate import FaceState, SideFile
-from rokkafs.store.ingest import Staged
+from rokkafs.staging import Staged
 
 __all__ = ["AuthorizedFaces"]
 

@@ -18,8 +18,8 @@ from rokkafs.cli.base import Context, cli
 from rokkafs.errors import RokkaFSError
 from rokkafs.model import SourceImage
 from rokkafs.search import Filter, SearchQuery
+from rokkafs.staging import sha1_file
 from rokkafs.store.base import MAX_BATCH_COPY, Store
-from rokkafs.store.blobs import sha1_file
 
 
 def _progress(total: int, unit: str, what: str) -> tqdm[Never]:

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rokkafs.store.ingest import Staged
+from rokkafs.staging import Staged
 
 __all__ = ["HOLD_SECONDS", "HeldFile", "PendingFiles", "is_temporary_name"]
 

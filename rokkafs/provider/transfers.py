@@ -10,7 +10,7 @@ from rokkafs.model import SourceImage
 from rokkafs.provider.nodes import Node
 from rokkafs.provider.paths import Location, check_name, is_side_name, parse_path
 from rokkafs.provider.writing import Writer
-from rokkafs.store.ingest import Staged, read_chunks, stage_chunks
+from rokkafs.staging import Staged, read_chunks, stage_chunks
 from rokkafs.store.records import first_unused_variant
 
 __all__ = ["Provider"]

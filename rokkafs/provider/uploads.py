@@ -16,8 +16,7 @@ from typing import IO
 
 from rokkafs.errors import PayloadTooLarge
 from rokkafs.facestate import FaceState
-from rokkafs.store.blobs import CHUNK, Digests, file_digests, fsync_soon
-from rokkafs.store.ingest import Staged
+from rokkafs.staging import CHUNK, Digests, Staged, file_digests, fsync_soon
 
 __all__ = ["Upload"]
 

@@ -15,8 +15,8 @@ from rokkafs.provider.nodes import Node
 from rokkafs.provider.paths import Location, check_name, is_side_name, parse_path
 from rokkafs.provider.reading import Reader
 from rokkafs.provider.uploads import Upload
+from rokkafs.staging import HandedOver, Staged
 from rokkafs.store.base import Store
-from rokkafs.store.ingest import HandedOver, Staged
 
 __all__ = ["Writer"]
 

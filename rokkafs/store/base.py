@@ -109,7 +109,7 @@ class Store(abc.ABC):
 
         Args:
             org: the organization.
-            data: a binary stream, read to its end; a :class:`~rokkafs.store.ingest.HandedOver`
+            data: a binary stream, read to its end; a :class:`~rokkafs.staging.HandedOver`
                 staging file may be moved in instead of read.
             name: the image name (a path inside the organization), NFC-normalized.
             user_metadata: typed user metadata (``int:views``, ``title``, …).

@@ -10,89 +10,27 @@ the small interface LocalStore uses, so that an object store can replace the loc
     tmp/                      staging files; same filesystem, so publishing is an atomic rename
 
 A blob appears only complete: bytes are written to ``tmp/``, fsynced, then renamed into place
-and the directory fsynced. An fsync may run on a worker thread (:func:`fsync_soon`) while the
-caller does other work, as long as it has finished before the file is published.
+and the directory fsynced. An fsync may run on a worker thread
+(:func:`rokkafs.staging.fsync_soon`) while the caller does other work, as long as it has
+finished before the file is published.
 """
 
 from __future__ import annotations
 
 import abc
 import errno
-import hashlib
 import os
 import shutil
 import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = [
-    "BlobStorage",
-    "Digests",
-    "FileBlobStorage",
-    "file_digests",
-    "fsync_soon",
-    "sha1_file",
-]
+from rokkafs.staging import sha1_file
 
-CHUNK = 1 << 20
-_SYNCING = ThreadPoolExecutor(max_workers=8, thread_name_prefix="rokkafs-fsync")
-
-
-def fsync_soon(fd: int) -> Future[None]:
-    """fsync and close a file descriptor on a worker thread (fsync releases the GIL, so the
-    caller's next steps overlap the disk flush); the future fails if the fsync does. While
-    the interpreter shuts down (no new threads) the fsync runs at once instead."""
-    try:
-        return _SYNCING.submit(_fsync_fd, fd)
-    except RuntimeError:
-        done: Future[None] = Future()
-        try:
-            _fsync_fd(fd)
-            done.set_result(None)
-        except OSError as exc:
-            done.set_exception(exc)
-        return done
-
-
-def _fsync_fd(fd: int) -> None:
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-class Digests:
-    """The sha1 and the md5 of one stream, fed together (the md5 is what rclone compares)."""
-
-    def __init__(self) -> None:
-        self.sha1 = hashlib.sha1()
-        self.md5 = hashlib.md5(usedforsecurity=False)
-
-    def update(self, data: bytes) -> None:
-        self.sha1.update(data)
-        self.md5.update(data)
-
-
-def file_digests(path: Path) -> tuple[str, str]:
-    """The sha1 and md5 hex digests of a file, read in 1 MiB pieces."""
-    digests = Digests()
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digests.update(chunk)
-    return digests.sha1.hexdigest(), digests.md5.hexdigest()
-
-
-def sha1_file(path: Path) -> str:
-    """Return the sha1 hex digest of a file, read in 1 MiB pieces."""
-    digest = hashlib.sha1()
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+__all__ = ["BlobStorage", "FileBlobStorage"]
 
 
 class BlobStorage(abc.ABC):
@@ -231,4 +169,8 @@ class FileBlobStorage(BlobStorage):
 
 def _fsync(path: Path) -> None:
     """Make a file's bytes, or a directory's entries, durable."""
-    _fsync_fd(os.open(path, os.O_RDONLY))
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,4 +1,5 @@
-"""Staging uploads: stream to a temporary file, hash while streaming, detect, optimize.
+"""What a store does with a staged upload (:mod:`rokkafs.staging`): detect, optimize, make
+its record.
 
 Nothing of an upload is visible until LocalStore publishes the staged file as a blob; on any
 error the staged file is removed. Memory stays flat: bytes pass through in 1 MiB pieces.
@@ -6,104 +7,22 @@ error the staged file is removed. Memory stays flat: bytes pass through in 1 MiB
 
 from __future__ import annotations
 
-import io
 import os
-from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import Future
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import IO
 
 from PIL import Image
 
-from rokkafs.errors import InvalidImage, PayloadTooLarge
+from rokkafs.errors import InvalidImage
 from rokkafs.formats import detect
-from rokkafs.model import ImageInfo, SourceImage
-from rokkafs.store.blobs import CHUNK, BlobStorage, Digests, file_digests
+from rokkafs.model import SourceImage
+from rokkafs.staging import Staged, file_digests
+from rokkafs.store.blobs import BlobStorage
 
-__all__ = [
-    "HandedOver",
-    "Staged",
-    "detect_staged",
-    "discard",
-    "new_source_image",
-    "optimize_staged",
-    "read_chunks",
-    "stage_chunks",
-]
+__all__ = ["detect_staged", "discard", "new_source_image", "optimize_staged"]
 
 _OPTIMIZABLE = ("tiff", "psd")
-
-
-@dataclass(frozen=True, slots=True)
-class Staged:
-    """A complete staging file and what is known about it.
-
-    ``binary_hash`` is the sha1 of the bytes as uploaded; ``blob_id`` the sha1 of the bytes
-    that will be stored (different only after ``optimize_source``). ``synced`` is an fsync of
-    the file still running (:func:`fsync_soon`); None means its bytes are durable already.
-    Whoever publishes the file calls :meth:`wait_durable` first.
-    """
-
-    path: Path
-    binary_hash: str
-    blob_id: str
-    size: int
-    info: ImageInfo | None = None
-    synced: Future[None] | None = None
-    md5: str | None = None  # (of the bytes to store; None: not known, computed when needed)
-
-    def wait_durable(self) -> None:
-        """Return once the bytes are on disk (raises the fsync's error if it failed)."""
-        if self.synced is not None:
-            self.synced.result()
-
-
-class HandedOver(io.BufferedReader):
-    """A complete staging file given to ``Store.create_source_image`` together with its sha1
-    (and the fsync already running on it, if any: ``synced`` as in :class:`Staged`).
-
-    Any store can read it like any stream; LocalStore, on the same filesystem, moves the file
-    into place instead of copying and hashing it again. So the caller must not use ``path``
-    after the upload, only remove it if it is still there.
-    """
-
-    def __init__(self, staged: Staged) -> None:
-        super().__init__(io.FileIO(staged.path, "rb"))
-        self.staged = staged
-
-
-def read_chunks(data: IO[bytes]) -> Iterator[bytes]:
-    """Yield a stream's bytes in 1 MiB pieces."""
-    while chunk := data.read(CHUNK):
-        yield chunk
-
-
-def stage_chunks(blobs: BlobStorage, chunks: Iterable[bytes], *, max_bytes: int) -> Staged:
-    """Write chunks to a new staging file, hashing them.
-
-    Raises:
-        PayloadTooLarge: more than ``max_bytes`` arrived (the staging file is removed).
-    """
-    handle, path = blobs.new_staging_file()
-    digests = Digests()
-    size = 0
-    try:
-        with handle:
-            for chunk in chunks:
-                size += len(chunk)
-                if size > max_bytes:
-                    raise PayloadTooLarge(f"the upload is larger than {max_bytes} bytes")
-                digests.update(chunk)
-                handle.write(chunk)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    binary_hash = digests.sha1.hexdigest()
-    return Staged(path, binary_hash, binary_hash, size, md5=digests.md5.hexdigest())
 
 
 def detect_staged(staged: Staged, *, max_pixels: int, non_image_types: Iterable[str]) -> Staged:

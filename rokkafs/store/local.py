@@ -47,6 +47,7 @@ from rokkafs.model import (
     validate_organization_options,
 )
 from rokkafs.search import Filter, SearchQuery, encode_cursor
+from rokkafs.staging import HandedOver, Staged, read_chunks, stage_chunks
 from rokkafs.store import dynamic, maintenance
 from rokkafs.store.base import MAX_BATCH_COPY, Store
 from rokkafs.store.blobs import BlobStorage, FileBlobStorage
@@ -54,7 +55,6 @@ from rokkafs.store.config import OptimizeSource, StoreConfig
 from rokkafs.store.copying import copy_all, copy_batch, copy_one
 from rokkafs.store.fetch import fetch_url
 from rokkafs.store.index import IndexTransaction, MetadataIndex, StoredImage
-from rokkafs.store.ingest import HandedOver, Staged, read_chunks, stage_chunks
 from rokkafs.store.local_upload import (
     PathWrite,
     UploadRequest,

@@ -9,10 +9,11 @@ from dataclasses import dataclass, replace
 from rokkafs.errors import PayloadTooLarge
 from rokkafs.metadata import compute_hash
 from rokkafs.model import SourceImage
-from rokkafs.store.blobs import BlobStorage, fsync_soon
+from rokkafs.staging import Staged, fsync_soon
+from rokkafs.store.blobs import BlobStorage
 from rokkafs.store.config import OptimizeSource, StoreConfig
 from rokkafs.store.index import MetadataIndex, StoredImage
-from rokkafs.store.ingest import Staged, detect_staged, discard, new_source_image, optimize_staged
+from rokkafs.store.ingest import detect_staged, discard, new_source_image, optimize_staged
 from rokkafs.store.lookups import existing_row, require_file_name, require_org, short_hash_for
 from rokkafs.store.path_write import write_in_index
 from rokkafs.store.records import reuploaded

@@ -24,9 +24,10 @@ from rokkafs.errors import NotFound
 from rokkafs.metadata import compute_hash, validate_dynamic_metadata
 from rokkafs.model import SourceImage
 from rokkafs.search import Filter, SearchQuery
+from rokkafs.staging import HandedOver, Staged
 from rokkafs.store.blobs import BlobStorage
 from rokkafs.store.index import IndexTransaction, StoredImage
-from rokkafs.store.ingest import HandedOver, Staged, new_source_image
+from rokkafs.store.ingest import new_source_image
 from rokkafs.store.lookups import existing_row, require_file_name, short_hash_for
 from rokkafs.store.records import (
     deleted,

@@ -19,7 +19,7 @@ from wsgidav.dav_provider import DAVCollection, DAVNonCollection, DAVProvider
 from rokkafs.errors import InvalidInput, RokkaFSError
 from rokkafs.provider import Node, Provider
 from rokkafs.provider.uploads import Upload
-from rokkafs.store.ingest import Staged
+from rokkafs.staging import Staged
 from rokkafs.webdav import properties
 
 __all__ = ["FileResource", "FolderResource", "RokkaDavProvider", "dav_errors"]

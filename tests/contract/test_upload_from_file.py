@@ -14,9 +14,9 @@ import pytest
 from support import StoreFactory
 
 from rokkafs.errors import PayloadTooLarge, UnsupportedMediaType
+from rokkafs.staging import HandedOver, Staged
 from rokkafs.store.base import Store
 from rokkafs.store.config import StoreConfig
-from rokkafs.store.ingest import HandedOver, Staged
 from rokkafs.store.local import LocalStore
 
 
