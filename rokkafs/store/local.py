@@ -21,7 +21,6 @@ Thread-safe, and safe for several processes opening the same directory (a server
 from __future__ import annotations
 
 import hashlib
-import math
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -48,13 +47,14 @@ from rokkafs.model import (
 )
 from rokkafs.search import Filter, SearchQuery, encode_cursor
 from rokkafs.staging import HandedOver, Staged, read_chunks, stage_chunks
-from rokkafs.store import dynamic, maintenance
+from rokkafs.store import maintenance
 from rokkafs.store.base import MAX_BATCH_COPY, Store
 from rokkafs.store.blobs import BlobStorage, FileBlobStorage
 from rokkafs.store.config import OptimizeSource, StoreConfig
 from rokkafs.store.copying import copy_all, copy_batch, copy_one
 from rokkafs.store.fetch import fetch_url
-from rokkafs.store.index import IndexTransaction, MetadataIndex, StoredImage
+from rokkafs.store.index import MetadataIndex
+from rokkafs.store.local_changes import LocalChanges
 from rokkafs.store.local_upload import (
     PathWrite,
     UploadRequest,
@@ -63,17 +63,10 @@ from rokkafs.store.local_upload import (
     commit_upload,
 )
 from rokkafs.store.lookups import (
-    existing_row,
-    require_file_name,
-    require_image,
     require_org,
-    short_hash_for,
 )
-from rokkafs.store.path_write import move_in_index
 from rokkafs.store.records import (
     deleted,
-    merge_user_metadata,
-    remove_user_metadata_field,
     require_unlocked,
     undeleted,
 )
@@ -82,7 +75,7 @@ from rokkafs.store.sqlite_index import SqliteIndex
 __all__ = ["LocalStore"]
 
 
-class LocalStore(Store):
+class LocalStore(LocalChanges, Store):
     """The embedded store in a data directory."""
 
     def __init__(
@@ -100,27 +93,6 @@ class LocalStore(Store):
         self._clock = clock
         self._blobs = blobs or FileBlobStorage(self.data_dir)
         self._index = index or SqliteIndex(self.data_dir / "index.sqlite3")
-
-    # ----------------------------------------------------------------- helpers
-
-    def _trash_cutoff(self) -> float:
-        return self._clock() - self.config.trash_retention.total_seconds()
-
-    def _require_image(
-        self, tx: IndexTransaction, org: str, ref: str, *, include_deleted: bool = False
-    ) -> StoredImage:
-        return require_image(
-            tx, org, ref, include_deleted=include_deleted, trash_cutoff=self._trash_cutoff()
-        )
-
-    def _change(
-        self, org: str, ref: str, change: Callable[[SourceImage], SourceImage]
-    ) -> SourceImage:
-        with self._index.write() as tx:
-            stored = self._require_image(tx, org, ref)
-            image = change(stored.image)
-            tx.put_image(replace(stored, image=image))
-            return image
 
     # ----------------------------------------------------------------- organizations
 
@@ -367,112 +339,6 @@ class LocalStore(Store):
         self, org: str, destination: str, *, overwrite: bool = True
     ) -> CopyAllResult:
         return copy_all(self._index, org, destination, overwrite=overwrite, clock=self._clock)
-
-    # ----------------------------------------------------------------- changing
-
-    def rename_source_image(self, org: str, ref: str, name: str) -> SourceImage:
-        name = validate_image_name(name)
-        with self._index.write() as tx:
-            stored = self._require_image(tx, org, ref)
-            if stored.image.name != name:
-                require_file_name(tx, org, name, trash_cutoff=0)
-            image = replace(stored.image, name=name)
-            tx.put_image(replace(stored, image=image))
-            return image
-
-    def move_source_image(self, org: str, ref: str, name: str) -> SourceImage:
-        name = validate_image_name(name)
-        with self._index.write() as tx:
-            stored = self._require_image(tx, org, ref)
-            return move_in_index(tx, stored, name, now=self._clock(), cutoff=self._trash_cutoff())
-
-    def set_locked(self, org: str, ref: str, locked: bool) -> SourceImage:
-        if not isinstance(locked, bool):
-            raise InvalidInput("locked must be true or false")
-        return self._change(org, ref, lambda image: replace(image, locked=locked))
-
-    def _edit_user_metadata(
-        self, org: str, ref: str, edit: Callable[[Mapping[str, object]], dict[str, object]]
-    ) -> SourceImage:
-        def apply(image: SourceImage) -> SourceImage:
-            require_unlocked(image, "change its user metadata")
-            return replace(image, user_metadata=edit(image.user_metadata))
-
-        return self._change(org, ref, apply)
-
-    def replace_user_metadata(
-        self, org: str, ref: str, metadata: Mapping[str, object]
-    ) -> SourceImage:
-        validated = validate_user_metadata(metadata)
-        return self._edit_user_metadata(org, ref, lambda _: validated)
-
-    def patch_user_metadata(
-        self, org: str, ref: str, changes: Mapping[str, object | None]
-    ) -> SourceImage:
-        if not isinstance(changes, Mapping):
-            raise InvalidInput("user metadata changes must be a JSON object")
-        return self._edit_user_metadata(org, ref, lambda old: merge_user_metadata(old, changes))
-
-    def delete_user_metadata_field(self, org: str, ref: str, key: str) -> SourceImage:
-        return self._edit_user_metadata(org, ref, lambda old: remove_user_metadata_field(old, key))
-
-    def set_dynamic_metadata(
-        self,
-        org: str,
-        ref: str,
-        name: str,
-        value: Mapping[str, object],
-        *,
-        delete_previous: bool = False,
-        keep_hash: bool = False,
-    ) -> SourceImage:
-        entry = dynamic.validated_entry(name, value)
-        return self._vary(org, ref, lambda d: {**d, name: entry}, delete_previous, keep_hash)
-
-    def delete_dynamic_metadata(
-        self,
-        org: str,
-        ref: str,
-        name: str,
-        *,
-        delete_previous: bool = False,
-        keep_hash: bool = False,
-    ) -> SourceImage:
-        return self._vary(org, ref, lambda d: dynamic.without(d, name), delete_previous, keep_hash)
-
-    def _vary(
-        self,
-        org: str,
-        ref: str,
-        change: Callable[[dict[str, object]], dict[str, object]],
-        delete_previous: bool,
-        keep_hash: bool,
-    ) -> SourceImage:
-        if keep_hash and delete_previous:
-            raise InvalidInput("keepHash and deletePrevious cannot be combined")
-        with self._index.write() as tx:
-            stored = self._require_image(tx, org, ref)
-            return dynamic.apply_variant(
-                dynamic.VariantContext(
-                    tx=tx,
-                    stored=stored,
-                    now=self._clock(),
-                    short_hash=lambda h: short_hash_for(tx, org, h),
-                    existing=lambda h: existing_row(tx, org, h),
-                ),
-                change(dict(stored.image.dynamic_metadata)),
-                delete_previous=delete_previous,
-                keep_hash=keep_hash,
-            )
-
-    def set_mtime(self, org: str, ref: str, mtime: float) -> SourceImage:
-        if (
-            isinstance(mtime, bool)
-            or not isinstance(mtime, int | float)
-            or not math.isfinite(mtime)
-        ):
-            raise InvalidInput("the modification time must be a finite number of seconds")
-        return self._change(org, ref, lambda image: replace(image, mtime=float(mtime)))
 
     # ----------------------------------------------------------------- housekeeping
 

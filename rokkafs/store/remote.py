@@ -19,9 +19,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -48,6 +45,7 @@ from rokkafs.search import SearchQuery, query_to_params
 from rokkafs.store.base import Store
 from rokkafs.store.config import OptimizeSource, StoreConfig
 from rokkafs.store.path_write import move_through_store, write_through_store
+from rokkafs.store.remote_cache import DownloadCache
 from rokkafs.store.remote_http import RETRYABLE, Kind, error_for, json_of, retry_delay
 from rokkafs.wire import organization_from_rokka, source_image_from_rokka
 
@@ -75,9 +73,7 @@ class RemoteStore(Store):
         self._client = client or httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0))
         self._client.base_url = httpx.URL(base_url.rstrip("/") + "/")
         self._client.headers.update(headers)
-        self._own_cache = cache_dir is None
-        self._cache_dir = cache_dir or Path(tempfile.mkdtemp(prefix="rokkafs-cache-"))
-        self._cache_bytes = cache_bytes
+        self._downloads = DownloadCache(cache_dir, cache_bytes)
         self._cache_seconds = cache_seconds
         self._records: dict[tuple[str, str, bool], tuple[float, SourceImage]] = {}
         self._lock = threading.Lock()
@@ -257,39 +253,18 @@ class RemoteStore(Store):
 
     def open_source_image(self, org: str, ref: str) -> BinaryIO:
         image = self.get_source_image(org, ref)
-        cached = self._cache_dir / org / image.hash
-        if not cached.exists():
-            self._download(org, image.hash, cached)
-        os.utime(cached)
-        return cached.open("rb")
+        return self._downloads.open(org, image.hash, lambda out: self._fetch(org, image.hash, out))
 
-    def _download(self, org: str, image_hash: str, target: Path) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(dir=target.parent, prefix=".part-")
+    def _fetch(self, org: str, image_hash: str, out: IO[bytes]) -> None:
         try:
-            with os.fdopen(handle, "wb") as out:
-                path = self._path(org, image_hash, "download")
-                with self._client.stream("GET", path) as response:
-                    if response.status_code >= 400:
-                        response.read()
-                        raise error_for(response, "image")
-                    for chunk in response.iter_bytes(1 << 20):
-                        out.write(chunk)
-            os.replace(temp, target)
+            with self._client.stream("GET", self._path(org, image_hash, "download")) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise error_for(response, "image")
+                for chunk in response.iter_bytes(1 << 20):
+                    out.write(chunk)
         except httpx.TransportError as exc:
             raise BackendUnavailable(f"downloading {image_hash} failed: {exc}") from exc
-        finally:
-            Path(temp).unlink(missing_ok=True)
-        self._evict()
-
-    def _evict(self) -> None:
-        files = [p for p in self._cache_dir.rglob("*") if p.is_file()]
-        total = sum(p.stat().st_size for p in files)
-        for path in sorted(files, key=lambda p: p.stat().st_mtime):
-            if total <= self._cache_bytes:
-                break
-            total -= path.stat().st_size
-            path.unlink(missing_ok=True)
 
     # ----------------------------------------------------------------- deleting
 
@@ -440,8 +415,7 @@ class RemoteStore(Store):
 
     def close(self) -> None:
         self._client.close()
-        if self._own_cache:
-            shutil.rmtree(self._cache_dir, ignore_errors=True)
+        self._downloads.close()
 
 
 def _check_org(org: str) -> None:
