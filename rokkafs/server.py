@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -13,7 +12,7 @@ from typing import Any
 from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
-from rokkafs.access.registry import AccessRegistry
+from rokkafs.access.registry import AccessRegistry, principal_for
 from rokkafs.accesslog import AccessLog
 from rokkafs.api import make_app
 from rokkafs.store.base import Store
@@ -70,10 +69,7 @@ def _key_check(
     api_keys: Callable[[], list[str]], registry: AccessRegistry | None
 ) -> Callable[[str], bool]:
     def valid(key: str) -> bool:
-        if registry is not None and registry.authenticate(key) is not None:
-            return True
-        given = key.encode("utf-8", "replace")
-        return any(hmac.compare_digest(given, k.encode()) for k in api_keys())
+        return principal_for(key, api_keys(), registry) is not None
 
     return valid
 

@@ -14,6 +14,7 @@ import secrets
 import string
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +24,15 @@ from rokkafs.access.roles import permissions_for, validate_roles
 from rokkafs.errors import AlreadyExists, InvalidInput, NotFound
 from rokkafs.sqlite_db import Database
 
-__all__ = ["AccessRegistry", "ApiKeyInfo", "Membership", "Principal", "User", "administrator"]
+__all__ = [
+    "AccessRegistry",
+    "ApiKeyInfo",
+    "Membership",
+    "Principal",
+    "User",
+    "administrator",
+    "principal_for",
+]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -90,6 +99,24 @@ def administrator() -> Principal:
     """The principal of an administrator key given on the command line or in tests."""
     user = User("administrator", "administrator", datetime.now(UTC).replace(microsecond=0), True)
     return Principal(user, "administrator", {})
+
+
+def principal_for(
+    key: str, api_keys: Iterable[str], registry: AccessRegistry | None
+) -> Principal | None:
+    """Who an API key belongs to: a registry user, or the administrator for one of the
+    ``api_keys`` given on the command line (compared in constant time); None if nobody.
+    The one place every face (REST, WebDAV, the server root) authenticates a key."""
+    if not key:
+        return None
+    if registry is not None:
+        principal = registry.authenticate(key)
+        if principal is not None:
+            return principal
+    given = key.encode("utf-8", "replace")
+    if any(hmac.compare_digest(given, static.encode()) for static in api_keys):
+        return administrator()
+    return None
 
 
 def _when(value: float | None) -> datetime | None:

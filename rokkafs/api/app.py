@@ -12,7 +12,6 @@ invalid credentials, which get rokka's flat ``{"code": 403, "message": …,
 
 from __future__ import annotations
 
-import hmac
 import logging
 import secrets
 from collections.abc import Callable, Iterable
@@ -24,7 +23,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from rokkafs.access.guard import AuthorizedStore
-from rokkafs.access.registry import AccessRegistry, Principal, administrator
+from rokkafs.access.registry import AccessRegistry, Principal, administrator, principal_for
 from rokkafs.access.throttle import Throttle
 from rokkafs.api import extensions, sourceimages, users
 from rokkafs.api.forms import ApiRequest
@@ -134,17 +133,7 @@ class RokkaApi:
         bearer = request.headers.get("Authorization", "")
         if bearer[:7].lower() == "bearer ":
             return self._from_token(request, bearer[7:].strip())
-        given = request.headers.get("Api-Key", "")
-        if not given:
-            return None
-        if self._registry is not None:
-            principal = self._registry.authenticate(given)
-            if principal is not None:
-                return principal
-        encoded = given.encode("utf-8", "replace")
-        if any(hmac.compare_digest(encoded, key.encode()) for key in self._api_keys()):
-            return administrator()
-        return None
+        return principal_for(request.headers.get("Api-Key", ""), self._api_keys(), self._registry)
 
     def dispatch(self, request: Request) -> Response:
         adapter = self._map.bind_to_environ(request.environ)

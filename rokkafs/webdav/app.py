@@ -9,7 +9,6 @@ larger than the upload limit (413, before reading).
 
 from __future__ import annotations
 
-import hmac
 import html
 import io
 import logging
@@ -24,7 +23,7 @@ from wsgidav.http_authenticator import HTTPAuthenticator
 from wsgidav.mw.cors import Cors
 from wsgidav.wsgidav_app import WsgiDAVApp
 
-from rokkafs.access.registry import AccessRegistry, administrator
+from rokkafs.access.registry import AccessRegistry, principal_for
 from rokkafs.access.throttle import Throttle
 from rokkafs.provider import Provider
 from rokkafs.webdav.browser import Browser
@@ -70,11 +69,7 @@ class ApiKeyDomainController(BaseDomainController):
         address = environ.get("REMOTE_ADDR", "?")
         self._throttle.wait(address)
         with dav_errors():  # (the registry's database may be unreachable: 503)
-            principal = self._registry.authenticate(password) if self._registry else None
-        given = password.encode("utf-8", "replace")
-        static = any(hmac.compare_digest(given, key.encode()) for key in self._api_keys())
-        if principal is None and given and static:
-            principal = administrator()
+            principal = principal_for(password, self._api_keys(), self._registry)
         if principal is None:
             self._throttle.failed(address)
             return False

@@ -15,12 +15,15 @@ from typing import Any
 
 import httpx
 import images
+import psycopg
 from davsupport import put_at_once
 from postgres import PostgresCluster
 from support import free_port
 
 from rokkafs.access.registry import AccessRegistry
+from rokkafs.model import SourceImage
 from rokkafs.search import Filter, SearchQuery
+from rokkafs.store.base import Store
 from rokkafs.store.postgres_index import PostgresIndex
 
 COLOUR = (
@@ -152,7 +155,8 @@ def test_what_one_node_stores_the_others_serve(postgres: PostgresCluster, tmp_pa
             racer.start()
         for racer in racers:
             racer.join()
-        assert sorted(answers) == [201] + [423] * 7, answers
+        # (201 if its LOCK made the name, 200 if another request's placeholder came first)
+        assert sorted(answers)[1:] == [423] * 7 and sorted(answers)[0] in (200, 201), answers
         # eight writers of one path, spread over the nodes: one file, the rest in the trash
         servers = [(f"{url}/dav", key) for url in (one, two, three)]
         statuses = put_at_once(servers, "demo/same.png", range(40, 48))
@@ -178,6 +182,21 @@ def test_what_one_node_stores_the_others_serve(postgres: PostgresCluster, tmp_pa
     assert not (tmp_path / "node0" / "index.sqlite3").exists()  # (the index is the database)
 
 
+def every_record(store: Store) -> dict[str, list[SourceImage]]:
+    """Every image record (live and trashed, all their fields) of the test's organizations."""
+    return {
+        org: sorted(
+            (
+                image
+                for deleted in (False, True)
+                for image in store.list_source_images(org, SearchQuery(deleted=deleted)).items
+            ),
+            key=lambda image: image.hash,
+        )
+        for org in ("demo", "other")
+    }
+
+
 def test_an_embedded_store_moves_into_postgresql(postgres: PostgresCluster, tmp_path: Path) -> None:
     """``migrate-index`` copies every organization and record (live, trashed, variants,
     metadata, locks) into PostgreSQL; run twice it changes nothing; the store then works on
@@ -197,23 +216,7 @@ def test_an_embedded_store_moves_into_postgresql(postgres: PostgresCluster, tmp_
     gone = store.create_source_image("demo", io.BytesIO(images.png(color=2)), name="gone.png")
     store.delete_source_image("demo", gone.hash)
     store.copy_source_image("demo", plain.hash, "other")
-    before = {
-        org: sorted(
-            (
-                i.hash,
-                i.short_hash,
-                i.name,
-                i.deleted,
-                i.locked,
-                str(i.user_metadata),
-                str(i.dynamic_metadata),
-                i.mtime,
-            )
-            for deleted in (False, True)
-            for i in store.list_source_images(org, SearchQuery(deleted=deleted)).items
-        )
-        for org in ("demo", "other")
-    }
+    before = every_record(store)
     store.close()
     url = postgres.new_database()
     cli = [sys.executable, "-m", "rokkafs.cli", "--data", str(data)]
@@ -222,30 +225,12 @@ def test_an_embedded_store_moves_into_postgresql(postgres: PostgresCluster, tmp_
         moved = subprocess.run([*cli, "migrate-index", url], capture_output=True, text=True)
         assert moved.returncode == 0, moved.stderr
         assert "moved 2 organizations, 4 images" in moved.stdout, moved.stdout
-        import psycopg
-
         with psycopg.connect(url) as database:  # (every column, the sequence numbers too)
             rows_after.append(database.execute("SELECT * FROM images ORDER BY seq").fetchall())
     assert rows_after[0] == rows_after[1]
     index = PostgresIndex(url)
     on_database = LocalStore(data, index=index)
-    after = {
-        org: sorted(
-            (
-                i.hash,
-                i.short_hash,
-                i.name,
-                i.deleted,
-                i.locked,
-                str(i.user_metadata),
-                str(i.dynamic_metadata),
-                i.mtime,
-            )
-            for deleted in (False, True)
-            for i in on_database.list_source_images(org, SearchQuery(deleted=deleted)).items
-        )
-        for org in ("demo", "other")
-    }
+    after = every_record(on_database)
     assert after == before
     assert on_database.check(deep=True).ok
     with on_database.open_source_image("other", plain.hash) as handle:
