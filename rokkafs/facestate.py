@@ -15,7 +15,8 @@ from __future__ import annotations
 import io
 import time
 import uuid
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -185,7 +186,7 @@ class FaceState:
         target = new_org or org
         low, high = _prefix_range(old + "/")
         parked = f"\x01moving-{uuid.uuid4().hex}/"  # (names hold no control characters)
-        with self._tx() as db:
+        with self._changing() as (db, released):
             for table in ("folders", "side_files"):
                 rows = db.execute(
                     f"SELECT path FROM {table} WHERE org = ? AND (path = ? OR (path >= ? AND "
@@ -209,7 +210,7 @@ class FaceState:
                         (target, renamed, org, parked + path),
                     )
                     if replaced is not None:
-                        self._release(db, replaced.blob_id)
+                        released.append(replaced.blob_id)
 
     # ----------------------------------------------------------------- side files
 
@@ -219,17 +220,16 @@ class FaceState:
         size = 0 if staged is None else staged.size
         if blob_id is not None and staged is not None:
             staged.wait_durable()  # durable before it is published
-        with self._tx() as db:
+        with self._changing() as (db, released):
             if staged is not None:
                 if blob_id is not None:
                     self.blobs.publish(staged.path, blob_id)
-                else:
-                    staged.path.unlink(missing_ok=True)
+                staged.path.unlink(missing_ok=True)
             old = self._get(db, org, path)
             created = time.time()
             db.execute(_PUT_SIDE_FILE, (org, path, blob_id, size, mtime, created))
             if old is not None:
-                self._release(db, old.blob_id)
+                released.append(old.blob_id)
         return SideFile(org, path, blob_id, size, mtime, created)
 
     @staticmethod
@@ -264,17 +264,17 @@ class FaceState:
 
     def delete_file(self, org: str, path: str) -> bool:
         """Delete a side file; returns whether there was one."""
-        with self._tx() as db:
+        with self._changing() as (db, released):
             old = self._get(db, org, path)
             if old is None:
                 return False
             db.execute("DELETE FROM side_files WHERE org = ? AND path = ?", (org, path))
-            self._release(db, old.blob_id)
+            released.append(old.blob_id)
             return True
 
     def move_file(self, org: str, path: str, new_org: str, new_path: str) -> None:
         """Rename a side file (replacing one at the target)."""
-        with self._tx() as db:
+        with self._changing() as (db, released):
             old = self._get(db, new_org, new_path)
             db.execute("DELETE FROM side_files WHERE org = ? AND path = ?", (new_org, new_path))
             db.execute(
@@ -282,16 +282,16 @@ class FaceState:
                 (new_org, new_path, org, path),
             )
             if old is not None:
-                self._release(db, old.blob_id)
+                released.append(old.blob_id)
 
     def copy_file(self, side: SideFile, org: str, path: str, mtime: float) -> SideFile:
         """Copy a side file (its bytes are shared, not duplicated)."""
-        with self._tx() as db:
+        with self._changing() as (db, released):
             old = self._get(db, org, path)
             created = time.time()
             db.execute(_PUT_SIDE_FILE, (org, path, side.blob_id, side.size, mtime, created))
             if old is not None and old.blob_id != side.blob_id:
-                self._release(db, old.blob_id)
+                released.append(old.blob_id)
         return SideFile(org, path, side.blob_id, side.size, mtime, created)
 
     def set_mtime(self, org: str, path: str, mtime: float) -> None:
@@ -301,12 +301,22 @@ class FaceState:
                 "UPDATE side_files SET mtime = ? WHERE org = ? AND path = ?", (mtime, org, path)
             )
 
-    def _release(self, db: Any, blob_id: str | None) -> None:
-        if blob_id is None:
+    @contextmanager
+    def _changing(self) -> Iterator[tuple[Any, list[str | None]]]:
+        """A write transaction that may release side-file bytes (appended to the list); the
+        bytes nothing refers to any more go after it committed, never inside it (a rollback
+        would leave rows without their bytes)."""
+        released: list[str | None] = []
+        with self._tx() as db:
+            yield db, released
+        unused = {blob_id for blob_id in released if blob_id is not None}
+        if not unused:
             return
-        used = db.execute("SELECT 1 FROM side_files WHERE blob_id = ? LIMIT 1", (blob_id,))
-        if used.fetchone() is None:
-            self.blobs.delete(blob_id)
+        with self._tx() as db:  # (under the write lock: no put takes these bytes meanwhile)
+            for blob_id in sorted(unused):
+                used = db.execute("SELECT 1 FROM side_files WHERE blob_id = ? LIMIT 1", (blob_id,))
+                if used.fetchone() is None:
+                    self.blobs.delete(blob_id)
 
     def close(self) -> None:
         """Close every connection."""

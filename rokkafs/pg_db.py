@@ -186,6 +186,18 @@ class PgDatabase:
         with self._connection(transaction=False) as db:
             yield db
 
+    @contextmanager
+    def session_lock(self, key: int) -> Iterator[bool]:
+        """Try to take an advisory lock for as long as the block runs (on one connection, so
+        no transaction is held open meanwhile): True if taken, False if another holds it."""
+        with self.autocommit() as db:
+            taken = bool(db.execute("SELECT pg_try_advisory_lock(?)", (key,)).fetchone()[0])
+            try:
+                yield taken
+            finally:
+                if taken:
+                    db.execute("SELECT pg_advisory_unlock(?)", (key,))
+
     def query(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
         """The rows of one read statement."""
         with self.autocommit() as db:

@@ -120,14 +120,13 @@ def list_images(obj: Context, organization: str, path: str, as_json: bool, delet
 @click.pass_obj
 def check(obj: Context, deep: bool, repair: bool) -> None:
     """Check the store's consistency (exit 3 on problems)."""
-    with obj.store() as store:
+    store = obj.store()
+    with store:
         report = store.check(deep=deep)
         if repair and report.notes:
-            from datetime import timedelta
-
-            store.purge_trash(older_than=timedelta(days=36500))  # garbage only, no images
-            before, report = len(report.notes), store.check(deep=deep)
-            click.echo(f"repaired: {before - len(report.notes)} leftovers removed")
+            removed = store.remove_leftovers()
+            report = store.check(deep=deep)
+            click.echo(f"repaired: {removed} leftovers removed")
     for problem in report.problems:
         click.echo(f"problem: {problem}")
     for note in report.notes:

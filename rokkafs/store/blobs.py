@@ -9,28 +9,44 @@ the small interface LocalStore uses, so that an object store can replace the loc
     blobs/ab/cd/abcd…         one file per blob, never changed after it appears
     tmp/                      staging files; same filesystem, so publishing is an atomic rename
 
-A blob appears only complete: bytes are written to ``tmp/``, fsynced, then renamed into place
-and the directory fsynced. An fsync may run on a worker thread
-(:func:`rokkafs.staging.fsync_soon`) while the caller does other work, as long as it has
-finished before the file is published.
+A blob appears only complete: bytes are written to ``tmp/`` and fsynced, then linked into
+place (the staging file stays the caller's until it is done) and the directory fsynced. An
+fsync may run on a worker thread (:func:`rokkafs.staging.fsync_soon`) while the caller does
+other work, as long as it has finished before the file is published.
+
+Blobs are published *before* the index transaction that records them and removed only by
+the clean-up of :mod:`rokkafs.store.blob_cleanup`, outside any write transaction (see
+``docs/architecture.md#blobs``). The contract speaks in blob ids and streams: staging files
+are local (every node stages on its own disk), everything else works for an object store.
 """
 
 from __future__ import annotations
 
 import abc
 import errno
+import hashlib
 import os
 import shutil
 import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from rokkafs.staging import sha1_file
+from rokkafs.staging import read_chunks
 
-__all__ = ["BlobStorage", "FileBlobStorage"]
+__all__ = ["BlobInfo", "BlobStorage", "FileBlobStorage"]
+
+
+@dataclass(frozen=True, slots=True)
+class BlobInfo:
+    """A blob present in a storage: its id, size and when it was published (epoch seconds)."""
+
+    blob_id: str
+    size: int
+    published: float
 
 
 class BlobStorage(abc.ABC):
@@ -48,9 +64,9 @@ class BlobStorage(abc.ABC):
 
     @abc.abstractmethod
     def publish(self, staged: Path, blob_id: str) -> bool:
-        """Move a complete, fsynced staging file into place as blob ``blob_id``.
-
-        If the blob exists already the staging file is removed instead.
+        """Make a complete, fsynced staging file's bytes blob ``blob_id``, durably; never
+        overwrites a blob (one that exists has these bytes already). The staging file stays
+        the caller's.
 
         Returns:
             True if the blob was new.
@@ -69,12 +85,16 @@ class BlobStorage(abc.ABC):
         """Remove a blob if present."""
 
     @abc.abstractmethod
-    def iter_blob_ids(self) -> Iterator[str]:
-        """Yield the id of every blob present."""
+    def iter_blobs(self) -> Iterator[BlobInfo]:
+        """Every blob present, in the order of their ids (listed lazily)."""
 
-    @abc.abstractmethod
     def verify(self, blob_id: str) -> bool:
-        """Whether the blob's bytes hash to its id."""
+        """Whether the blob's bytes hash to its id (read as a stream)."""
+        digest = hashlib.sha1()
+        with self.open(blob_id) as data:
+            for chunk in read_chunks(data):
+                digest.update(chunk)
+        return digest.hexdigest() == blob_id
 
     @abc.abstractmethod
     def stale_staging_files(self, older_than_seconds: float) -> list[Path]:
@@ -123,16 +143,37 @@ class FileBlobStorage(BlobStorage):
 
     def publish(self, staged: Path, blob_id: str) -> bool:
         target = self.path(blob_id)
-        if target.exists():
-            staged.unlink(missing_ok=True)
-            return False
         try:
-            os.replace(staged, target)
+            self._link(staged, target)
         except FileNotFoundError:  # the first blob of its folder
             self._make_folder(target.parent)
-            os.replace(staged, target)
+            try:
+                self._link(staged, target)
+            except FileExistsError:
+                return False
+        except FileExistsError:
+            return False
         _fsync(target.parent)
         return True
+
+    def _link(self, staged: Path, target: Path) -> None:
+        """Give ``target`` the staged bytes, failing if it exists: a hard link, or where the
+        filesystem has none a fsynced copy renamed into place."""
+        try:
+            os.link(staged, target)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.EMLINK, errno.ENOTSUP):
+                raise
+        if target.exists():
+            raise FileExistsError(errno.EEXIST, "blob exists", str(target))
+        copy = self._staging_name()
+        try:
+            shutil.copyfile(staged, copy)
+            _fsync(copy)
+            os.replace(copy, target)  # (a racing twin has the same bytes)
+        finally:
+            copy.unlink(missing_ok=True)
 
     def _make_folder(self, folder: Path) -> None:
         """Create a blob folder (``ab/cd``) durably: each new folder's entry is fsynced in its
@@ -153,14 +194,15 @@ class FileBlobStorage(BlobStorage):
     def delete(self, blob_id: str) -> None:
         self.path(blob_id).unlink(missing_ok=True)
 
-    def iter_blob_ids(self) -> Iterator[str]:
+    def iter_blobs(self) -> Iterator[BlobInfo]:
         for first in sorted(self._blobs.iterdir()):
             for second in sorted(first.iterdir()):
                 for blob in sorted(second.iterdir()):
-                    yield blob.name
-
-    def verify(self, blob_id: str) -> bool:
-        return sha1_file(self.path(blob_id)) == blob_id
+                    try:
+                        status = blob.stat()
+                    except FileNotFoundError:  # (removed meanwhile)
+                        continue
+                    yield BlobInfo(blob.name, status.st_size, status.st_mtime)
 
     def stale_staging_files(self, older_than_seconds: float) -> list[Path]:
         cutoff = time.time() - older_than_seconds

@@ -9,13 +9,21 @@ rolls back on any exception.
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from rokkafs.model import Organization, SourceImage
 from rokkafs.search import SearchQuery
 
-__all__ = ["ImageState", "IndexTransaction", "MetadataIndex", "SearchPage", "StoredImage"]
+__all__ = [
+    "BlobBeingDeleted",
+    "ImageState",
+    "IndexTransaction",
+    "MetadataIndex",
+    "SearchPage",
+    "StoredImage",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +134,21 @@ class IndexTransaction(abc.ABC):
         """Record the md5 of a blob's bytes on every image record that lacks it."""
 
     @abc.abstractmethod
-    def add_blob(self, blob_id: str, size: int) -> None:
-        """Record that a blob exists (no-op if recorded)."""
+    def blob_status(self, blob_id: str) -> tuple[bool, int]:
+        """Whether a blob is recorded, and the current blob-deletion epoch (read it before
+        publishing the blob; see :mod:`rokkafs.store.publication`)."""
+
+    @abc.abstractmethod
+    def add_blob(self, blob_id: str, size: int, *, epoch: int | None) -> bool:
+        """Record a blob published after ``epoch`` was read (None: known to be present).
+
+        Returns:
+            True if it was not recorded before.
+
+        Raises:
+            BlobBeingDeleted: the clean-up is removing these bytes, or removed them after
+                ``epoch`` (publish again with a fresh epoch).
+        """
 
     @abc.abstractmethod
     def unreferenced_blobs(self) -> list[tuple[str, int]]:
@@ -138,12 +159,37 @@ class IndexTransaction(abc.ABC):
         """Forget a blob."""
 
     @abc.abstractmethod
-    def blob_ids(self) -> set[str]:
-        """Every recorded blob id."""
+    def blob_page(self, *, after: str, limit: int) -> list[tuple[str, int, bool]]:
+        """Recorded blobs (id, size, whether an image refers to it) after ``after``, by id."""
 
     @abc.abstractmethod
-    def referenced_blob_ids(self) -> set[str]:
-        """Every blob id an image record refers to."""
+    def recorded_among(self, blob_ids: Sequence[str]) -> set[str]:
+        """Those of the given blob ids that are recorded."""
+
+    @abc.abstractmethod
+    def unrecorded_references(self) -> list[str]:
+        """Blob ids image records refer to without a blob record (never, with the schema's
+        foreign key; for the check)."""
+
+    @abc.abstractmethod
+    def doom_blobs(self, blob_ids: Sequence[str], *, now: float) -> list[str]:
+        """Mark the given blobs that are not recorded as being deleted; return them."""
+
+    @abc.abstractmethod
+    def blobs_being_deleted(self) -> list[str]:
+        """Blobs marked as being deleted whose removal has not been confirmed."""
+
+    @abc.abstractmethod
+    def confirm_deleted(self, blob_ids: Sequence[str], *, now: float) -> None:
+        """Record that the given blobs' bytes are gone (this advances the epoch)."""
+
+    @abc.abstractmethod
+    def forget_deletions(self, *, before: float) -> None:
+        """Drop confirmed deletions older than ``before`` (no upload is that slow)."""
+
+
+class BlobBeingDeleted(Exception):
+    """A blob's bytes are being, or were after the caller's epoch, removed by the clean-up."""
 
 
 class MetadataIndex(abc.ABC):
@@ -162,6 +208,11 @@ class MetadataIndex(abc.ABC):
         commit): a single lookup, or one followed by a check that only picks the error.
         Cheaper than :meth:`read` where the index can skip the transaction."""
         return self.read()
+
+    @abc.abstractmethod
+    def cleanup_turn(self) -> AbstractContextManager[bool]:
+        """Hold the one clean-up turn of every process and node sharing this index while
+        the block runs: True if this caller has it, False if another clean-up runs."""
 
     @abc.abstractmethod
     def close(self) -> None:

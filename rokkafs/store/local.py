@@ -312,6 +312,12 @@ class LocalStore(LocalChanges, Store):
         cutoff = self._clock() - retention.total_seconds()
         return maintenance.purge(self._index, self._blobs, deleted_before=cutoff)
 
+    def remove_leftovers(self) -> int:
+        """Remove what crashes left behind, now rather than after the grace period: blobs no
+        record names (an upload on its way with one publishes it again) and staging files
+        older than a day. Returns how many."""
+        return maintenance.remove_leftovers(self._index, self._blobs)
+
     # ----------------------------------------------------------------- copying
 
     def copy_source_image(

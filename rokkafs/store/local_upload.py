@@ -12,10 +12,11 @@ from rokkafs.model import SourceImage
 from rokkafs.staging import Staged, fsync_soon
 from rokkafs.store.blobs import BlobStorage
 from rokkafs.store.config import OptimizeSource, StoreConfig
-from rokkafs.store.index import MetadataIndex, StoredImage
+from rokkafs.store.index import IndexTransaction, MetadataIndex, StoredImage
 from rokkafs.store.ingest import detect_staged, discard, new_source_image, optimize_staged
 from rokkafs.store.lookups import existing_row, require_file_name, require_org, short_hash_for
 from rokkafs.store.path_write import write_in_index
+from rokkafs.store.publication import Publication, commit_with_blob
 from rokkafs.store.records import reuploaded
 
 __all__ = ["PathWrite", "UploadRequest", "adopt_file", "commit_path_write", "commit_upload"]
@@ -62,12 +63,12 @@ def commit_path_write(
             staged, max_pixels=config.max_pixels, non_image_types=config.non_image_types
         )
         staged.wait_durable()  # (outside the write lock: parallel uploads flush in parallel)
-        with index.write() as tx:
+
+        def body(tx: IndexTransaction, publication: Publication) -> SourceImage:
             require_org(tx, write.org)
             return write_in_index(
                 tx,
-                blobs,
-                staged,
+                publication,
                 org=write.org,
                 name=write.name,
                 replacing=write.replacing,
@@ -75,6 +76,8 @@ def commit_path_write(
                 now=now,
                 trash_cutoff=trash_cutoff,
             )
+
+        return commit_with_blob(index, blobs, staged, body)
     finally:
         discard(staged)
 
@@ -103,7 +106,9 @@ def commit_upload(
             staged.binary_hash, request.dynamic_metadata, protected=request.protected
         )
         staged.wait_durable()  # (outside the write lock: parallel uploads flush in parallel)
-        with index.write() as tx:
+        ready = staged
+
+        def body(tx: IndexTransaction, publication: Publication) -> SourceImage:
             require_org(tx, request.org)
             existing = existing_row(tx, request.org, image_hash)
             if existing is None or existing.image.deleted or existing.image.name != request.name:
@@ -116,7 +121,7 @@ def commit_upload(
                 return image
             image = new_source_image(
                 request.org,
-                staged,
+                ready,
                 image_hash=image_hash,
                 short_hash=short_hash_for(tx, request.org, image_hash),
                 name=request.name,
@@ -126,10 +131,11 @@ def commit_upload(
                 now=now,
                 mtime=request.mtime,
             )
-            blobs.publish(staged.path, staged.blob_id)
-            tx.add_blob(staged.blob_id, staged.size)
-            tx.put_image(StoredImage(image, staged.blob_id))
+            publication.record(tx)
+            tx.put_image(StoredImage(image, ready.blob_id))
             return image
+
+        return commit_with_blob(index, blobs, staged, body)
     finally:
         discard(staged)
 

@@ -2,66 +2,94 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from rokkafs.model import CheckReport, PurgeResult
-from rokkafs.store.blobs import BlobStorage
+from rokkafs.store.blob_cleanup import remove_unrecorded_blobs
+from rokkafs.store.blobs import BlobInfo, BlobStorage
 from rokkafs.store.index import MetadataIndex
 
-__all__ = ["STALE_STAGING_SECONDS", "check", "purge"]
+__all__ = ["STALE_STAGING_SECONDS", "check", "purge", "remove_leftovers"]
 
 STALE_STAGING_SECONDS = 86_400.0
+_PAGE = 1000
 
 
 def purge(index: MetadataIndex, blobs: BlobStorage, *, deleted_before: float) -> PurgeResult:
-    """Remove images trashed before the given time, then every blob nothing refers to.
+    """Remove images trashed before the given time, then the blobs nothing refers to.
 
-    Two exclusive transactions, so that neither a crash nor a concurrent upload of the same
-    bytes can leave an image without its blob file:
-
-    1. forget the expired image records and the blob records nothing refers to (commit);
-    2. delete every blob file the index does not know. The files are listed first, without
-       the lock; then, inside one exclusive transaction, those of them without a record go.
-       An upload publishes its file and records it inside one exclusive transaction, so a
-       listed file without a record is garbage for sure — also one left by a crash between
-       publishing and committing.
-
-    A crash between the two leaves unrecorded files, which the next purge removes.
+    The records go in one exclusive transaction (expired images, and the blob records no
+    image refers to any more); the bytes of unrecorded blobs then go in the clean-up of
+    :mod:`rokkafs.store.blob_cleanup`, outside that transaction. A crash in between leaves
+    unrecorded blobs, which the next purge removes.
     """
     with index.write() as tx:
         images = tx.purge_images(deleted_before=deleted_before)
         unreferenced = tx.unreferenced_blobs()
         for blob_id, _ in unreferenced:
             tx.delete_blob(blob_id)
-    present = list(blobs.iter_blob_ids())  # (listed outside the lock: it may take long)
-    with index.write() as tx:
-        known = tx.blob_ids()
-        for blob_id in present:
-            if blob_id not in known:
-                blobs.delete(blob_id)
+    remove_unrecorded_blobs(index, blobs, released=[blob_id for blob_id, _ in unreferenced])
     for path in blobs.stale_staging_files(STALE_STAGING_SECONDS):
         path.unlink(missing_ok=True)
     return PurgeResult(images, len(unreferenced), sum(size for _, size in unreferenced))
 
 
+def remove_leftovers(index: MetadataIndex, blobs: BlobStorage) -> int:
+    """Remove every unrecorded blob at once (no grace period) and the stale staging files."""
+    removed = remove_unrecorded_blobs(index, blobs, grace_seconds=0) or 0
+    for path in blobs.stale_staging_files(STALE_STAGING_SECONDS):
+        path.unlink(missing_ok=True)
+        removed += 1
+    return removed
+
+
+def _recorded(index: MetadataIndex) -> Iterator[tuple[str, bool]]:
+    """Every recorded blob id with whether an image refers to it, in id order."""
+    after = ""
+    while True:
+        with index.lookup() as tx:
+            page = tx.blob_page(after=after, limit=_PAGE)
+        yield from ((blob_id, referenced) for blob_id, _, referenced in page)
+        if len(page) < _PAGE:
+            return
+        after = page[-1][0]
+
+
 def check(index: MetadataIndex, blobs: BlobStorage, *, deep: bool) -> CheckReport:
-    """Compare the index with the blob files (and, if ``deep``, every blob with its bytes)."""
+    """Compare the index with the stored blobs (and, if ``deep``, every blob with its bytes),
+    walking both in id order (memory stays flat)."""
+    problems: list[str] = []
+    notes: list[str] = []
+    present: Iterator[BlobInfo] = blobs.iter_blobs()
+    stored = next(present, None)
+    for blob_id, referenced in _recorded(index):
+        while stored is not None and stored.blob_id < blob_id:
+            notes.append(f"orphan blob file {stored.blob_id}")
+            stored = next(present, None)
+        if stored is None or stored.blob_id != blob_id:
+            if referenced:
+                problems.append(f"blob {blob_id} of an image is missing")
+            else:
+                notes.append(f"recorded blob {blob_id} is unused and missing")
+            continue
+        if deep and not blobs.verify(blob_id):
+            problems.append(f"blob {blob_id} does not match its bytes")
+        if not referenced:
+            notes.append(f"recorded blob {blob_id} is unused")
+        stored = next(present, None)
+    while stored is not None:
+        notes.append(f"orphan blob file {stored.blob_id}")
+        stored = next(present, None)
     with index.read() as tx:
-        recorded = tx.blob_ids()
-        referenced = tx.referenced_blob_ids()
-    present = set(blobs.iter_blob_ids())
-    problems = [f"blob {b} is referenced but not recorded" for b in sorted(referenced - recorded)]
-    problems += [f"blob {b} of an image is missing" for b in sorted(referenced - present)]
-    if deep:
-        problems += [
-            f"blob {b} does not match its bytes" for b in sorted(present) if not blobs.verify(b)
-        ]
-    with index.read() as tx:
+        unrecorded = tx.unrecorded_references()
         clashes = tx.live_name_clashes()
+        being_deleted = tx.blobs_being_deleted()
+    problems += [f"blob {b} is referenced but not recorded" for b in unrecorded]
     problems += [  # (stored before such names were refused; rename one of them)
         f"image {name!r} of {org!r} is also a folder of other images, which the file faces "
         "cannot show: rename one of them"
         for org, name in clashes
     ]
-    notes = [f"orphan blob file {b}" for b in sorted(present - recorded)]
-    notes += [f"recorded blob {b} is unused" for b in sorted(recorded - referenced)]
+    notes += [f"blob {b} is being removed by a clean-up" for b in being_deleted]
     notes += [f"stale staging file {p.name}" for p in blobs.stale_staging_files(0)]
     return CheckReport(tuple(problems), tuple(notes))

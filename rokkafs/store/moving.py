@@ -59,27 +59,30 @@ def move_index(
     """Copy every organization, blob and image record of ``source`` into ``target``."""
     with source.read() as tx:
         organizations = tx.list_organizations()
-        blobs = sorted(tx.blob_ids())
-        unreferenced = dict(tx.unreferenced_blobs())
     with target.write() as tx:
         for organization in organizations:
             if tx.get_organization(organization.name) is None:
                 tx.insert_organization(organization)
             tx.set_organization_options(organization.name, dict(organization.options))
-    sizes: dict[str, int] = {}
+    blobs = 0
+    after = ""
+    while True:  # (the blob records first, with their own sizes: images refer to them)
+        with source.lookup() as tx:
+            page = tx.blob_page(after=after, limit=_PAGE)
+        with target.write() as tx:
+            for blob_id, size, _ in page:
+                tx.add_blob(blob_id, size, epoch=None)  # (the bytes are in the shared blobs)
+        blobs += len(page)
+        if len(page) < _PAGE:
+            break
+        after = page[-1][0]
     images = 0
     for organization in organizations:
         for deleted in (False, True):
-            for page in _records(source, organization.name, deleted=deleted):
+            for records in _records(source, organization.name, deleted=deleted):
                 with target.write() as tx:
-                    for stored in page:
-                        if stored.blob_id not in sizes:  # (optimized sources: a close size)
-                            sizes[stored.blob_id] = stored.image.size
-                            tx.add_blob(stored.blob_id, stored.image.size)
+                    for stored in records:
                         tx.put_image(stored)
-                images += len(page)
-                progress(len(page))
-    with target.write() as tx:  # (blobs no image refers to any more: kept for the purge)
-        for blob_id, size in unreferenced.items():
-            tx.add_blob(blob_id, size)
-    return MoveCounts(len(organizations), len(blobs), images)
+                images += len(records)
+                progress(len(records))
+    return MoveCounts(len(organizations), blobs, images)

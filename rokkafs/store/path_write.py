@@ -24,8 +24,7 @@ from rokkafs.errors import NotFound
 from rokkafs.metadata import compute_hash, validate_dynamic_metadata
 from rokkafs.model import SourceImage
 from rokkafs.search import Filter, SearchQuery
-from rokkafs.staging import HandedOver, Staged
-from rokkafs.store.blobs import BlobStorage
+from rokkafs.staging import HandedOver
 from rokkafs.store.index import IndexTransaction, StoredImage
 from rokkafs.store.ingest import new_source_image
 from rokkafs.store.lookups import existing_row, require_file_name, short_hash_for
@@ -38,6 +37,7 @@ from rokkafs.store.records import (
 
 if TYPE_CHECKING:
     from rokkafs.store.base import Store
+    from rokkafs.store.publication import Publication
 
 __all__ = ["move_in_index", "move_through_store", "write_in_index", "write_through_store"]
 
@@ -52,8 +52,7 @@ def _shown(
 
 def write_in_index(
     tx: IndexTransaction,
-    blobs: BlobStorage,
-    staged: Staged,
+    publication: Publication,
     *,
     org: str,
     name: str,
@@ -62,12 +61,13 @@ def write_in_index(
     now: float,
     trash_cutoff: float,
 ) -> SourceImage:
-    """Make the detected, durable ``staged`` upload the file at ``name`` inside one write
-    transaction (see the module docstring).
+    """Make the detected, durable upload of ``publication`` the file at ``name`` inside one
+    write transaction (see the module docstring).
 
     Raises:
         Locked: the image shown there is locked (nothing changes).
     """
+    staged = publication.staged
     shown = _shown(tx, org, name, replacing, trash_cutoff)
     if shown is not None and shown.image.binary_hash == staged.binary_hash:
         if mtime is None or mtime == shown.image.mtime:
@@ -98,8 +98,7 @@ def write_in_index(
     )
     if shown is not None:
         tx.put_image(replace(shown, image=deleted(shown.image, now)))
-    blobs.publish(staged.path, staged.blob_id)
-    tx.add_blob(staged.blob_id, staged.size)
+    publication.record(tx)
     tx.put_image(StoredImage(image, staged.blob_id))
     return image
 

@@ -30,6 +30,7 @@ from rokkafs.store.sql_search import POSTGRES
 __all__ = ["PostgresIndex"]
 
 _WRITE_LOCK = 7_531_001  # (advisory lock keys of rokkafs)
+_CLEANUP_TURN = 7_531_006
 
 # version -> statements; a database is brought to the last version in order
 MIGRATIONS: dict[int, list[str]] = {
@@ -80,6 +81,15 @@ MIGRATIONS: dict[int, list[str]] = {
         "CREATE INDEX images_by_blob ON images (blob_id)",
         "CREATE INDEX images_in_trash ON images (deleted_at) WHERE deleted_at IS NOT NULL",
     ],
+    2: [  # (blobs are published before the transaction that records them)
+        """CREATE TABLE blob_deletions (
+            seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            blob_id TEXT COLLATE "C" NOT NULL,
+            done BOOLEAN NOT NULL,
+            at DOUBLE PRECISION NOT NULL
+        )""",
+        "CREATE INDEX blob_deletions_by_blob ON blob_deletions (blob_id)",
+    ],
 }
 
 
@@ -108,6 +118,9 @@ class PostgresIndex(MetadataIndex):
 
     def lookup(self) -> AbstractContextManager[IndexTransaction]:
         return self._scope(None)
+
+    def cleanup_turn(self) -> AbstractContextManager[bool]:
+        return self._database.session_lock(_CLEANUP_TURN)
 
     def close(self) -> None:
         self._database.close()

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from rokkafs.model import Organization, SourceImage
 from rokkafs.search import SearchQuery
 from rokkafs.store.index import (
+    BlobBeingDeleted,
     ImageState,
     IndexTransaction,
     SearchPage,
@@ -41,6 +42,8 @@ class SqlConnection(Protocol):
 
     def executemany(self, sql: str, parameters: Any, /) -> Any: ...
 
+
+_IN_LIST = 500  # (ids per IN (…) list)
 
 _IMAGE_COLUMNS = (
     "org, hash, short_hash, binary_hash, blob_id, name, format, mimetype, size, width, height, "
@@ -296,10 +299,26 @@ class SqlTransaction(IndexTransaction):
             "UPDATE images SET md5 = ? WHERE blob_id = ? AND md5 IS NULL", (md5, blob_id)
         )
 
-    def add_blob(self, blob_id: str, size: int) -> None:
-        self._db.execute(
+    def blob_status(self, blob_id: str) -> tuple[bool, int]:
+        row = self._db.execute(
+            "SELECT (SELECT 1 FROM blobs WHERE blob_id = ?), "
+            "(SELECT COALESCE(MAX(seq), 0) FROM blob_deletions)",
+            (blob_id,),
+        ).fetchone()
+        return row[0] is not None, int(row[1])
+
+    def add_blob(self, blob_id: str, size: int, *, epoch: int | None) -> bool:
+        if epoch is not None:
+            going = self._db.execute(
+                "SELECT 1 FROM blob_deletions WHERE blob_id = ? AND (NOT done OR seq > ?) LIMIT 1",
+                (blob_id, epoch),
+            ).fetchone()
+            if going is not None:
+                raise BlobBeingDeleted(blob_id)
+        cursor = self._db.execute(
             "INSERT INTO blobs VALUES (?, ?) ON CONFLICT (blob_id) DO NOTHING", (blob_id, size)
         )
+        return bool(cursor.rowcount)
 
     def unreferenced_blobs(self) -> list[tuple[str, int]]:
         rows = self._db.execute(
@@ -311,8 +330,55 @@ class SqlTransaction(IndexTransaction):
     def delete_blob(self, blob_id: str) -> None:
         self._db.execute("DELETE FROM blobs WHERE blob_id = ?", (blob_id,))
 
-    def blob_ids(self) -> set[str]:
-        return {r[0] for r in self._db.execute("SELECT blob_id FROM blobs")}
+    def blob_page(self, *, after: str, limit: int) -> list[tuple[str, int, bool]]:
+        rows = self._db.execute(
+            "SELECT blob_id, size, EXISTS (SELECT 1 FROM images "
+            "WHERE images.blob_id = blobs.blob_id) FROM blobs WHERE blob_id > ? "
+            "ORDER BY blob_id LIMIT ?",
+            (after, limit),
+        ).fetchall()
+        return [(r[0], int(r[1]), bool(r[2])) for r in rows]
 
-    def referenced_blob_ids(self) -> set[str]:
-        return {r[0] for r in self._db.execute("SELECT DISTINCT blob_id FROM images")}
+    def recorded_among(self, blob_ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(blob_ids), _IN_LIST):
+            chunk = list(blob_ids[start : start + _IN_LIST])
+            marks = ", ".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT blob_id FROM blobs WHERE blob_id IN ({marks})", chunk
+            ).fetchall()
+            found.update(r[0] for r in rows)
+        return found
+
+    def unrecorded_references(self) -> list[str]:
+        rows = self._db.execute(
+            "SELECT DISTINCT blob_id FROM images WHERE NOT EXISTS "
+            "(SELECT 1 FROM blobs WHERE blobs.blob_id = images.blob_id)"
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def doom_blobs(self, blob_ids: Sequence[str], *, now: float) -> list[str]:
+        recorded = self.recorded_among(blob_ids)
+        doomed = [b for b in blob_ids if b not in recorded]
+        self._db.executemany(
+            "INSERT INTO blob_deletions (blob_id, done, at) VALUES (?, ?, ?)",
+            [(blob_id, False, now) for blob_id in doomed],
+        )
+        return doomed
+
+    def blobs_being_deleted(self) -> list[str]:
+        rows = self._db.execute(
+            "SELECT DISTINCT blob_id FROM blob_deletions WHERE NOT done ORDER BY blob_id"
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def confirm_deleted(self, blob_ids: Sequence[str], *, now: float) -> None:
+        for blob_id in blob_ids:  # (a new row: its seq is past every epoch read before)
+            self._db.execute("DELETE FROM blob_deletions WHERE blob_id = ?", (blob_id,))
+            self._db.execute(
+                "INSERT INTO blob_deletions (blob_id, done, at) VALUES (?, ?, ?)",
+                (blob_id, True, now),
+            )
+
+    def forget_deletions(self, *, before: float) -> None:
+        self._db.execute("DELETE FROM blob_deletions WHERE done AND at < ?", (before,))

@@ -7,7 +7,9 @@ statements themselves are shared with PostgreSQL (:mod:`rokkafs.store.sql_index`
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
+import fcntl
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from rokkafs.sqlite_db import Database, Transaction
@@ -30,6 +32,13 @@ CREATE TABLE IF NOT EXISTS blobs (
     blob_id TEXT PRIMARY KEY,
     size INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS blob_deletions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    blob_id TEXT NOT NULL,
+    done INTEGER NOT NULL,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS blob_deletions_by_blob ON blob_deletions (blob_id);
 CREATE TABLE IF NOT EXISTS images (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     org TEXT NOT NULL REFERENCES organizations(name),
@@ -87,6 +96,7 @@ class SqliteIndex(MetadataIndex):
 
     def __init__(self, path: Path) -> None:
         self._database = Database(path, SCHEMA, rows=True)
+        self._cleanup_lock = path.with_name(path.name + ".cleanup")
         with self._database.transaction("BEGIN IMMEDIATE") as db:
             columns = {row[1] for row in db.execute("PRAGMA table_info(images)")}
             if "md5" not in columns:  # (an index made before MD5s were kept)
@@ -100,6 +110,16 @@ class SqliteIndex(MetadataIndex):
 
     def lookup(self) -> AbstractContextManager[IndexTransaction]:
         return _Scope(self._database.autocommit())
+
+    @contextmanager
+    def cleanup_turn(self) -> Iterator[bool]:
+        with self._cleanup_lock.open("a") as handle:  # (released when the file closes)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
 
     def close(self) -> None:
         self._database.close()

@@ -1,0 +1,50 @@
+"""Factories for the storage contract suites: every metadata index and every blob storage
+runs the same tests (the pattern of shared test cases over a factory)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+from blobsupport import IndexFactory
+
+from rokkafs.store.blobs import BlobStorage, FileBlobStorage
+from rokkafs.store.index import MetadataIndex
+from rokkafs.store.postgres_index import PostgresIndex
+from rokkafs.store.sqlite_index import SqliteIndex
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def make_index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[IndexFactory]:
+    """Open the same (at first empty) index as often as asked: several openings of one index
+    stand for several processes or nodes."""
+    with ExitStack() as stack:
+        url = (
+            request.getfixturevalue("postgres").new_database()
+            if request.param == "postgres"
+            else None
+        )
+
+        def factory() -> MetadataIndex:
+            index: MetadataIndex
+            if url is None:
+                index = SqliteIndex(tmp_path / "index.sqlite3")
+            else:
+                index = PostgresIndex(url, max_connections=4)
+            stack.callback(index.close)
+            return index
+
+        yield factory
+
+
+@pytest.fixture
+def index(make_index: IndexFactory) -> MetadataIndex:
+    return make_index()
+
+
+@pytest.fixture(params=["files"])
+def blob_storage(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStorage:
+    """Every blob storage implementation, empty."""
+    return FileBlobStorage(tmp_path / "blobs-root")

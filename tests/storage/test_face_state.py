@@ -1,0 +1,116 @@
+"""The face state contract (empty folders, side files) on every engine: SQLite in the data
+directory and PostgreSQL with the side files' bytes in a shared folder."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+from blobsupport import staged_blob
+
+from rokkafs.facestate import FaceState
+
+FacesFactory = Callable[[], FaceState]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def make_state(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FacesFactory]:
+    """Open the same face state as often as asked (several processes or nodes)."""
+    url = None
+    if request.param == "postgres":
+        url = request.getfixturevalue("postgres").new_database()
+    with ExitStack() as stack:
+
+        def factory() -> FaceState:
+            faces = FaceState(tmp_path / "data", database_url=url, side_root=tmp_path / "side")
+            stack.callback(faces.close)
+            return faces
+
+        yield factory
+
+
+def side_bytes(faces: FaceState, org: str, path: str) -> bytes:
+    side = faces.get_file(org, path)
+    assert side is not None
+    with faces.open_file(side) as data:
+        return data.read()
+
+
+def test_folders_are_shared_and_move_with_their_contents(make_state: FacesFactory) -> None:
+    one, other = make_state(), make_state()
+    one.add_folder("acme", "a/b")
+    one.set_folder_mtime("acme", "a/b", 1234.0)
+    assert other.has_folder("acme", "a/b") and other.folder_mtime("acme", "a/b") == 1234.0
+    one.put_file("acme", "a/b/.DS_Store", staged_blob(one.blobs, b"finder"), 5.0)
+    other.move_prefix("acme", "a", "z", "other")
+    assert one.folders_below("other", "") == {"z": None, "z/b": 1234.0}
+    assert side_bytes(one, "other", "z/b/.DS_Store") == b"finder"
+    assert one.files_below("acme", "") == [] and not one.has_folder("acme", "a/b")
+    one.remove_folders("other", "z")
+    assert other.folders_below("other", "") == {}
+
+
+def test_side_file_bytes_live_as_long_as_a_side_file_names_them(
+    make_state: FacesFactory,
+) -> None:
+    faces = make_state()
+    first = faces.put_file("acme", "._a.png", staged_blob(faces.blobs, b"apple double"), 1.0)
+    copy = faces.copy_file(first, "acme", "._b.png", 2.0)
+    assert copy.blob_id == first.blob_id and first.blob_id is not None
+    faces.delete_file("acme", "._a.png")
+    assert side_bytes(faces, "acme", "._b.png") == b"apple double"
+    faces.put_file("acme", "._b.png", staged_blob(faces.blobs, b"changed"), 3.0)
+    assert not faces.blobs.exists(first.blob_id)  # (no side file names them any more)
+    assert faces.put_file("acme", "._c.png", None, 4.0).placeholder
+    faces.move_file("acme", "._c.png", "acme", "._b.png")  # (replaces, and frees its bytes)
+    assert list(faces.blobs.iter_blobs()) == []
+    assert [s.path for s in faces.files_below("acme", "")] == ["._b.png"]
+
+
+def test_a_failed_transaction_keeps_the_bytes_its_rows_name(
+    make_state: FacesFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    faces = make_state()
+    for name in ("x", "y"):
+        faces.put_file(
+            "acme", f"old/{name}/.DS_Store", staged_blob(faces.blobs, b"o" + name.encode()), 1.0
+        )
+        faces.put_file(
+            "acme", f"new/{name}/.DS_Store", staged_blob(faces.blobs, b"n" + name.encode()), 1.0
+        )
+    real = faces._tx
+    moved = 0
+
+    class Failing:
+        """A connection whose second side-file rename fails (the database went away)."""
+
+        def __init__(self, db: Any) -> None:
+            self.db = db
+
+        def execute(self, sql: str, params: Any = ()) -> Any:
+            nonlocal moved
+            if sql.startswith("UPDATE side_files SET org") and (moved := moved + 1) == 2:
+                raise OSError("connection lost")
+            return self.db.execute(sql, params)
+
+    def failing_tx() -> Any:
+        class Scope:
+            def __enter__(self) -> Failing:
+                self.inner = real()
+                return Failing(self.inner.__enter__())
+
+            def __exit__(self, *exc: object) -> Any:
+                return self.inner.__exit__(*exc)
+
+        return Scope()
+
+    monkeypatch.setattr(faces, "_tx", failing_tx)
+    with pytest.raises(OSError, match="connection lost"):
+        faces.move_prefix("acme", "old", "new")
+    monkeypatch.undo()
+    for name in ("x", "y"):  # (rolled back: every row as before, with its bytes)
+        assert side_bytes(faces, "acme", f"new/{name}/.DS_Store") == b"n" + name.encode()
+        assert side_bytes(faces, "acme", f"old/{name}/.DS_Store") == b"o" + name.encode()
