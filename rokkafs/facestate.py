@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from rokkafs.pg_changes import path_triggers
 from rokkafs.sqlite_db import Database
 from rokkafs.staging import Staged
 from rokkafs.store.blobs import FileBlobStorage
@@ -86,6 +87,7 @@ PG_MIGRATIONS = {
         "CREATE INDEX side_files_by_blob ON side_files (blob_id)",
     ],
     2: ["ALTER TABLE side_files ADD COLUMN created DOUBLE PRECISION"],
+    3: [*path_triggers("side_files", "path"), *path_triggers("folders", "path")[-1:]],
 }
 PG_WRITE_LOCK = 7_531_003
 

@@ -203,12 +203,15 @@ def trash_purge(obj: Context, everything: bool) -> None:
 @click.argument("url")
 @click.pass_obj
 def migrate_index(obj: Context, url: str) -> None:
-    """Copy the data directory's metadata index into the database at URL (postgresql://…).
+    """Copy the data directory's metadata into the database at URL (postgresql://…): the
+    index, users and keys, side files and folders, WebDAV locks and properties.
 
     Resumable and repeatable: start it again after a stop, nothing is written twice. The
-    image bytes stay where they are; afterwards run every command with --index URL (and
-    --blobs file:///DATA if other machines reach this folder).
+    bytes stay where they are; afterwards run every command with --index URL and
+    --blobs file:///DATA (the nodes must reach this folder). Stop every server and mount of
+    the data directory first.
     """
+    from rokkafs.moving_state import move_state
     from rokkafs.store.moving import move_index
     from rokkafs.store.opening import open_index
 
@@ -230,4 +233,7 @@ def migrate_index(obj: Context, url: str) -> None:
     click.echo(
         f"moved {counts.organizations} organizations, {counts.images} images, {counts.blobs} blobs"
     )
-    click.echo("(users and keys, side files and folders, WebDAV locks are not moved)")
+    rows = move_state(obj.data, url)
+    users, side_files = rows.get("users", 0), rows.get("side_files", 0)
+    dav = rows.get("dav_properties", 0) + rows.get("dav_locks", 0)
+    click.echo(f"moved {users} users, {side_files} side files, {dav} WebDAV properties and locks")

@@ -149,6 +149,7 @@ def mount_command(
             read_only=read_only,
             allow_other=allow_other,
             list_on_miss=remote is not None,
+            changes_url=shared_database(obj) if remote is None else None,
         )
     finally:
         faces.close()

@@ -11,6 +11,7 @@ from typing import Any
 
 from rokkafs.fusefs.binding import fuse_major, load
 from rokkafs.fusefs.operations import build_operations
+from rokkafs.pg_changes import ChangeFeed
 from rokkafs.provider import Provider
 
 __all__ = ["mount", "unmount"]
@@ -19,13 +20,16 @@ log = logging.getLogger(__name__)
 RENAME_NOREPLACE, RENAME_EXCHANGE = 1, 2
 
 
-def _options(major: int, *, foreground: bool, read_only: bool, allow_other: bool) -> dict[str, Any]:
+def _options(
+    major: int, *, foreground: bool, read_only: bool, allow_other: bool, shared: bool
+) -> dict[str, Any]:
+    kernel_seconds = 1 if shared else 5  # (shared: other nodes' changes show within 1 s)
     options: dict[str, Any] = {
         "foreground": foreground,
         "fsname": "rokkafs",
         "auto_cache": True,
-        "attr_timeout": 5,
-        "entry_timeout": 5,
+        "attr_timeout": kernel_seconds,
+        "entry_timeout": kernel_seconds,
         "negative_timeout": 1,
     }
     if read_only:
@@ -51,9 +55,13 @@ def mount(
     read_only: bool = False,
     allow_other: bool = False,
     list_on_miss: bool = False,
+    changes_url: str | None = None,
 ) -> None:
     """Mount and serve until unmounted (SIGINT/SIGTERM unmount cleanly). ``list_on_miss``
     (for a remote store): a lookup in a folder not listed yet lists the folder instead.
+    ``changes_url`` (a PostgreSQL index shared with other nodes): their changes are pushed
+    to the mount's caches (:class:`~rokkafs.pg_changes.ChangeFeed`), and the kernel keeps
+    attributes and names for 1 s instead of 5, so they show within about a second.
 
     Raises:
         ImportError: no FUSE binding or libfuse is installed.
@@ -86,7 +94,18 @@ def mount(
                 return -errno.ENODATA
             return int(super().getxattr(path, name, *args))
 
-    options = _options(major, foreground=foreground, read_only=read_only, allow_other=allow_other)
+    options = _options(
+        major,
+        foreground=foreground,
+        read_only=read_only,
+        allow_other=allow_other,
+        shared=changes_url is not None,
+    )
+    feed = None
+    if changes_url is not None:
+        feed = ChangeFeed(changes_url, operations.cache.invalidate, operations.cache.clear)
+        if not feed.listening.wait(10):
+            log.warning("not listening for other nodes' changes yet; retrying")
     log.info("mounting %s (libfuse %d, %s)", mountpoint, major, fuse.__name__)
     try:
         SafeFUSE(operations, str(mountpoint), **options)
@@ -96,6 +115,9 @@ def mount(
         if os.path.ismount(mountpoint):
             raise
         log.info("unmounted %s (%s)", mountpoint, exc)
+    finally:
+        if feed is not None:
+            feed.stop()
 
 
 def unmount(mountpoint: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import stat
 import threading
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from rokkafs.provider import Node
@@ -98,3 +99,30 @@ class NodeCache:
                     del self._listings[folder]
             if any(p.count("/") <= 2 for p in paths):
                 self._nodes = {k: v for k, v in self._nodes.items() if v[1] is not None}
+
+    def invalidate(self, changed: Iterable[str]) -> None:
+        """Other processes or nodes changed these paths (``org/name``): forget the listings
+        of every folder above each (a new file may make new folders), every node in the
+        folder it is in (duplicate spellings and cut names show there under other names) and
+        every cached miss."""
+        folders: set[str] = set()
+        parents: set[str] = set()
+        for path in changed:
+            parts = path.strip("/").split("/")
+            above = ["/" + "/".join(parts[:depth]) for depth in range(1, len(parts))] or ["/"]
+            folders.update(above)
+            parents.add(above[-1])
+        with self._lock:
+            for folder in folders:
+                self._listings.pop(folder, None)
+            self._nodes = {
+                path: hit
+                for path, hit in self._nodes.items()
+                if hit[1] is not None and (path.rsplit("/", 1)[0] or "/") not in parents
+            }
+
+    def clear(self) -> None:
+        """Forget everything (changes may have been missed)."""
+        with self._lock:
+            self._nodes.clear()
+            self._listings.clear()

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 
+from rokkafs.pg_changes import path_triggers
 from rokkafs.pg_db import PgDatabase
 from rokkafs.store.index import IndexTransaction, MetadataIndex
 from rokkafs.store.sql_index import SqlTransaction
@@ -89,6 +90,11 @@ MIGRATIONS: dict[int, list[str]] = {
             at DOUBLE PRECISION NOT NULL
         )""",
         "CREATE INDEX blob_deletions_by_blob ON blob_deletions (blob_id)",
+    ],
+    3: [  # (other nodes' caches learn which paths changed: rokkafs.pg_changes)
+        *path_triggers("images", "name"),
+        "CREATE TRIGGER organizations_changed AFTER INSERT OR UPDATE OR DELETE ON organizations "
+        "FOR EACH ROW EXECUTE FUNCTION rokkafs_notify_organization()",
     ],
 }
 

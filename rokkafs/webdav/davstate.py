@@ -243,6 +243,10 @@ class DavState:
     def lock_storage(self) -> LockStorageDict:
         return SqliteLockStorage(self._tables["locks"])
 
+    def close(self) -> None:
+        """Close the database connections."""
+        self._database.close()
+
     @staticmethod
     def _import_shelve(path: Path, table: _Table) -> None:
         """Copy what an older rokkafs kept in a shelve, then set the shelve's files aside."""

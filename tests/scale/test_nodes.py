@@ -16,15 +16,18 @@ from typing import Any
 import httpx
 import images
 import psycopg
+from blobsupport import staged_blob
 from davsupport import put_at_once
 from postgres import PostgresCluster
 from support import free_port
 
 from rokkafs.access.registry import AccessRegistry
+from rokkafs.facestate import FaceState
 from rokkafs.model import SourceImage
 from rokkafs.search import Filter, SearchQuery
 from rokkafs.store.base import Store
 from rokkafs.store.postgres_index import PostgresIndex
+from rokkafs.webdav.davstate import DavState
 
 COLOUR = (
     '<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:C="http://example.org/c">'
@@ -218,6 +221,17 @@ def test_an_embedded_store_moves_into_postgresql(postgres: PostgresCluster, tmp_
     store.copy_source_image("demo", plain.hash, "other")
     before = every_record(store)
     store.close()
+    # the state beside the index: users and keys, side files and folders, WebDAV properties
+    registry = AccessRegistry(data)
+    admin, admin_key = registry.create_user("admin", superuser=True)
+    registry.close()
+    faces = FaceState(data)
+    faces.put_file("demo", "a/.DS_Store", staged_blob(faces.blobs, b"bud1"), 7.0)
+    faces.add_folder("demo", "empty")
+    faces.close()
+    dav = DavState(data)
+    dav.table("properties")["/demo/a/x.png"] = {"{urn:x}colour": "<colour>blue</colour>"}
+    dav.close()
     url = postgres.new_database()
     cli = [sys.executable, "-m", "rokkafs.cli", "--data", str(data)]
     rows_after: list[object] = []
@@ -225,9 +239,26 @@ def test_an_embedded_store_moves_into_postgresql(postgres: PostgresCluster, tmp_
         moved = subprocess.run([*cli, "migrate-index", url], capture_output=True, text=True)
         assert moved.returncode == 0, moved.stderr
         assert "moved 2 organizations, 4 images" in moved.stdout, moved.stdout
+        assert "moved 1 users, 1 side files, 1 WebDAV properties and locks" in moved.stdout
         with psycopg.connect(url) as database:  # (every column, the sequence numbers too)
             rows_after.append(database.execute("SELECT * FROM images ORDER BY seq").fetchall())
     assert rows_after[0] == rows_after[1]
+    registry = AccessRegistry(tmp_path / "node", database_url=url)
+    assert registry.users() == [admin]
+    principal = registry.authenticate(admin_key)
+    assert principal is not None and principal.user.id == admin.id
+    registry.close()
+    faces = FaceState(tmp_path / "node", database_url=url, side_root=data / "side")
+    side = faces.get_file("demo", "a/.DS_Store")
+    assert side is not None and side.mtime == 7.0
+    with faces.open_file(side) as handle:
+        assert handle.read() == b"bud1"
+    assert faces.has_folder("demo", "empty")
+    faces.close()
+    dav = DavState(tmp_path / "node", database_url=url)
+    colour = dav.table("properties")["/demo/a/x.png"]
+    assert colour == {"{urn:x}colour": "<colour>blue</colour>"}
+    dav.close()
     index = PostgresIndex(url)
     on_database = LocalStore(data, index=index)
     after = every_record(on_database)
@@ -311,3 +342,77 @@ def test_a_node_killed_mid_upload_leaves_the_others_serving(
         assert httpx.get(f"{two}/dav/demo/half.png", auth=auth).status_code == 404
     check = subprocess.run([*cli, "check", "--deep"], capture_output=True, text=True)
     assert check.returncode == 0 and "problem" not in check.stdout, check.stdout
+
+
+@contextmanager
+def mount(options: tuple[str, ...], data: Path, root: Path) -> Iterator[Path]:
+    """``rokkafs mount`` in a child process on the nodes' database; unmounted at the end."""
+    import os
+    import shutil
+
+    root.mkdir()
+    log = (data.parent / f"{root.name}.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rokkafs.cli", "--data", str(data), *options, "mount", str(root)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not os.path.ismount(root):
+            assert process.poll() is None, (data.parent / f"{root.name}.log").read_text()
+            assert time.monotonic() < deadline, "the mount did not appear"
+            time.sleep(0.05)
+        yield root
+    finally:
+        tool = shutil.which("fusermount3") or shutil.which("fusermount") or "fusermount"
+        subprocess.run([tool, "-u", "-z", str(root)], capture_output=True)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def soon(check: Any, what: str) -> None:
+    """Wait until ``check()`` holds: well within the mount's own cache time (10 s) and the
+    kernel's of a mount without a change feed (5 s); a shared mount needs about 1 s."""
+    deadline = time.monotonic() + 3.0
+    while not check():
+        assert time.monotonic() < deadline, f"the mount did not show {what} in time"
+        time.sleep(0.05)
+
+
+def test_a_mount_shows_other_nodes_changes_within_a_second(
+    postgres: PostgresCluster, tmp_path: Path
+) -> None:
+    import os
+
+    options = shared_options(postgres, tmp_path)
+    cli = [sys.executable, "-m", "rokkafs.cli", "--data", str(tmp_path / "node0"), *options]
+    assert subprocess.run([*cli, "org", "create", "demo"], capture_output=True).returncode == 0
+    with (
+        nodes(1, options, tmp_path) as (url,),
+        mount(options, tmp_path / "mounter", tmp_path / "mnt") as root,
+    ):
+        key = (tmp_path / "node0" / "admin-api-key").read_text().strip()
+        auth = ("me", key)
+        folder = root / "demo"
+        assert os.listdir(folder) == []  # (the mount has listed and cached the folder)
+        assert not (folder / "cat.png").exists()
+        first, second = images.png(color=1), images.png(color=2, size=(90, 90))
+        assert httpx.put(f"{url}/dav/demo/cat.png", content=first, auth=auth).status_code == 201
+        soon(lambda: os.listdir(folder) == ["cat.png"], "a new file in a listing")
+        soon(lambda: (folder / "cat.png").exists(), "a new file")  # (after a 1 s negative entry)
+        assert (folder / "cat.png").read_bytes() == first
+        assert httpx.put(f"{url}/dav/demo/cat.png", content=second, auth=auth).is_success
+        soon(lambda: (folder / "cat.png").read_bytes() == second, "a file's new bytes")
+        assert (folder / "cat.png").stat().st_size == len(second)
+        assert httpx.request("MKCOL", f"{url}/dav/demo/new", auth=auth).status_code == 201
+        soon(lambda: (folder / "new").is_dir(), "a new folder")
+        assert httpx.delete(f"{url}/dav/demo/cat.png", auth=auth).is_success
+        soon(lambda: not (folder / "cat.png").exists(), "a deleted file gone")
+        assert os.listdir(folder) == ["new"]
+        trashed = sorted(p.name for p in (folder / ".trash").iterdir())
+        assert len(trashed) == 2 and trashed[0] == "cat.png"  # (both versions)
