@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 import subprocess
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -12,8 +14,12 @@ from urllib.parse import urlsplit
 import defusedxml.ElementTree as SafeET
 import httpx
 import images
+from postgres import PostgresCluster
 
+from rokkafs.server import make_server, running_server
+from rokkafs.store.config import StoreConfig
 from rokkafs.store.local import LocalStore
+from rokkafs.store.postgres_index import PostgresIndex
 
 KEY = "d" * 64
 
@@ -115,3 +121,17 @@ def make_certificate(folder: Path) -> tuple[Path, Path]:
         capture_output=True,
     )  # fmt: skip
     return cert, key
+
+
+@contextmanager
+def postgres_dav_server(postgres: PostgresCluster, tmp_path: Path) -> Iterator[DavServer]:
+    """A server whose state is all in a fresh PostgreSQL database."""
+    url = postgres.new_database()
+    data = tmp_path / "pg-data"
+    store = LocalStore(data, StoreConfig(max_upload_bytes=5_000_000), index=PostgresIndex(url))
+    store.create_organization("acme")
+    store.create_organization("other")
+    server = make_server(store, lambda: [KEY], port=0, threads=20, data_dir=data, database_url=url)
+    with running_server(server) as base:
+        yield DavServer(base, f"{base}/dav", KEY, store, data)
+    store.close()

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from davsupport import KEY, DavServer
+from davsupport import KEY, DavServer, postgres_dav_server
 
 from rokkafs.server import make_server, running_server
 from rokkafs.store.config import StoreConfig
 from rokkafs.store.local import LocalStore
-from rokkafs.store.postgres_index import PostgresIndex
 
 
 @pytest.fixture
@@ -34,18 +33,18 @@ def any_dav_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[D
     if request.param == "sqlite":
         yield request.getfixturevalue("dav_server")
         return
-    url = request.getfixturevalue("postgres").new_database()
-    data = tmp_path / "pg-data"
-    store = LocalStore(data, StoreConfig(max_upload_bytes=5_000_000), index=PostgresIndex(url))
-    store.create_organization("acme")
-    store.create_organization("other")
-    server = make_server(store, lambda: [KEY], port=0, threads=20, data_dir=data, database_url=url)
-    with running_server(server) as base:
-        yield DavServer(base, f"{base}/dav", KEY, store, data)
-    store.close()
+    with postgres_dav_server(request.getfixturevalue("postgres"), tmp_path) as server:
+        yield server
 
 
 @pytest.fixture
 def dav(dav_server: DavServer) -> Iterator[httpx.Client]:
     with dav_server.client() as client:
+        yield client
+
+
+@pytest.fixture
+def any_dav(any_dav_server: DavServer) -> Iterator[httpx.Client]:
+    """A client of each server of ``any_dav_server``."""
+    with any_dav_server.client() as client:
         yield client

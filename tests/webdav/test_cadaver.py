@@ -10,7 +10,7 @@ from davsupport import DavServer, cadaver
 from rokkafs.search import SearchQuery
 
 
-def test_cadaver_session(dav_server: DavServer, tmp_path: Path) -> None:
+def test_cadaver_session(any_dav_server: DavServer, tmp_path: Path) -> None:
     picture = tmp_path / "cat.png"
     picture.write_bytes(images.png(color=4))
     back = tmp_path / "back.png"
@@ -26,10 +26,10 @@ def test_cadaver_session(dav_server: DavServer, tmp_path: Path) -> None:
             "quit",
         ]
     )
-    result = cadaver(f"{dav_server.dav}/acme/", dav_server.key, script, tmp_path / "home")
+    result = cadaver(f"{any_dav_server.dav}/acme/", any_dav_server.key, script, tmp_path / "home")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "failed" not in result.stdout, result.stdout
     assert "Value of colour is: blue" in result.stdout
     assert back.read_bytes() == picture.read_bytes()
-    names = {i.name for i in dav_server.store.list_source_images("acme", SearchQuery()).items}
+    names = {i.name for i in any_dav_server.store.list_source_images("acme", SearchQuery()).items}
     assert names == {"cat.png", "moved.png"}

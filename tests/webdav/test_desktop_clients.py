@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import images
 import pytest
-from davsupport import DavServer, make_certificate, responses
+from davsupport import DavServer, make_certificate, postgres_dav_server, responses
 from test_dav_operations import live
 
 from rokkafs.search import SearchQuery
@@ -21,13 +21,19 @@ MINIREDIR = {"User-Agent": "Microsoft-WebDAV-MiniRedir/10.0.19045", "translate":
 ETAG = "{DAV:}getetag"
 
 
-@pytest.fixture(params=["http", "https"])
+@pytest.fixture(params=["http", "http-postgres", "https"])
 def explorer_server(
-    request: pytest.FixtureRequest, dav_server: DavServer, tmp_path: Path
+    request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[tuple[str, str, LocalStore]]:
-    """The server Explorer maps: plain, and over TLS (Explorer sends Basic auth only there)."""
+    """The server Explorer maps: plain (state in SQLite, and in PostgreSQL), and over TLS
+    (Explorer sends Basic auth only there)."""
+    if request.param == "http-postgres":
+        with postgres_dav_server(request.getfixturevalue("postgres"), tmp_path) as server:
+            yield server.url, server.key, server.store
+        return
     if request.param == "http":
-        yield dav_server.url, dav_server.key, dav_server.store
+        server = request.getfixturevalue("dav_server")
+        yield server.url, server.key, server.store
         return
     cert, key = make_certificate(tmp_path)
     data = tmp_path / "tls-data"
@@ -75,8 +81,9 @@ def test_explorer_maps_the_drive_after_probing_the_server_root(
 
 
 def test_finder_reopens_a_file_without_downloading_it(
-    dav: httpx.Client, dav_server: DavServer
+    any_dav: httpx.Client, any_dav_server: DavServer
 ) -> None:
+    dav, dav_server = any_dav, any_dav_server
     data = images.jpeg(color=4)
     assert dav.put("/acme/photo.jpg", content=data).status_code == 201
     first = dav.get("/acme/photo.jpg")
@@ -98,7 +105,8 @@ def test_finder_reopens_a_file_without_downloading_it(
     assert rest.status_code == 304
 
 
-def test_reverting_a_file_through_webdav(dav: httpx.Client, dav_server: DavServer) -> None:
+def test_reverting_a_file_through_webdav(any_dav: httpx.Client, any_dav_server: DavServer) -> None:
+    dav, dav_server = any_dav, any_dav_server
     v1, v2 = images.png(color=10), images.png(color=11)
     assert dav.put("/acme/edit.png", content=v1).status_code == 201
     assert dav.put("/acme/edit.png", content=v2).status_code == 204

@@ -12,16 +12,16 @@ from support import run_node_test
 from rokkafs.search import SearchQuery
 
 
-def test_npm_webdav_client(dav_server: DavServer, tmp_path: Path) -> None:
+def test_npm_webdav_client(any_dav_server: DavServer, tmp_path: Path) -> None:
     picture = tmp_path / "cat.png"
     picture.write_bytes(images.png(color=11))
     run_node_test(
         "webdav_client.test.mjs",
-        DAV_URL=dav_server.dav,
-        DAV_KEY=dav_server.key,
+        DAV_URL=any_dav_server.dav,
+        DAV_KEY=any_dav_server.key,
         IMAGE=str(picture),
     )
-    copied = dav_server.store.list_source_images("other").items
+    copied = any_dav_server.store.list_source_images("other").items
     assert [i.name for i in copied] == ["copied.png"]
-    trashed = dav_server.store.list_source_images("acme", SearchQuery(deleted=True)).items
+    trashed = any_dav_server.store.list_source_images("acme", SearchQuery(deleted=True)).items
     assert [i.name for i in trashed] == ["album/renamed.png"]
