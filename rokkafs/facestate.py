@@ -24,7 +24,7 @@ from typing import Any, BinaryIO
 from rokkafs.pg_changes import path_triggers
 from rokkafs.sqlite_db import Database
 from rokkafs.staging import Staged
-from rokkafs.store.blobs import FileBlobStorage
+from rokkafs.store.blobs import BlobStorage, FileBlobStorage
 
 __all__ = ["FaceState", "SideFile"]
 
@@ -94,14 +94,14 @@ PG_WRITE_LOCK = 7_531_003
 
 class FaceState:
     """Empty folders and side files of every organization: in the data directory, or (for
-    several nodes) in a PostgreSQL database with the side files' bytes under ``side_root``
+    several nodes) in a PostgreSQL database with the side files' bytes in ``blobs``
     (a folder the nodes share)."""
 
     def __init__(
-        self, data_dir: Path, *, database_url: str | None = None, side_root: Path | None = None
+        self, data_dir: Path, *, database_url: str | None = None, blobs: BlobStorage | None = None
     ) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
-        self.blobs = FileBlobStorage(side_root or data_dir / "side")
+        self.blobs = blobs or FileBlobStorage(data_dir / "side")
         self._database: Any
         if database_url is not None:
             from rokkafs.pg_db import PgDatabase

@@ -32,7 +32,7 @@ COMPONENTS: dict[str, tuple[tuple[str, ...], Callable[[Path, str], Any]]] = {
     ),
     "faces.sqlite3": (
         ("folders", "side_files"),
-        lambda data, url: FaceState(data, database_url=url, side_root=data / "side"),
+        lambda data, url: FaceState(data, database_url=url),
     ),
     "dav.sqlite3": (
         ("dav_properties", "dav_locks"),

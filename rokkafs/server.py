@@ -16,6 +16,7 @@ from rokkafs.access.registry import AccessRegistry, principal_for
 from rokkafs.accesslog import AccessLog
 from rokkafs.api import make_app
 from rokkafs.store.base import Store
+from rokkafs.store.blobs import BlobStorage
 
 __all__ = ["make_server", "running_server"]
 
@@ -34,13 +35,13 @@ def make_server(
     data_dir: Path | None = None,
     registry: AccessRegistry | None = None,
     database_url: str | None = None,
-    side_root: Path | None = None,
+    side_blobs: BlobStorage | None = None,
 ) -> wsgi.Server:
     """A cheroot server for rokkafs's WSGI applications (not started).
 
     With ``data_dir`` WebDAV is served at ``/dav/`` too; its own state (empty folders, side
     files, dead properties, locks) lives there, or with ``database_url`` (several nodes) in
-    that PostgreSQL database, the side files' bytes under ``side_root``. Windows Explorer
+    that PostgreSQL database, the side files' bytes in ``side_blobs``. Windows Explorer
     opens many connections at once, hence 50 threads by default.
     """
     app: Any = make_app(store, api_keys, registry)
@@ -52,7 +53,7 @@ def make_server(
         from rokkafs.webdav.app import DAV_PATH, make_dav_app
         from rokkafs.webdav.root import DavRoot
 
-        faces = FaceState(data_dir, database_url=database_url, side_root=side_root)
+        faces = FaceState(data_dir, database_url=database_url, blobs=side_blobs)
         paths = Provider(store, faces)
         dav = make_dav_app(paths, data_dir, api_keys, registry, database_url=database_url)
         app = DavRoot(

@@ -6,7 +6,9 @@ Precedence, lowest first: built-in defaults, the TOML config file (``--config``,
 
     [store]                       # where and how images are kept
     index = "postgresql://…"      # the metadata index (default: DATA/index.sqlite3)
-    blobs = "file:///…"           # the image bytes (default: DATA)
+    blobs = "file:///…"           # the image bytes (default: DATA), or "s3://bucket/prefix?…"
+    s3_access_key_id = "…"        # a bucket's credentials (default: $AWS_ACCESS_KEY_ID and
+    s3_secret_access_key = "…"    #   $AWS_SECRET_ACCESS_KEY)
     max_upload_bytes = 150000000
     max_pixels = 225000000
     allow_private_urls = false    # upload-by-URL to loopback/private addresses
@@ -41,6 +43,8 @@ _STORE_KEYS = {
     "trash_days": int,
     "index": str,
     "blobs": str,
+    "s3_access_key_id": str,
+    "s3_secret_access_key": str,
 }
 _COMMANDS = ("serve", "mount")
 
@@ -55,8 +59,16 @@ class Settings:
     allow_private_urls: bool = False
     trash_days: int = 30
     index: str | None = None  # (a URL: postgresql://…; None: the data directory's SQLite)
-    blobs: str | None = None  # (a URL: file:///path; None: the data directory)
+    blobs: str | None = None  # (a URL: file:///path, s3://…; None: the data directory)
+    s3_access_key_id: str | None = field(default=None, repr=False)
+    s3_secret_access_key: str | None = field(default=None, repr=False)  # (never shown)
     commands: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def s3(self) -> tuple[str, str] | None:
+        """A bucket's credentials from the settings file, if it has both."""
+        if self.s3_access_key_id and self.s3_secret_access_key:
+            return self.s3_access_key_id, self.s3_secret_access_key
+        return None
 
     def store_config(self) -> StoreConfig:
         return StoreConfig(

@@ -12,6 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from postgres import PostgresCluster, postgres_cluster
+from s3server import S3Server, s3_server
 from support import Clock, StoreFactory
 
 from rokkafs.facestate import FaceState
@@ -19,6 +20,7 @@ from rokkafs.server import make_server, running_server
 from rokkafs.store.base import Store
 from rokkafs.store.config import StoreConfig
 from rokkafs.store.local import LocalStore
+from rokkafs.store.opening import open_blobs
 from rokkafs.store.postgres_index import PostgresIndex
 from rokkafs.store.remote import RemoteStore
 
@@ -38,27 +40,40 @@ def postgres() -> Iterator[PostgresCluster]:
         yield cluster
 
 
-@pytest.fixture(params=["local", "postgres", "remote"])
+@pytest.fixture(scope="session")
+def s3() -> Iterator[S3Server]:
+    """A private S3 server (SeaweedFS) for the whole session (see ``tests/s3server.py``);
+    its credentials are in the environment, as rokkafs reads them."""
+    with s3_server() as server, pytest.MonkeyPatch.context() as environment:
+        for name, value in server.environment.items():
+            environment.setenv(name, value)
+        yield server
+
+
+@pytest.fixture(params=["local", "postgres", "postgres-s3", "remote"])
 def make_store(
     request: pytest.FixtureRequest, tmp_path: Path, clock: Clock
 ) -> Iterator[StoreFactory]:
     """Build a fresh store of each implementation (with an optional config).
 
     ``postgres`` is LocalStore on a PostgreSQL index (a fresh database of the session's
-    cluster); ``remote`` is a RemoteStore talking over a real socket to ``rokkafs``'s REST API
-    on a cheroot server on a free port, in front of a LocalStore with the same config and clock.
+    cluster), ``postgres-s3`` with its bytes in an S3 bucket too; ``remote`` is a RemoteStore
+    talking over a real socket to ``rokkafs``'s REST API on a cheroot server on a free port,
+    in front of a LocalStore with the same config and clock.
     """
     with ExitStack() as stack:
 
         def factory(config: StoreConfig | None = None) -> Store:
-            index = None
-            if request.param == "postgres":
+            index, blobs = None, None
+            folder = tmp_path / f"data{len(stack._exit_callbacks)}"
+            if request.param.startswith("postgres"):
                 cluster = request.getfixturevalue("postgres")
                 index = PostgresIndex(cluster.new_database(), max_connections=4)
-            folder = tmp_path / f"data{len(stack._exit_callbacks)}"
-            local = LocalStore(folder, config, clock=clock, index=index)
+            if request.param.endswith("-s3"):
+                blobs = open_blobs(request.getfixturevalue("s3").new_url(), folder)
+            local = LocalStore(folder, config, clock=clock, index=index, blobs=blobs)
             stack.callback(local.close)
-            if request.param in ("local", "postgres"):
+            if request.param != "remote":
                 return local
             server = make_server(local, lambda: [API_KEY], port=0, threads=8)
             url = stack.enter_context(running_server(server))
@@ -93,14 +108,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 @pytest.fixture
 def make_faces(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], FaceState]:
-    """Face state for the store of ``make_store``: in PostgreSQL next to a PostgreSQL index."""
+    """Face state for the store of ``make_store``: in PostgreSQL next to a PostgreSQL index,
+    its bytes in a bucket next to a bucket."""
 
     def factory() -> FaceState:
-        url = None
-        if getattr(request.node, "callspec", None) and (
-            request.node.callspec.params.get("make_store") == "postgres"
-        ):
-            url = request.getfixturevalue("postgres").new_database()
-        return FaceState(tmp_path / "faces", database_url=url)
+        callspec = getattr(request.node, "callspec", None)
+        kind = callspec.params.get("make_store", "") if callspec else ""
+        url = request.getfixturevalue("postgres").new_database() if "postgres" in kind else None
+        bucket = request.getfixturevalue("s3").new_url() if kind.endswith("-s3") else None
+        blobs = open_blobs(bucket, tmp_path / "faces", side=True)
+        return FaceState(tmp_path / "faces", database_url=url, blobs=blobs)
 
     return factory

@@ -12,6 +12,7 @@ import platformdirs
 
 from rokkafs.settings import Settings, load_settings
 from rokkafs.store.base import Store
+from rokkafs.store.blobs import BlobStorage
 from rokkafs.store.local import LocalStore
 from rokkafs.store.opening import open_store
 
@@ -28,7 +29,7 @@ __all__ = [
     "remote_options",
     "remote_store",
     "shared_database",
-    "side_root",
+    "side_blobs",
 ]
 
 EXIT_ERROR = 1
@@ -56,7 +57,11 @@ class Context:
             self.require_store()
         settings = self.settings
         return open_store(
-            self.data, settings.store_config(), index=settings.index, blobs=settings.blobs
+            self.data,
+            settings.store_config(),
+            index=settings.index,
+            blobs=settings.blobs,
+            credentials=settings.s3(),
         )
 
     def require_store(self) -> None:
@@ -157,14 +162,12 @@ def shared_database(obj: Context) -> str | None:
     return index if index is not None and index.startswith(("postgresql:", "postgres:")) else None
 
 
-def side_root(obj: Context) -> Path | None:
-    """Where side files' bytes go: next to the blobs when the nodes share a blob folder."""
-    blobs = obj.settings.blobs
-    if blobs is None or not blobs.startswith("file://"):
-        return None
-    from urllib.parse import unquote, urlsplit
+def side_blobs(obj: Context) -> BlobStorage:
+    """Where side files' bytes go: next to the image bytes (``side/`` of the data directory,
+    of the shared folder, or of the bucket's prefix)."""
+    from rokkafs.store.opening import open_blobs
 
-    return Path(unquote(urlsplit(blobs).path)) / "side"
+    return open_blobs(obj.settings.blobs, obj.data, side=True, credentials=obj.settings.s3())
 
 
 def open_registry(obj: Context) -> AccessRegistry:

@@ -14,7 +14,7 @@ from rokkafs.cli.base import (
     remote_options,
     remote_store,
     shared_database,
-    side_root,
+    side_blobs,
 )
 from rokkafs.store.base import Store
 
@@ -78,7 +78,7 @@ def serve(
         data_dir=obj.data,
         registry=registry,
         database_url=shared_database(obj),
-        side_root=side_root(obj),
+        side_blobs=side_blobs(obj),
     )
     scheme = "https" if tls_cert else "http"
     click.echo(f"rokkafs serves the REST API at {scheme}://{host}:{port}/ (data: {obj.data})")
@@ -128,7 +128,7 @@ def mount_command(
         raise click.ClickException(f"{mountpoint} is mounted already (rokkafs umount it first)")
 
     store: Store = obj.store(create=True) if remote is None else remote_store(obj, remote, api_key)
-    faces = FaceState(obj.data, database_url=shared_database(obj), side_root=side_root(obj))
+    faces = FaceState(obj.data, database_url=shared_database(obj), blobs=side_blobs(obj))
     paths = Provider(store, faces)
     if remote is None and api_key:  # act as that user of the embedded store
         from rokkafs.access.faces import AuthorizedFaces

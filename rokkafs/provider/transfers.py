@@ -86,7 +86,7 @@ class Provider(Writer):
         # a temporary file renamed to its real name (rsync, editors): now it is an image,
         # handed to the store as a link to the side file's bytes (no copy)
         assert side.blob_id is not None
-        linked = self.faces.blobs.staging_link(side.blob_id)
+        linked = self.faces.blobs.stage_copy(side.blob_id)
         staged = Staged(linked, side.blob_id, side.blob_id, side.size)
         try:
             self._commit_staged(target, staged, side.mtime)

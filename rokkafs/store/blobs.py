@@ -37,7 +37,7 @@ from typing import BinaryIO
 
 from rokkafs.staging import read_chunks
 
-__all__ = ["BlobInfo", "BlobStorage", "FileBlobStorage"]
+__all__ = ["BlobInfo", "BlobStorage", "FileBlobStorage", "StagingFolder", "blob_key"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,18 +49,56 @@ class BlobInfo:
     published: float
 
 
-class BlobStorage(abc.ABC):
-    """Where blob bytes live."""
+class StagingFolder:
+    """A node's local folder of staging files (every storage stages on local disk first)."""
 
-    @abc.abstractmethod
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def new_file(self) -> tuple[BinaryIO, Path]:
+        fd, name = tempfile.mkstemp(dir=self.folder, prefix=f"stage-{os.getpid()}-")
+        return os.fdopen(fd, "w+b"), Path(name)
+
+    def new_name(self) -> Path:
+        return self.folder / f"stage-{os.getpid()}-{uuid.uuid4().hex}"
+
+    def adopt(self, path: Path) -> Path | None:
+        target = self.new_name()
+        try:
+            os.replace(path, target)
+        except OSError:  # another filesystem (EXDEV) or gone
+            return None
+        return target
+
+    def stale(self, older_than_seconds: float) -> list[Path]:
+        cutoff = time.time() - older_than_seconds
+        return [p for p in self.folder.iterdir() if p.stat().st_mtime < cutoff]
+
+
+class BlobStorage(abc.ABC):
+    """Where blob bytes live; staging files are on the node's disk (:class:`StagingFolder`)."""
+
+    def __init__(self, staging: Path) -> None:
+        self.staging = StagingFolder(staging)
+
     def new_staging_file(self) -> tuple[BinaryIO, Path]:
-        """Create an empty staging file on the same storage; the caller writes and closes it."""
+        """Create an empty staging file; the caller writes and closes it."""
+        return self.staging.new_file()
 
     def adopt_staging_file(self, path: Path) -> Path | None:
-        """Take over a complete file as a staging file, without copying it if the storage can
-        (same filesystem); None if it cannot (the file is left alone). Moving it does not make
-        its bytes durable: that is the caller's (``Staged.synced``)."""
-        return None
+        """Take over a complete file as a staging file without copying it (same filesystem);
+        None if it cannot (the file is left alone). Moving it does not make its bytes
+        durable: that is the caller's (``Staged.synced``)."""
+        return self.staging.adopt(path)
+
+    def stale_staging_files(self, older_than_seconds: float) -> list[Path]:
+        """Staging files left behind (by a crash) longer ago than the given age."""
+        return self.staging.stale(older_than_seconds)
+
+    @abc.abstractmethod
+    def stage_copy(self, blob_id: str) -> Path:
+        """A new staging file with a blob's bytes (the caller removes it)."""
 
     @abc.abstractmethod
     def publish(self, staged: Path, blob_id: str) -> bool:
@@ -78,7 +116,11 @@ class BlobStorage(abc.ABC):
 
     @abc.abstractmethod
     def open(self, blob_id: str) -> BinaryIO:
-        """Open a blob for reading (seekable)."""
+        """Open a blob for reading (seekable; read as a stream).
+
+        Raises:
+            FileNotFoundError: no such blob.
+        """
 
     @abc.abstractmethod
     def delete(self, blob_id: str) -> None:
@@ -96,49 +138,34 @@ class BlobStorage(abc.ABC):
                 digest.update(chunk)
         return digest.hexdigest() == blob_id
 
-    @abc.abstractmethod
-    def stale_staging_files(self, older_than_seconds: float) -> list[Path]:
-        """Staging files left behind (by a crash) longer ago than the given age."""
+
+def blob_key(blob_id: str) -> str:
+    """Where a blob lives below its storage's root: ``ab/cd/abcd…``."""
+    return f"{blob_id[:2]}/{blob_id[2:4]}/{blob_id}"
 
 
 class FileBlobStorage(BlobStorage):
     """Blobs as files in a local directory tree. Safe for several processes."""
 
     def __init__(self, root: Path) -> None:
+        super().__init__(root / "tmp")
         self._blobs = root / "blobs"
-        self._tmp = root / "tmp"
         self._blobs.mkdir(parents=True, exist_ok=True)
-        self._tmp.mkdir(parents=True, exist_ok=True)
 
     def path(self, blob_id: str) -> Path:
         """The file that holds (or will hold) a blob."""
-        return self._blobs / blob_id[:2] / blob_id[2:4] / blob_id
+        return self._blobs / blob_key(blob_id)
 
-    def new_staging_file(self) -> tuple[BinaryIO, Path]:
-        fd, name = tempfile.mkstemp(dir=self._tmp, prefix=f"stage-{os.getpid()}-")
-        return os.fdopen(fd, "w+b"), Path(name)
-
-    def _staging_name(self) -> Path:
-        return self._tmp / f"stage-{os.getpid()}-{uuid.uuid4().hex}"
-
-    def staging_link(self, blob_id: str) -> Path:
-        """A new staging file with a blob's bytes: a hard link (blobs never change once they
-        appear, so sharing the inode is safe), a copy where links are not possible."""
-        target = self._staging_name()
+    def stage_copy(self, blob_id: str) -> Path:
+        """A hard link (blobs never change once they appear, so sharing the inode is safe), a
+        copy where links are not possible."""
+        target = self.staging.new_name()
         try:
             os.link(self.path(blob_id), target)
         except OSError as exc:
             if exc.errno not in (errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOTSUP):
                 raise
             shutil.copyfile(self.path(blob_id), target)
-        return target
-
-    def adopt_staging_file(self, path: Path) -> Path | None:
-        target = self._staging_name()
-        try:
-            os.replace(path, target)
-        except OSError:  # another filesystem (EXDEV) or gone
-            return None
         return target
 
     def publish(self, staged: Path, blob_id: str) -> bool:
@@ -167,7 +194,7 @@ class FileBlobStorage(BlobStorage):
                 raise
         if target.exists():
             raise FileExistsError(errno.EEXIST, "blob exists", str(target))
-        copy = self._staging_name()
+        copy = self.staging.new_name()
         try:
             shutil.copyfile(staged, copy)
             _fsync(copy)
@@ -203,10 +230,6 @@ class FileBlobStorage(BlobStorage):
                     except FileNotFoundError:  # (removed meanwhile)
                         continue
                     yield BlobInfo(blob.name, status.st_size, status.st_mtime)
-
-    def stale_staging_files(self, older_than_seconds: float) -> list[Path]:
-        cutoff = time.time() - older_than_seconds
-        return [p for p in self._tmp.iterdir() if p.stat().st_mtime < cutoff]
 
 
 def _fsync(path: Path) -> None:

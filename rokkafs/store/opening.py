@@ -4,9 +4,14 @@ storage are chosen by URL (``--index``, ``--blobs``), the data directory holds t
 ========================  ======================================================
 ``--index``               ``postgresql://user@host:port/db`` (several nodes share it);
                           default: ``DATA/index.sqlite3``
-``--blobs``               ``file:///path`` (a folder, possibly on a shared filesystem);
+``--blobs``               ``file:///path`` (a folder, possibly on a shared filesystem),
+                          or ``s3://BUCKET/PREFIX?endpoint=URL&region=R`` (an
+                          S3-compatible bucket; staging stays in ``DATA/tmp``);
                           default: ``DATA`` (``DATA/blobs``, ``DATA/tmp``)
 ========================  ======================================================
+
+Side files' bytes go next to the image bytes: ``side/`` in the folder, ``PREFIX/side/`` in
+the bucket.
 """
 
 from __future__ import annotations
@@ -44,18 +49,37 @@ def open_index(url: str | None, data_dir: Path) -> MetadataIndex:
     raise InvalidInput(f"--index takes a postgresql:// URL, not {scheme or url!r}")
 
 
-def open_blobs(url: str | None, data_dir: Path) -> BlobStorage:
-    """The blob storage a URL names (None: the data directory).
+def open_blobs(
+    url: str | None,
+    data_dir: Path,
+    *,
+    side: bool = False,
+    credentials: tuple[str, str] | None = None,
+) -> BlobStorage:
+    """The blob storage a URL names (None: the data directory); ``side``: the one of side
+    files' bytes next to it. ``credentials`` (access key id, secret) for a bucket, else the
+    ``AWS_*`` environment variables.
 
     Raises:
-        InvalidInput: an unknown kind of URL.
+        InvalidInput: an unknown kind of URL, or a bucket that does not exist.
+        BackendUnavailable: the object store cannot be reached.
     """
-    if url is None:
-        return FileBlobStorage(data_dir)
-    parts = urlsplit(url)
-    if parts.scheme == "file" and parts.path:
-        return FileBlobStorage(Path(unquote(parts.path)))
-    raise InvalidInput(f"--blobs takes a file:///path URL, not {url!r}")
+    parts = urlsplit(url or "")
+    if url is None or (parts.scheme == "file" and parts.path):
+        root = data_dir if url is None else Path(unquote(parts.path))
+        return FileBlobStorage(root / "side" if side else root)
+    if parts.scheme == "s3":
+        from rokkafs.store.s3_blobs import S3BlobStorage
+
+        key_id, secret = credentials or (None, None)
+        return S3BlobStorage(
+            url,
+            data_dir / ("side-tmp" if side else "tmp"),
+            area="side" if side else "blobs",
+            access_key_id=key_id,
+            secret_access_key=secret,
+        )
+    raise InvalidInput(f"--blobs takes a file:///path or s3://bucket/prefix URL, not {url!r}")
 
 
 def open_store(
@@ -64,14 +88,12 @@ def open_store(
     *,
     index: str | None = None,
     blobs: str | None = None,
+    credentials: tuple[str, str] | None = None,
     clock: Callable[[], float] = time.time,
 ) -> LocalStore:
     """The store of a node: rokka's semantics over the index and blob storage named."""
     data_dir.mkdir(parents=True, exist_ok=True)
+    storage = open_blobs(blobs, data_dir, credentials=credentials)
     return LocalStore(
-        data_dir,
-        config,
-        clock=clock,
-        index=open_index(index, data_dir),
-        blobs=open_blobs(blobs, data_dir),
+        data_dir, config, clock=clock, index=open_index(index, data_dir), blobs=storage
     )

@@ -26,6 +26,7 @@ from rokkafs.facestate import FaceState
 from rokkafs.model import SourceImage
 from rokkafs.search import Filter, SearchQuery
 from rokkafs.store.base import Store
+from rokkafs.store.blobs import FileBlobStorage
 from rokkafs.store.postgres_index import PostgresIndex
 from rokkafs.webdav.davstate import DavState
 
@@ -248,7 +249,7 @@ def test_an_embedded_store_moves_into_postgresql(postgres: PostgresCluster, tmp_
     principal = registry.authenticate(admin_key)
     assert principal is not None and principal.user.id == admin.id
     registry.close()
-    faces = FaceState(tmp_path / "node", database_url=url, side_root=data / "side")
+    faces = FaceState(tmp_path / "node", database_url=url, blobs=FileBlobStorage(data / "side"))
     side = faces.get_file("demo", "a/.DS_Store")
     assert side is not None and side.mtime == 7.0
     with faces.open_file(side) as handle:

@@ -13,6 +13,7 @@ from blobsupport import IndexFactory
 from rokkafs.store.blobs import BlobStorage, FileBlobStorage
 from rokkafs.store.index import MetadataIndex
 from rokkafs.store.postgres_index import PostgresIndex
+from rokkafs.store.s3_blobs import S3BlobStorage
 from rokkafs.store.sqlite_index import SqliteIndex
 
 
@@ -44,7 +45,9 @@ def index(make_index: IndexFactory) -> MetadataIndex:
     return make_index()
 
 
-@pytest.fixture(params=["files"])
+@pytest.fixture(params=["files", "s3"])
 def blob_storage(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStorage:
     """Every blob storage implementation, empty."""
+    if request.param == "s3":
+        return S3BlobStorage(request.getfixturevalue("s3").new_url(), tmp_path / "staging")
     return FileBlobStorage(tmp_path / "blobs-root")

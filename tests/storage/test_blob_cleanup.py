@@ -139,9 +139,8 @@ def test_an_upload_gives_up_with_503_if_the_clean_up_never_finishes(
     assert blob_storage.exists(upload.blob_id)
 
 
-def test_young_leftovers_stay_for_the_grace_period(
-    index: MetadataIndex, blob_storage: FileBlobStorage
-) -> None:
+def test_young_leftovers_stay_for_the_grace_period(index: MetadataIndex, tmp_path: Path) -> None:
+    blob_storage = FileBlobStorage(tmp_path / "aged")  # (files can be made older)
     young = staged_blob(blob_storage, b"an upload on its way")
     old = staged_blob(blob_storage, b"left by a crash")
     kept = staged_blob(blob_storage, b"an image")

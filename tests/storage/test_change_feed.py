@@ -60,7 +60,7 @@ def heard(url: str) -> Iterator[Heard]:
 
 def test_committed_writes_name_their_paths(url: str, heard: Heard, tmp_path: Path) -> None:
     store = LocalStore(tmp_path / "node", index=PostgresIndex(url))
-    faces = FaceState(tmp_path / "node", database_url=url, side_root=tmp_path / "side")
+    faces = FaceState(tmp_path / "node", database_url=url)
     store.create_organization("acme")
     heard.wait_for(lambda: "acme" in heard.paths)
     image = store.create_source_image("acme", io.BytesIO(images.png(3)), name="a/b/cat.png")

@@ -12,20 +12,24 @@ import pytest
 from blobsupport import staged_blob
 
 from rokkafs.facestate import FaceState
+from rokkafs.store.opening import open_blobs
 
 FacesFactory = Callable[[], FaceState]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "postgres", "postgres-s3"])
 def make_state(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FacesFactory]:
-    """Open the same face state as often as asked (several processes or nodes)."""
+    """Open the same face state as often as asked (several processes or nodes); its bytes in
+    a folder, or (``-s3``) in a bucket."""
     url = None
-    if request.param == "postgres":
+    if request.param.startswith("postgres"):
         url = request.getfixturevalue("postgres").new_database()
+    bucket = request.getfixturevalue("s3").new_url() if request.param.endswith("s3") else None
     with ExitStack() as stack:
 
         def factory() -> FaceState:
-            faces = FaceState(tmp_path / "data", database_url=url, side_root=tmp_path / "side")
+            blobs = open_blobs(bucket, tmp_path / "shared", side=True)
+            faces = FaceState(tmp_path / "data", database_url=url, blobs=blobs)
             stack.callback(faces.close)
             return faces
 
