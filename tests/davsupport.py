@@ -19,6 +19,7 @@ from postgres import PostgresCluster
 from rokkafs.server import make_server, running_server
 from rokkafs.store.config import StoreConfig
 from rokkafs.store.local import LocalStore
+from rokkafs.store.opening import open_blobs
 from rokkafs.store.postgres_index import PostgresIndex
 
 KEY = "d" * 64
@@ -124,14 +125,27 @@ def make_certificate(folder: Path) -> tuple[Path, Path]:
 
 
 @contextmanager
-def postgres_dav_server(postgres: PostgresCluster, tmp_path: Path) -> Iterator[DavServer]:
-    """A server whose state is all in a fresh PostgreSQL database."""
+def postgres_dav_server(
+    postgres: PostgresCluster, tmp_path: Path, bucket: str | None = None
+) -> Iterator[DavServer]:
+    """A server whose state is all in a fresh PostgreSQL database (and with ``bucket``, an
+    ``s3://`` URL, whose bytes are all in that bucket)."""
     url = postgres.new_database()
     data = tmp_path / "pg-data"
-    store = LocalStore(data, StoreConfig(max_upload_bytes=5_000_000), index=PostgresIndex(url))
+    config = StoreConfig(max_upload_bytes=5_000_000)
+    blobs, side = open_blobs(bucket, data), open_blobs(bucket, data, side=True)
+    store = LocalStore(data, config, index=PostgresIndex(url), blobs=blobs)
     store.create_organization("acme")
     store.create_organization("other")
-    server = make_server(store, lambda: [KEY], port=0, threads=20, data_dir=data, database_url=url)
+    server = make_server(
+        store,
+        lambda: [KEY],
+        port=0,
+        threads=20,
+        data_dir=data,
+        database_url=url,
+        side_blobs=side,
+    )
     with running_server(server) as base:
         yield DavServer(base, f"{base}/dav", KEY, store, data)
     store.close()

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from rokkafs.store.local import LocalStore
+from rokkafs.store.opening import open_blobs
 from rokkafs.store.postgres_index import PostgresIndex
 
 
@@ -35,9 +36,10 @@ def _unmount(path: Path) -> None:
         time.sleep(0.05)
 
 
-@pytest.fixture(params=["mfusepy", "fusepy", "mfusepy-postgres"])
+@pytest.fixture(params=["mfusepy", "fusepy", "mfusepy-postgres", "mfusepy-postgres-s3"])
 def mounted(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Mounted]:
-    """A mount with each binding; ``-postgres``: the store's state in PostgreSQL."""
+    """A mount with each binding; ``-postgres``: the store's state in PostgreSQL; ``-s3``:
+    its bytes in an S3 bucket too."""
     if not Path("/dev/fuse").exists() or not (
         shutil.which("fusermount") or shutil.which("fusermount3")
     ):
@@ -46,11 +48,14 @@ def mounted(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Mounted]
     root.mkdir()
     binding, _, engine = request.param.partition("-")
     options: tuple[str, ...] = ()
-    index = None
-    if engine == "postgres":
+    index, blobs = None, None
+    if engine.startswith("postgres"):
         url = request.getfixturevalue("postgres").new_database()
         options, index = ("--index", url), PostgresIndex(url)
-    store = LocalStore(data, index=index)
+    if engine.endswith("-s3"):
+        bucket = request.getfixturevalue("s3").new_url()
+        options, blobs = (*options, "--blobs", bucket), open_blobs(bucket, data)
+    store = LocalStore(data, index=index, blobs=blobs)
     store.create_organization("acme")
     store.create_organization("other")
     env = {**os.environ, "ROKKAFS_FUSE_BINDING": binding}

@@ -37,6 +37,18 @@ def any_dav_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[D
         yield server
 
 
+@pytest.fixture(params=["sqlite", "postgres", "postgres-s3"])
+def every_dav_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DavServer]:
+    """The servers of ``any_dav_server``, and one with its bytes in an S3 bucket too (for
+    litmus and rclone)."""
+    if request.param == "sqlite":
+        yield request.getfixturevalue("dav_server")
+        return
+    bucket = request.getfixturevalue("s3").new_url() if request.param.endswith("s3") else None
+    with postgres_dav_server(request.getfixturevalue("postgres"), tmp_path, bucket) as server:
+        yield server
+
+
 @pytest.fixture
 def dav(dav_server: DavServer) -> Iterator[httpx.Client]:
     with dav_server.client() as client:

@@ -12,8 +12,8 @@ from davsupport import DavServer
 SUITES = ("basic", "copymove", "props", "locks", "http")
 
 
-def test_litmus_all_suites_pass(any_dav_server: DavServer, tmp_path: Path) -> None:
-    dav_server = any_dav_server
+def test_litmus_all_suites_pass(every_dav_server: DavServer, tmp_path: Path) -> None:
+    dav_server = every_dav_server
     litmus = shutil.which("litmus")
     assert litmus, "litmus is required (Debian package litmus; .ci/run installs it)"
     result = subprocess.run(

@@ -44,10 +44,10 @@ def rclone(dav_server: DavServer, tmp_path: Path):  # type: ignore[no-untyped-de
 
 
 def test_rclone_copy_check_recopy_and_server_side_copy(
-    any_dav_server: DavServer,
+    every_dav_server: DavServer,
     tmp_path: Path,
 ) -> None:
-    dav_server = any_dav_server  # (on SQLite and on PostgreSQL)
+    dav_server = every_dav_server  # (on SQLite and on PostgreSQL)
     rclone = rclone_for(dav_server, tmp_path)
     local = tmp_path / "photos"
     (local / "sub").mkdir(parents=True)
@@ -85,10 +85,10 @@ def test_rclone_copy_check_recopy_and_server_side_copy(
 
 
 def test_rclone_checks_every_hash_and_finds_a_same_size_change(
-    any_dav_server: DavServer,
+    every_dav_server: DavServer,
     tmp_path: Path,
 ) -> None:
-    dav_server = any_dav_server  # (on SQLite and on PostgreSQL)
+    dav_server = every_dav_server  # (on SQLite and on PostgreSQL)
     rclone = rclone_for(dav_server, tmp_path)
     import hashlib
     import json
