@@ -109,3 +109,22 @@ def write_huge_png(path: Path, side: int = 16000) -> None:
                 out.write(_png_chunk(b"IDAT", data))
         out.write(_png_chunk(b"IDAT", compressor.flush()))
         out.write(_png_chunk(b"IEND", b""))
+
+
+def write_big_png(path: Path, mib: int, seed: int = 0) -> None:
+    """Stream an uncompressed PNG of random grey pixels of about ``mib`` MiB to ``path``
+    (never whole in memory)."""
+    import random
+
+    rng = random.Random(seed)
+    side = int((mib * 1024 * 1024) ** 0.5)
+    compressor = zlib.compressobj(0)
+    with path.open("wb") as out:
+        out.write(b"\x89PNG\r\n\x1a\n")
+        out.write(_png_chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)))
+        for _ in range(side):
+            data = compressor.compress(b"\x00" + rng.randbytes(side))
+            if data:
+                out.write(_png_chunk(b"IDAT", data))
+        out.write(_png_chunk(b"IDAT", compressor.flush()))
+        out.write(_png_chunk(b"IEND", b""))

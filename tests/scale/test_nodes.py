@@ -50,10 +50,16 @@ def shared_options(postgres: PostgresCluster, tmp_path: Path) -> tuple[str, ...]
 
 @contextmanager
 def nodes(
-    count: int, options: tuple[str, ...], tmp_path: Path, started: list[Any] | None = None
+    count: int,
+    options: tuple[str, ...],
+    tmp_path: Path,
+    started: list[Any] | None = None,
+    environment: dict[str, str] | None = None,
 ) -> Iterator[list[str]]:
     """Start ``count`` serve nodes at the same moment (each its own --data); yield their URLs
-    (their processes are appended to ``started``)."""
+    (their processes are appended to ``started``); ``environment`` adds variables."""
+    import os
+
     ports = [free_port() for _ in range(count)]
     started = [] if started is None else started
     started += [
@@ -63,6 +69,7 @@ def nodes(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            env={**os.environ, **(environment or {})},
         )
         for i, port in enumerate(ports)
     ]  # fmt: skip

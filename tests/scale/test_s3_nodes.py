@@ -1,0 +1,120 @@
+"""Several nodes on one PostgreSQL and one S3 bucket: no node keeps anything another needs.
+The same bytes uploaded through two nodes at once are one object; a big image stored through
+one node is read back through another with Range requests, memory flat; the object store
+stopped mid-run gives clear 503s and nothing half-written, and rokkafs recovers by itself."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import images
+import psutil
+from postgres import PostgresCluster
+from s3server import S3Server, s3_server
+from test_nodes import nodes
+
+from rokkafs.store.opening import open_blobs
+
+MIB = 1024 * 1024
+
+
+def admin_key(tmp_path: Path, count: int) -> str:
+    files = [tmp_path / f"node{i}" / "admin-api-key" for i in range(count)]
+    return next(f.read_text().strip() for f in files if f.exists())
+
+
+def test_nodes_share_one_bucket(postgres: PostgresCluster, s3: S3Server, tmp_path: Path) -> None:
+    bucket = s3.new_url()
+    options = ("--index", postgres.new_database(), "--blobs", bucket)
+    cli = [sys.executable, "-m", "rokkafs.cli", "--data", str(tmp_path / "node0"), *options]
+    assert subprocess.run([*cli, "org", "create", "demo"], capture_output=True).returncode == 0
+    for node in ("node0", "node1"):  # (more than rokka's 150 MB per upload)
+        (tmp_path / node).mkdir(exist_ok=True)
+        (tmp_path / node / "rokkafs.toml").write_text("[store]\nmax_upload_bytes = 300000000\n")
+    processes: list[subprocess.Popen[str]] = []
+    with nodes(2, options, tmp_path, processes) as (one, two):
+        auth = ("me", admin_key(tmp_path, 2))
+        # the same bytes through both nodes at once: two images, one object
+        same = images.png(color=77)
+        start = threading.Barrier(2)
+        answers: list[int] = []
+
+        def put(url: str, name: str) -> None:
+            start.wait()
+            answers.append(httpx.put(f"{url}/dav/demo/{name}", content=same, auth=auth).status_code)
+
+        racers = [
+            threading.Thread(target=put, args=pair) for pair in ((one, "a.png"), (two, "b.png"))
+        ]
+        for racer in racers:
+            racer.start()
+        for racer in racers:
+            racer.join()
+        assert answers == [201, 201]
+        stored = [b.blob_id for b in open_blobs(bucket, tmp_path / "look").iter_blobs()]
+        assert stored == [hashlib.sha1(same).hexdigest()]
+        # a big image through one node, read back through the other in ranges
+        big = tmp_path / "big.png"
+        images.write_big_png(big, 200)
+        with big.open("rb") as data:
+            put_big = httpx.put(f"{one}/dav/demo/big.png", content=data, auth=auth, timeout=300)
+        assert put_big.status_code == 201
+        size = big.stat().st_size
+        with big.open("rb") as data:
+            for start_at in (0, size // 2, size - 1000):
+                data.seek(start_at)
+                expected = data.read(1000)
+                ranged = httpx.get(
+                    f"{two}/dav/demo/big.png",
+                    auth=auth,
+                    headers={"Range": f"bytes={start_at}-{start_at + 999}"},
+                )
+                assert ranged.status_code == 206 and ranged.content == expected
+        digest = hashlib.sha1()
+        with httpx.stream("GET", f"{two}/dav/demo/big.png", auth=auth, timeout=300) as whole:
+            for chunk in whole.iter_bytes():
+                digest.update(chunk)
+        assert digest.hexdigest() == hashlib.sha1(big.read_bytes()).hexdigest()
+        for process in processes:  # (streamed both ways: far below the image's size)
+            assert psutil.Process(process.pid).memory_info().rss < 200 * MIB
+    check = subprocess.run([*cli, "check", "--deep"], capture_output=True, text=True)
+    assert check.returncode == 0 and "problem" not in check.stdout, check.stdout
+
+
+def test_the_object_store_going_away_is_a_clear_503_and_rokkafs_recovers(
+    postgres: PostgresCluster, tmp_path: Path
+) -> None:
+    with s3_server() as s3:  # (its own server: this one is stopped)
+        options = ("--index", postgres.new_database(), "--blobs", s3.new_url())
+        environment = s3.environment
+        cli = [sys.executable, "-m", "rokkafs.cli", "--data", str(tmp_path / "node0"), *options]
+        made = subprocess.run(
+            [*cli, "org", "create", "demo"], capture_output=True, env={**os.environ, **environment}
+        )
+        assert made.returncode == 0, made.stderr
+        with nodes(1, options, tmp_path, environment=environment) as (url,):
+            auth = ("me", admin_key(tmp_path, 1))
+            first = images.png(color=5)
+            assert httpx.put(f"{url}/dav/demo/a.png", content=first, auth=auth).status_code == 201
+            s3.stop()
+            put = httpx.put(f"{url}/dav/demo/b.png", content=images.png(6), auth=auth, timeout=60)
+            assert put.status_code == 503
+            got = httpx.get(f"{url}/dav/demo/a.png", auth=auth, timeout=60)
+            assert got.status_code == 503
+            listing = httpx.get(f"{url}/sourceimages/demo", headers={"Api-Key": auth[1]})
+            assert [i["name"] for i in listing.json()["items"]] == ["a.png"]  # (b: nothing)
+            s3.start()
+            deadline = time.monotonic() + 30
+            while (again := httpx.get(f"{url}/dav/demo/a.png", auth=auth)).status_code != 200:
+                assert time.monotonic() < deadline, again.text
+                time.sleep(0.5)
+            assert again.content == first
+            retry = httpx.put(f"{url}/dav/demo/b.png", content=images.png(6), auth=auth)
+            assert retry.status_code == 201

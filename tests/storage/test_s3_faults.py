@@ -1,0 +1,90 @@
+"""Faults at the object store's edge, injected by a proxy between rokkafs and SeaweedFS:
+passing 503s are retried; a store that keeps failing is a clear 503 (BackendUnavailable)
+and an upload that fails leaves no record and no staging file."""
+
+from __future__ import annotations
+
+import io
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import images
+import pytest
+from s3proxy import FaultyProxy, faulty_proxy
+from s3server import S3Server
+
+from rokkafs.errors import BackendUnavailable
+from rokkafs.search import SearchQuery
+from rokkafs.store.local import LocalStore
+from rokkafs.store.s3_blobs import SINGLE_PUT_BYTES, S3BlobStorage
+
+
+@pytest.fixture
+def proxied(s3: S3Server, tmp_path: Path) -> Iterator[tuple[FaultyProxy, LocalStore]]:
+    with faulty_proxy(s3.endpoint) as (proxy, endpoint):
+        url = s3.new_url().replace(s3.endpoint, endpoint)
+        store = LocalStore(tmp_path / "data", blobs=S3BlobStorage(url, tmp_path / "staging"))
+        store.create_organization("acme")
+        yield proxy, store
+        store.close()
+
+
+def upload(store: LocalStore, color: int) -> str:
+    data = io.BytesIO(images.png(color=color))
+    return store.create_source_image("acme", data, name=f"{color}.png").hash
+
+
+def staging_files(tmp_path: Path) -> list[Path]:
+    return list((tmp_path / "staging").iterdir())
+
+
+def test_passing_failures_are_retried(
+    proxied: tuple[FaultyProxy, LocalStore], tmp_path: Path
+) -> None:
+    proxy, store = proxied
+    turns = {"PUT": itertools.count(), "GET": itertools.count()}  # (every other one fails)
+    proxy.fail = lambda method, path, count: method in turns and next(turns[method]) % 2 == 1
+    hashes = [upload(store, color) for color in range(8)]
+    for color, image_hash in enumerate(hashes):
+        with store.open_source_image("acme", image_hash) as data:
+            assert data.read() == images.png(color=color)
+    assert any(method == "PUT" for method, _ in proxy.failed)
+    assert any(method == "GET" for method, _ in proxy.failed)
+    assert store.check(deep=True).ok
+
+
+def test_a_failing_store_is_a_clear_503_and_an_upload_leaves_nothing(
+    proxied: tuple[FaultyProxy, LocalStore], tmp_path: Path
+) -> None:
+    proxy, store = proxied
+    kept = upload(store, 1)
+    proxy.fail = lambda method, path, count: True
+    with pytest.raises(BackendUnavailable, match="object store is unavailable"):
+        upload(store, 2)
+    with pytest.raises(BackendUnavailable), store.open_source_image("acme", kept) as data:
+        data.read()
+    proxy.fail = lambda method, path, count: False
+    names = [i.name for i in store.list_source_images("acme", SearchQuery()).items]
+    assert names == ["1.png"]  # (no record of the failed upload)
+    assert staging_files(tmp_path) == []
+    upload(store, 2)  # (and it recovers by itself)
+    assert store.check(deep=True).ok
+
+
+def test_a_big_upload_that_fails_half_way_leaves_no_object(
+    proxied: tuple[FaultyProxy, LocalStore], tmp_path: Path
+) -> None:
+    proxy, store = proxied
+    big = tmp_path / "big.png"
+    images.write_big_png(big, SINGLE_PUT_BYTES // (1024 * 1024) + 8)
+    proxy.fail = lambda method, path, count: method == "PUT" and "partNumber=2" in path
+    with pytest.raises(BackendUnavailable), big.open("rb") as data:
+        store.create_source_image("acme", data, name="big.png")
+    assert any("partNumber=2" in path for _, path in proxy.failed)
+    proxy.fail = lambda method, path, count: False
+    assert store.list_source_images("acme", SearchQuery()).items == ()
+    assert [n for n in store.check().notes if "orphan" in n] == []  # (the upload was aborted)
+    with big.open("rb") as data:
+        image = store.create_source_image("acme", data, name="big.png")
+    assert store.check(deep=True).ok and image.size == big.stat().st_size
