@@ -10,7 +10,13 @@ import sys
 
 import click
 
-from rokkafs.cli import access, bulk, faces, images  # noqa: F401  (they register their commands)
+from rokkafs.cli import (  # noqa: F401  (they register their commands)
+    access,
+    bulk,
+    faces,
+    images,
+    migrate,
+)
 from rokkafs.cli.base import EXIT_ERROR, cli
 from rokkafs.errors import RokkaFSError
 

@@ -22,7 +22,7 @@ from rokkafs.staging import sha1_file
 from rokkafs.store.base import MAX_BATCH_COPY, Store
 
 
-def _progress(total: int, unit: str, what: str) -> tqdm[Never]:
+def progress_bar(total: int, unit: str, what: str) -> tqdm[Never]:
     """A progress bar on a terminal, silence otherwise."""
     return tqdm(
         total=total,
@@ -80,7 +80,7 @@ def import_command(obj: Context, directory: Path, organization: str, workers: in
 
         total = sum(p.stat().st_size for p in files)
         with (
-            _progress(total, "B", "import") as bar,
+            progress_bar(total, "B", "import") as bar,
             ThreadPoolExecutor(max_workers=max(1, workers)) as pool,
         ):
             try:
@@ -106,7 +106,7 @@ def export_command(obj: Context, organization: str, directory: Path) -> None:
     written = skipped = 0
     with obj.store() as store:
         images = list(_all_images(store, organization))
-        with _progress(sum(i.size for i in images), "B", "export") as bar:
+        with progress_bar(sum(i.size for i in images), "B", "export") as bar:
             for image in images:
                 target = directory / image.name
                 if target.is_file() and sha1_file(target) == image.binary_hash:
@@ -145,7 +145,7 @@ def copy_all(
             return
         total = store.list_source_images(source, SearchQuery(limit=0)).total
         created = existing = 0
-        with _progress(total, "images", "copy") as bar:
+        with progress_bar(total, "images", "copy") as bar:
             batch: list[str] = []
             for image in itertools.chain(_all_images(store, source), [None]):  # (None: the end)
                 if image is not None:
@@ -197,43 +197,3 @@ def trash_purge(obj: Context, everything: bool) -> None:
     with obj.store() as store:
         result = store.purge_trash(older_than=timedelta(0) if everything else None)
     click.echo(f"purged {result.images} images, freed {result.freed_bytes} bytes")
-
-
-@cli.command("migrate-index")
-@click.argument("url")
-@click.pass_obj
-def migrate_index(obj: Context, url: str) -> None:
-    """Copy the data directory's metadata into the database at URL (postgresql://…): the
-    index, users and keys, side files and folders, WebDAV locks and properties.
-
-    Resumable and repeatable: start it again after a stop, nothing is written twice. The
-    bytes stay where they are; afterwards run every command with --index URL and
-    --blobs file:///DATA (the nodes must reach this folder). Stop every server and mount of
-    the data directory first.
-    """
-    from rokkafs.moving_state import move_state
-    from rokkafs.store.moving import move_index
-    from rokkafs.store.opening import open_index
-
-    obj.require_store()
-    source = open_index(None, obj.data)
-    target = open_index(url, obj.data)
-    try:
-        with source.read() as tx:
-            total = sum(
-                tx.search(o.name, SearchQuery(limit=0), trash_cutoff=0).total
-                + tx.search(o.name, SearchQuery(limit=0, deleted=True), trash_cutoff=0).total
-                for o in tx.list_organizations()
-            )
-        with _progress(total, "images", "migrate") as bar:
-            counts = move_index(source, target, progress=bar.update)
-    finally:
-        source.close()
-        target.close()
-    click.echo(
-        f"moved {counts.organizations} organizations, {counts.images} images, {counts.blobs} blobs"
-    )
-    rows = move_state(obj.data, url)
-    users, side_files = rows.get("users", 0), rows.get("side_files", 0)
-    dav = rows.get("dav_properties", 0) + rows.get("dav_locks", 0)
-    click.echo(f"moved {users} users, {side_files} side files, {dav} WebDAV properties and locks")
