@@ -200,7 +200,7 @@ def test_disk_full_while_staging_fails_cleanly(
     assert ops.paths.store.list_source_images("acme").total == 0
     with pytest.raises(fuse.FuseOSError):
         ops.getattr("/acme/full.png")
-    leftovers = list((ops.paths.faces.blobs._tmp).iterdir())
+    leftovers = list(ops.paths.faces.blobs.staging.folder.iterdir())
     assert leftovers == []
 
 
