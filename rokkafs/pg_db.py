@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
@@ -48,16 +49,32 @@ class _Row(tuple[Any, ...]):
         return tuple.__getitem__(self, key)
 
 
-def _row_factory(cursor: Any) -> Callable[[Sequence[Any]], _Row]:
+@functools.lru_cache(maxsize=512)  # (a statement's columns repeat: one row type each)
+def _row_type(columns: tuple[str, ...]) -> type[_Row]:
     names: dict[str, int] = {}
-    for position, column in enumerate(cursor.description or []):
-        names.setdefault(column.name, position)
-    row_type: type[_Row] = type("Row", (_Row,), {"_names": names})
+    for position, name in enumerate(columns):
+        names.setdefault(name, position)
+    return type("Row", (_Row,), {"_names": names})
 
-    def make(values: Sequence[Any]) -> _Row:
-        return row_type(values)
 
-    return make
+def _row_factory(cursor: Any) -> Callable[[Sequence[Any]], _Row]:
+    description = cursor.description
+    if not description:
+        return _Row
+    return _row_type(tuple(column.name for column in description))
+
+
+_IDLE_CHECK_SECONDS = 2.0
+_last_used: dict[int, float] = {}  # id(connection) -> when it last worked
+
+
+def _check_if_idle(connection: Any) -> None:
+    """The pool's check before lending a connection: one that worked in the last two
+    seconds is lent at once; an older one must answer first (after a database restart the
+    pool then replaces it instead of failing a request)."""
+    if time.monotonic() - _last_used.get(id(connection), 0.0) > _IDLE_CHECK_SECONDS:
+        connection.execute("")
+        _last_used[id(connection)] = time.monotonic()
 
 
 class PgConnection:
@@ -102,6 +119,7 @@ class PgDatabase:
         from psycopg_pool import ConnectionPool
 
         self._errors: tuple[type[BaseException], ...] = (psycopg.OperationalError,)
+        self._snapshot = psycopg.IsolationLevel.REPEATABLE_READ
         self._bad_values: tuple[type[BaseException], ...] = (psycopg.DataError,)
         self._write_lock = write_lock
         self._url = safe_url(url)
@@ -111,7 +129,7 @@ class PgDatabase:
             max_size=max_connections,
             kwargs={"row_factory": _row_factory, "autocommit": True},
             timeout=_POOL_WAIT_SECONDS,
-            check=ConnectionPool.check_connection,  # (after a restart: no dead connection)
+            check=_check_if_idle,  # (after a restart: no dead connection)
             open=False,
             name=f"rokkafs-{component}",
         )
@@ -146,15 +164,17 @@ class PgDatabase:
     def _connection(self, *, transaction: bool, read_only: bool = False) -> Iterator[PgConnection]:
         try:
             with self._pool.connection() as connection:
-                if not transaction:
-                    yield PgConnection(connection)
-                    return
-                with connection.transaction():
-                    if read_only:
-                        connection.execute(
-                            "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
-                        )
-                    yield PgConnection(connection)
+                try:
+                    if not transaction:
+                        yield PgConnection(connection)
+                        return
+                    # (sent with BEGIN, not as statements of their own)
+                    connection.isolation_level = self._snapshot if read_only else None
+                    connection.read_only = read_only
+                    with connection.transaction():
+                        yield PgConnection(connection)
+                finally:
+                    _last_used[id(connection)] = time.monotonic()
         except self._bad_values as exc:  # (a value the column's type refuses: a forged cursor)
             raise InvalidInput(f"a value does not fit: {str(exc).splitlines()[0]}") from exc
         except self._errors as exc:

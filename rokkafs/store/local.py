@@ -53,7 +53,7 @@ from rokkafs.store.blobs import BlobStorage, FileBlobStorage
 from rokkafs.store.config import OptimizeSource, StoreConfig
 from rokkafs.store.copying import copy_all, copy_batch, copy_one
 from rokkafs.store.fetch import fetch_url
-from rokkafs.store.index import MetadataIndex
+from rokkafs.store.index import IndexTransaction, MetadataIndex
 from rokkafs.store.local_changes import LocalChanges
 from rokkafs.store.local_upload import (
     PathWrite,
@@ -93,6 +93,7 @@ class LocalStore(LocalChanges, Store):
         self._clock = clock
         self._blobs = blobs or FileBlobStorage(self.data_dir)
         self._index = index or SqliteIndex(self.data_dir / "index.sqlite3")
+        self._known_orgs: set[str] = set()  # (never deleted: once seen, an organization exists)
 
     # ----------------------------------------------------------------- organizations
 
@@ -238,7 +239,7 @@ class LocalStore(LocalChanges, Store):
                 require_org(tx, org)  # an unknown organization is the first thing to say
                 raise
             if not page.items:  # (images found prove their organization exists)
-                require_org(tx, org)
+                self._require_known_org(tx, org)
         cursor: str | None = None
         if query.offset is None:
             cursor = encode_cursor(page.last_key) if page.last_key else query.cursor
@@ -249,8 +250,15 @@ class LocalStore(LocalChanges, Store):
         with self._index.lookup() as tx:
             found = tx.image_named(org, name, deleted=deleted, trash_cutoff=cutoff)
             if found is None:
-                require_org(tx, org)
+                self._require_known_org(tx, org)
         return None if found is None else found.image
+
+    def _require_known_org(self, tx: IndexTransaction, org: str) -> None:
+        """That the organization exists, asked of the index once per process (organizations
+        are never deleted)."""
+        if org not in self._known_orgs:
+            require_org(tx, org)
+            self._known_orgs.add(org)
 
     def open_source_image(self, org: str, ref: str) -> BinaryIO:
         with self._index.lookup() as tx:

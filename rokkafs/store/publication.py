@@ -56,10 +56,12 @@ class Publication:
         if new and not self.published:
             raise _Unpublished(self.staged.blob_id)
 
-    def publish(self, index: MetadataIndex) -> None:
-        """Read the epoch, then publish the bytes (a no-op if they are there)."""
-        with index.lookup() as tx:
-            _, self.epoch = tx.blob_status(self.staged.blob_id)
+    def publish(self, index: MetadataIndex | None) -> None:
+        """Read the epoch (None: the one read just now is fresh), then publish the bytes (a
+        no-op if they are there)."""
+        if index is not None:
+            with index.lookup() as tx:
+                _, self.epoch = tx.blob_status(self.staged.blob_id)
         self.blobs.publish(self.staged.path, self.staged.blob_id)
         self.published = True
 
@@ -82,7 +84,7 @@ def commit_with_blob(
     with index.lookup() as tx:
         recorded, publication.epoch = tx.blob_status(staged.blob_id)
     if not recorded:
-        publication.publish(index)
+        publication.publish(None)
     deadline = time.monotonic() + DELETION_WAIT_SECONDS
     pause = 0.02
     while True:
