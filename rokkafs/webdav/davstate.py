@@ -199,6 +199,7 @@ class DavState:
             )
             version = _PgVersion(self._database)
         else:
+            data_dir.mkdir(parents=True, exist_ok=True)
             path = data_dir / "dav.sqlite3"
             self._database = Database(path, _SCHEMA)
             with self._database.transaction():  # (the tables exist before anything watches)
