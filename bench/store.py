@@ -26,7 +26,7 @@ from pathlib import Path
 from common import fill_rows, tiny_png
 from PIL import Image
 
-from rokkafs.search import SearchQuery
+from rokkafs.rokka.search import SearchQuery
 from rokkafs.store.local import LocalStore
 
 MIB = 1 << 20

@@ -1,6 +1,6 @@
 """Records of the rokka domain, as frozen dataclasses, and the name rules.
 
-Nothing here does I/O. The JSON shapes rokka sends over the wire live in :mod:`rokkafs.wire`.
+Nothing here does I/O. The JSON shapes rokka sends over the wire live in :mod:`rokkafs.rokka.wire`.
 """
 
 from __future__ import annotations

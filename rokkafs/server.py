@@ -48,8 +48,8 @@ def make_server(
     if data_dir is not None:
         from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-        from rokkafs.facestate import FaceState
         from rokkafs.provider import Provider
+        from rokkafs.provider.facestate import FaceState
         from rokkafs.webdav.app import DAV_PATH, make_dav_app
         from rokkafs.webdav.root import DavRoot
 

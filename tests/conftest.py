@@ -15,13 +15,13 @@ from postgres import PostgresCluster, postgres_cluster
 from s3server import S3Server, s3_server
 from support import Clock, StoreFactory
 
-from rokkafs.facestate import FaceState
+from rokkafs.provider.facestate import FaceState
 from rokkafs.server import make_server, running_server
 from rokkafs.store.base import Store
 from rokkafs.store.config import StoreConfig
+from rokkafs.store.index.postgres import PostgresIndex
 from rokkafs.store.local import LocalStore
 from rokkafs.store.opening import open_blobs
-from rokkafs.store.postgres_index import PostgresIndex
 from rokkafs.store.remote import RemoteStore
 
 

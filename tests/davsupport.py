@@ -18,9 +18,9 @@ from postgres import PostgresCluster
 
 from rokkafs.server import make_server, running_server
 from rokkafs.store.config import StoreConfig
+from rokkafs.store.index.postgres import PostgresIndex
 from rokkafs.store.local import LocalStore
 from rokkafs.store.opening import open_blobs
-from rokkafs.store.postgres_index import PostgresIndex
 
 KEY = "d" * 64
 

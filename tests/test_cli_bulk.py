@@ -12,7 +12,7 @@ from pathlib import Path
 
 import images
 
-from rokkafs.search import SearchQuery
+from rokkafs.rokka.search import SearchQuery
 from rokkafs.store.local import LocalStore
 
 

@@ -12,9 +12,9 @@ import pytest
 from support import upload
 
 from rokkafs.errors import InvalidImage, TooManyPixels
-from rokkafs.formats import detect
-from rokkafs.metadata import compute_hash, php_serialize
+from rokkafs.rokka.metadata import compute_hash, php_serialize
 from rokkafs.store.base import Store
+from rokkafs.store.formats import detect
 
 # (binary_hash, hash) pairs recorded from api.rokka.io (see rokka-api.md §3.2)
 ROKKA_VECTORS = [
@@ -133,7 +133,7 @@ def test_huge_png_refused_without_memory(tmp_path: Path) -> None:
         import resource
         from pathlib import Path
         from rokkafs.errors import TooManyPixels
-        from rokkafs.formats import detect
+        from rokkafs.store.formats import detect
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         try:
             detect(Path({str(path)!r}), max_pixels=225_000_000)

@@ -17,8 +17,8 @@ import images
 import pytest
 
 from rokkafs.errors import AlreadyExists
-from rokkafs.search import SearchQuery
-from rokkafs.store.blob_cleanup import BLOB_GRACE_SECONDS
+from rokkafs.rokka.search import SearchQuery
+from rokkafs.store.blobs.cleanup import BLOB_GRACE_SECONDS
 from rokkafs.store.local import LocalStore
 
 WORKERS = Path(__file__).parent / "workers"

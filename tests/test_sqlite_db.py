@@ -6,7 +6,7 @@ import os
 import threading
 from pathlib import Path
 
-from rokkafs.sqlite_db import IDLE_CONNECTIONS, Database
+from rokkafs.db.sqlite import IDLE_CONNECTIONS, Database
 
 
 def open_descriptors() -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import BinaryIO
 
-from rokkafs.facestate import FaceState, SideFile
+from rokkafs.provider.facestate import FaceState, SideFile
 from rokkafs.staging import Staged
 
 __all__ = ["AuthorizedFaces"]

@@ -25,7 +25,7 @@ from rokkafs.model import (
     SourceImage,
     SourceImageList,
 )
-from rokkafs.search import SearchQuery
+from rokkafs.rokka.search import SearchQuery
 from rokkafs.store.base import Store
 from rokkafs.store.config import OptimizeSource
 

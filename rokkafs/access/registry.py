@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from rokkafs.access.roles import permissions_for, validate_roles
+from rokkafs.db.sqlite import Database
 from rokkafs.errors import AlreadyExists, InvalidInput, NotFound
-from rokkafs.sqlite_db import Database
 
 __all__ = [
     "AccessRegistry",
@@ -127,7 +127,7 @@ def _digest(salt: str, key: str) -> str:
     return hashlib.sha256(f"{salt}:{key}".encode()).hexdigest()
 
 
-# the same tables in PostgreSQL, for nodes sharing one database (rokkafs.pg_db)
+# the same tables in PostgreSQL, for nodes sharing one database (rokkafs.db.postgres)
 PG_MIGRATIONS = {
     1: [
         "CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT NOT NULL, "
@@ -150,7 +150,7 @@ class AccessRegistry:
     def __init__(self, data_dir: Path, *, database_url: str | None = None) -> None:
         self._db: Any
         if database_url is not None:
-            from rokkafs.pg_db import PgDatabase
+            from rokkafs.db.postgres import PgDatabase
 
             self._db = PgDatabase(
                 database_url, "registry", PG_MIGRATIONS, write_lock=PG_WRITE_LOCK, max_connections=8

@@ -12,9 +12,9 @@ from werkzeug.wrappers import Request, Response
 from rokkafs.api.forms import json_body
 from rokkafs.api.responses import image_response, json_response
 from rokkafs.errors import InvalidInput
-from rokkafs.search import parse_search
+from rokkafs.rokka.search import parse_search
+from rokkafs.rokka.wire import organization_to_rokka
 from rokkafs.store.base import Store
-from rokkafs.wire import organization_to_rokka
 
 
 def list_organizations(store: Store, request: Request) -> Response:

@@ -8,7 +8,7 @@ from contextvars import ContextVar
 from werkzeug.wrappers import Response
 
 from rokkafs.model import SourceImage
-from rokkafs.wire import source_image_to_rokka
+from rokkafs.rokka.wire import source_image_to_rokka
 
 __all__ = ["EXTENSIONS", "empty", "image_response", "json_response"]
 

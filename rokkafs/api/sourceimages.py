@@ -18,9 +18,9 @@ from rokkafs.errors import (
     OrganizationNotFound,
 )
 from rokkafs.model import SourceImage, SourceImageList
-from rokkafs.search import Filter, SearchQuery, parse_search
+from rokkafs.rokka.search import Filter, SearchQuery, parse_search
+from rokkafs.rokka.wire import organization_to_rokka, source_image_to_rokka
 from rokkafs.store.base import Store
-from rokkafs.wire import organization_to_rokka, source_image_to_rokka
 
 FORM_OVERHEAD = 1 << 20
 

@@ -13,8 +13,8 @@ from rokkafs.access.registry import AccessRegistry, ApiKeyInfo, Membership
 from rokkafs.api.forms import json_body
 from rokkafs.api.responses import empty, json_response
 from rokkafs.errors import Forbidden, InvalidInput, NotFound, Unsupported
+from rokkafs.rokka.wire import format_date
 from rokkafs.store.base import Store
-from rokkafs.wire import format_date
 
 
 def _registry(request: Request) -> AccessRegistry:

@@ -17,7 +17,7 @@ from tqdm import tqdm
 from rokkafs.cli.base import Context, cli
 from rokkafs.errors import RokkaFSError
 from rokkafs.model import SourceImage
-from rokkafs.search import Filter, SearchQuery
+from rokkafs.rokka.search import Filter, SearchQuery
 from rokkafs.staging import sha1_file
 from rokkafs.store.base import MAX_BATCH_COPY, Store
 

@@ -49,7 +49,7 @@ def serve(
       rokkafs --data ./rokkafs-data serve --port 8080
       rokkafs --data ./proxy serve --remote https://api.rokka.io --api-key "$KEY"
     """
-    from rokkafs.adminkey import ADMIN_KEY_FILE, ensure_admin_key
+    from rokkafs.access.adminkey import ADMIN_KEY_FILE, ensure_admin_key
     from rokkafs.server import make_server
 
     store = obj.store(create=True) if remote is None else remote_store(obj, remote, api_key)
@@ -120,9 +120,9 @@ def mount_command(
       rokkafs --data ./rokkafs-data mount /mnt/images
       rsync -a ~/Pictures/ /mnt/images/demo/pictures/
     """
-    from rokkafs.facestate import FaceState
     from rokkafs.fusefs.mount import mount
     from rokkafs.provider import Provider
+    from rokkafs.provider.facestate import FaceState
 
     if os.path.ismount(mountpoint):
         raise click.ClickException(f"{mountpoint} is mounted already (rokkafs umount it first)")

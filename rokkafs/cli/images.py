@@ -12,10 +12,10 @@ import click
 
 from rokkafs.cli.base import EXIT_CHECK_FAILED, EXIT_ERROR, Context, cli
 from rokkafs.errors import RokkaFSError
-from rokkafs.metadata import compute_hash
-from rokkafs.search import SearchQuery, parse_search
+from rokkafs.rokka.metadata import compute_hash
+from rokkafs.rokka.search import SearchQuery, parse_search
+from rokkafs.rokka.wire import source_image_to_rokka
 from rokkafs.staging import sha1_file
-from rokkafs.wire import source_image_to_rokka
 
 
 @cli.command()

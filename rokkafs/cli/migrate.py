@@ -9,7 +9,7 @@ import click
 
 from rokkafs.cli.base import EXIT_CHECK_FAILED, Context, cli
 from rokkafs.cli.bulk import progress_bar
-from rokkafs.search import SearchQuery
+from rokkafs.rokka.search import SearchQuery
 
 
 @cli.command("migrate-index")
@@ -24,8 +24,8 @@ def migrate_index(obj: Context, url: str) -> None:
     --blobs file:///DATA (the nodes must reach this folder). Stop every server and mount of
     the data directory first.
     """
-    from rokkafs.moving_state import move_state
-    from rokkafs.store.moving import move_index
+    from rokkafs.db.moving import move_state
+    from rokkafs.store.index.moving import move_index
     from rokkafs.store.opening import open_index
 
     obj.require_store()
@@ -64,7 +64,7 @@ def migrate_blobs(obj: Context, url: str, verify: bool) -> None:
     Resumable: start it again after a stop; blobs the target has are not sent again. The
     metadata stays where it is; afterwards run every command with --blobs URL.
     """
-    from rokkafs.store.blob_moving import compare_blobs, move_blobs
+    from rokkafs.store.blobs.moving import compare_blobs, move_blobs
     from rokkafs.store.opening import open_blobs
 
     obj.require_store()

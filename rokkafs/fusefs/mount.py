@@ -9,9 +9,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from rokkafs.db.changes import ChangeFeed
 from rokkafs.fusefs.binding import fuse_major, load
 from rokkafs.fusefs.operations import build_operations
-from rokkafs.pg_changes import ChangeFeed
 from rokkafs.provider import Provider
 
 __all__ = ["mount", "unmount"]
@@ -60,7 +60,7 @@ def mount(
     """Mount and serve until unmounted (SIGINT/SIGTERM unmount cleanly). ``list_on_miss``
     (for a remote store): a lookup in a folder not listed yet lists the folder instead.
     ``changes_url`` (a PostgreSQL index shared with other nodes): their changes are pushed
-    to the mount's caches (:class:`~rokkafs.pg_changes.ChangeFeed`), and the kernel keeps
+    to the mount's caches (:class:`~rokkafs.db.changes.ChangeFeed`), and the kernel keeps
     attributes and names for 1 s instead of 5, so they show within about a second.
 
     Raises:

@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from rokkafs.errors import InvalidInput
-from rokkafs.metadata import parse_user_metadata_text
 from rokkafs.model import SourceImage
+from rokkafs.rokka.metadata import parse_user_metadata_text
 
 if TYPE_CHECKING:
     from rokkafs.store.base import Store

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from rokkafs.errors import NotFound
-from rokkafs.facestate import FaceState, SideFile
 from rokkafs.model import Organization, SourceImage
+from rokkafs.provider.facestate import FaceState, SideFile
 from rokkafs.provider.nodes import Node, NodeKind
 from rokkafs.provider.paths import (
     TRASH,
@@ -20,7 +20,7 @@ from rokkafs.provider.paths import (
     split_spelling,
     visible_basename,
 )
-from rokkafs.search import Filter, SearchQuery, SortKey
+from rokkafs.rokka.search import Filter, SearchQuery, SortKey
 from rokkafs.store.base import Store
 
 __all__ = ["Reader"]

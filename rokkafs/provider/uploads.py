@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO
 
 from rokkafs.errors import PayloadTooLarge
-from rokkafs.facestate import FaceState
+from rokkafs.provider.facestate import FaceState
 from rokkafs.staging import CHUNK, Digests, Staged, file_digests, fsync_soon
 
 __all__ = ["Upload"]

@@ -9,8 +9,8 @@ from dataclasses import replace
 from typing import BinaryIO
 
 from rokkafs.errors import AlreadyExists, InvalidInput, Locked, NotFound, NotPermitted
-from rokkafs.facestate import FaceState
 from rokkafs.model import SourceImage
+from rokkafs.provider.facestate import FaceState
 from rokkafs.provider.nodes import Node
 from rokkafs.provider.paths import Location, check_name, is_side_name, parse_path
 from rokkafs.provider.reading import Reader

@@ -30,7 +30,7 @@ from rokkafs.model import (
     SourceImage,
     SourceImageList,
 )
-from rokkafs.search import Filter, SearchQuery, SortKey
+from rokkafs.rokka.search import Filter, SearchQuery, SortKey
 from rokkafs.store.changes import SourceImageChanges
 from rokkafs.store.config import OptimizeSource, StoreConfig
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
 
-from rokkafs.formats import DEFAULT_NON_IMAGE_TYPES
+from rokkafs.store.formats import DEFAULT_NON_IMAGE_TYPES
 
 __all__ = ["OptimizeSource", "StoreConfig"]
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from rokkafs.errors import NotFound
-from rokkafs.metadata import compute_hash, validate_dynamic_metadata_entry
 from rokkafs.model import SourceImage
+from rokkafs.rokka.metadata import compute_hash, validate_dynamic_metadata_entry
 from rokkafs.store.index import IndexTransaction, StoredImage
 from rokkafs.store.records import deleted, require_unlocked
 
@@ -16,7 +16,7 @@ __all__ = ["VariantContext", "apply_variant", "validated_entry", "without"]
 
 
 def validated_entry(name: str, value: Mapping[str, object]) -> dict[str, object]:
-    """Validate one entry (see :func:`rokkafs.metadata.validate_dynamic_metadata_entry`)."""
+    """Validate one entry (see :func:`rokkafs.rokka.metadata.validate_dynamic_metadata_entry`)."""
     return validate_dynamic_metadata_entry(name, value)
 
 

@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 from PIL import Image
 
 from rokkafs.errors import InvalidImage
-from rokkafs.formats import detect
 from rokkafs.model import SourceImage
 from rokkafs.staging import Staged, file_digests
 from rokkafs.store.blobs import BlobStorage
+from rokkafs.store.formats import detect
 
 __all__ = ["detect_staged", "discard", "new_source_image", "optimize_staged"]
 

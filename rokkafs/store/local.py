@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import IO, BinaryIO
 
 from rokkafs.errors import AlreadyExists, ImageExists, ImageNotFound, InvalidInput
-from rokkafs.metadata import validate_dynamic_metadata, validate_user_metadata
 from rokkafs.model import (
     CheckReport,
     CopyAllResult,
@@ -45,15 +44,18 @@ from rokkafs.model import (
     validate_organization_name,
     validate_organization_options,
 )
-from rokkafs.search import Filter, SearchQuery, encode_cursor
+from rokkafs.rokka.metadata import validate_dynamic_metadata, validate_user_metadata
+from rokkafs.rokka.search import Filter, SearchQuery, encode_cursor
 from rokkafs.staging import HandedOver, Staged, read_chunks, stage_chunks
 from rokkafs.store import maintenance
 from rokkafs.store.base import MAX_BATCH_COPY, Store
-from rokkafs.store.blobs import BlobStorage, FileBlobStorage
+from rokkafs.store.blobs import BlobStorage
+from rokkafs.store.blobs.files import FileBlobStorage
 from rokkafs.store.config import OptimizeSource, StoreConfig
 from rokkafs.store.copying import copy_all, copy_batch, copy_one
 from rokkafs.store.fetch import fetch_url
 from rokkafs.store.index import IndexTransaction, MetadataIndex
+from rokkafs.store.index.sqlite import SqliteIndex
 from rokkafs.store.local_changes import LocalChanges
 from rokkafs.store.local_upload import (
     PathWrite,
@@ -70,7 +72,6 @@ from rokkafs.store.records import (
     require_unlocked,
     undeleted,
 )
-from rokkafs.store.sqlite_index import SqliteIndex
 
 __all__ = ["LocalStore"]
 

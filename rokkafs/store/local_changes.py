@@ -9,8 +9,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from rokkafs.errors import InvalidInput
-from rokkafs.metadata import validate_user_metadata
 from rokkafs.model import SourceImage, validate_image_name
+from rokkafs.rokka.metadata import validate_user_metadata
 from rokkafs.store import dynamic
 from rokkafs.store.changes import SourceImageChanges
 from rokkafs.store.config import StoreConfig

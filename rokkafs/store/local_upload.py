@@ -7,16 +7,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from rokkafs.errors import PayloadTooLarge
-from rokkafs.metadata import compute_hash
 from rokkafs.model import SourceImage
+from rokkafs.rokka.metadata import compute_hash
 from rokkafs.staging import Staged, fsync_soon
 from rokkafs.store.blobs import BlobStorage
+from rokkafs.store.blobs.publication import Publication, commit_with_blob
 from rokkafs.store.config import OptimizeSource, StoreConfig
 from rokkafs.store.index import IndexTransaction, MetadataIndex, StoredImage
 from rokkafs.store.ingest import detect_staged, discard, new_source_image, optimize_staged
 from rokkafs.store.lookups import existing_row, require_file_name, require_org, short_hash_for
 from rokkafs.store.path_write import write_in_index
-from rokkafs.store.publication import Publication, commit_with_blob
 from rokkafs.store.records import reuploaded
 
 __all__ = ["PathWrite", "UploadRequest", "adopt_file", "commit_path_write", "commit_upload"]

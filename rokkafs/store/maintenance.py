@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rokkafs.model import CheckReport, PurgeResult
-from rokkafs.store.blob_cleanup import remove_unrecorded_blobs
 from rokkafs.store.blobs import BlobInfo, BlobStorage
+from rokkafs.store.blobs.cleanup import remove_unrecorded_blobs
 from rokkafs.store.index import MetadataIndex
 
 __all__ = ["STALE_STAGING_SECONDS", "check", "purge", "remove_leftovers"]
@@ -20,7 +20,7 @@ def purge(index: MetadataIndex, blobs: BlobStorage, *, deleted_before: float) ->
 
     The records go in one exclusive transaction (expired images, and the blob records no
     image refers to any more); the bytes of unrecorded blobs then go in the clean-up of
-    :mod:`rokkafs.store.blob_cleanup`, outside that transaction. A crash in between leaves
+    :mod:`rokkafs.store.blobs.cleanup`, outside that transaction. A crash in between leaves
     unrecorded blobs, which the next purge removes.
     """
     with index.write() as tx:

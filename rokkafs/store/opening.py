@@ -22,7 +22,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from rokkafs.errors import InvalidInput
-from rokkafs.store.blobs import BlobStorage, FileBlobStorage
+from rokkafs.store.blobs import BlobStorage
+from rokkafs.store.blobs.files import FileBlobStorage
 from rokkafs.store.config import StoreConfig
 from rokkafs.store.index import MetadataIndex
 from rokkafs.store.local import LocalStore
@@ -38,12 +39,12 @@ def open_index(url: str | None, data_dir: Path) -> MetadataIndex:
         BackendUnavailable: the database cannot be reached.
     """
     if url is None or url == "sqlite":
-        from rokkafs.store.sqlite_index import SqliteIndex
+        from rokkafs.store.index.sqlite import SqliteIndex
 
         return SqliteIndex(data_dir / "index.sqlite3")
     scheme = urlsplit(url).scheme
     if scheme in ("postgresql", "postgres"):
-        from rokkafs.store.postgres_index import PostgresIndex
+        from rokkafs.store.index.postgres import PostgresIndex
 
         return PostgresIndex(url)
     raise InvalidInput(f"--index takes a postgresql:// URL, not {scheme or url!r}")
@@ -69,7 +70,7 @@ def open_blobs(
         root = data_dir if url is None else Path(unquote(parts.path))
         return FileBlobStorage(root / "side" if side else root)
     if parts.scheme == "s3":
-        from rokkafs.store.s3_blobs import S3BlobStorage
+        from rokkafs.store.blobs.s3 import S3BlobStorage
 
         key_id, secret = credentials or (None, None)
         return S3BlobStorage(

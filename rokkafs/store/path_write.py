@@ -21,9 +21,9 @@ from dataclasses import replace
 from typing import IO, TYPE_CHECKING
 
 from rokkafs.errors import NotFound
-from rokkafs.metadata import compute_hash, validate_dynamic_metadata
 from rokkafs.model import SourceImage
-from rokkafs.search import Filter, SearchQuery
+from rokkafs.rokka.metadata import compute_hash, validate_dynamic_metadata
+from rokkafs.rokka.search import Filter, SearchQuery
 from rokkafs.staging import HandedOver
 from rokkafs.store.index import IndexTransaction, StoredImage
 from rokkafs.store.ingest import new_source_image
@@ -37,7 +37,7 @@ from rokkafs.store.records import (
 
 if TYPE_CHECKING:
     from rokkafs.store.base import Store
-    from rokkafs.store.publication import Publication
+    from rokkafs.store.blobs.publication import Publication
 
 __all__ = ["move_in_index", "move_through_store", "write_in_index", "write_through_store"]
 

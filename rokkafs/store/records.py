@@ -9,8 +9,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from rokkafs.errors import InvalidInput, Locked, NotFound
-from rokkafs.metadata import validate_user_metadata_key, validate_user_metadata_value
 from rokkafs.model import SourceImage
+from rokkafs.rokka.metadata import validate_user_metadata_key, validate_user_metadata_value
 
 __all__ = [
     "deleted",

@@ -28,8 +28,8 @@ from wsgidav.lock_man.lock_manager import LockManager
 from wsgidav.lock_man.lock_storage import LockStorageDict
 from wsgidav.prop_man.property_manager import PropertyManager
 
+from rokkafs.db.sqlite import Database
 from rokkafs.errors import BackendUnavailable
-from rokkafs.sqlite_db import Database
 
 __all__ = ["DEFAULT_LOCK_SECONDS", "MAX_LOCK_SECONDS", "DavState"]
 
@@ -43,7 +43,7 @@ _SCHEMA = "".join(
     f"CREATE TABLE IF NOT EXISTS dav_{kind} (key TEXT PRIMARY KEY, value BLOB NOT NULL);"
     for kind in _KINDS
 )
-# the same in PostgreSQL (rokkafs.pg_db), with a sequence that every change advances after it
+# the same in PostgreSQL (rokkafs.db.postgres), with a sequence that every change advances after it
 # committed: other nodes compare its value as SQLite's readers compare data_version
 PG_MIGRATIONS = {
     1: [
@@ -192,7 +192,7 @@ class DavState:
     def __init__(self, data_dir: Path, *, database_url: str | None = None) -> None:
         version: _SqliteVersion | _PgVersion
         if database_url is not None:
-            from rokkafs.pg_db import PgDatabase
+            from rokkafs.db.postgres import PgDatabase
 
             self._database: Any = PgDatabase(
                 database_url, "dav", PG_MIGRATIONS, write_lock=PG_WRITE_LOCK, max_connections=8

@@ -21,9 +21,9 @@ from typing import Any
 from wsgidav.xml_tools import etree
 
 from rokkafs.errors import InvalidInput, NotPermitted
-from rokkafs.metadata import USER_METADATA_TYPES, parse_user_metadata_text
 from rokkafs.model import SourceImage
 from rokkafs.provider import Node, Provider
+from rokkafs.rokka.metadata import USER_METADATA_TYPES, parse_user_metadata_text
 
 __all__ = ["NS", "live_property_names", "live_property_value", "set_live_property"]
 
@@ -123,7 +123,7 @@ def set_live_property(
 def _set_user_metadata(
     provider: Provider, image: SourceImage, key: str, text: str | None, *, dry_run: bool
 ) -> None:
-    from rokkafs.metadata import validate_user_metadata_key, validate_user_metadata_value
+    from rokkafs.rokka.metadata import validate_user_metadata_key, validate_user_metadata_value
 
     key = validate_user_metadata_key(key)
     value = (
@@ -140,7 +140,7 @@ def _set_user_metadata(
 def _set_dynamic(
     provider: Provider, image: SourceImage, name: str, text: str | None, *, dry_run: bool
 ) -> None:
-    from rokkafs.metadata import validate_dynamic_metadata_entry
+    from rokkafs.rokka.metadata import validate_dynamic_metadata_entry
 
     entry = None
     if text is not None:

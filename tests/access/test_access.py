@@ -17,7 +17,7 @@ from rokkafs.access.registry import AccessRegistry
 from rokkafs.access.roles import permissions_for
 from rokkafs.errors import AlreadyExists, NotFound
 from rokkafs.model import SourceImage
-from rokkafs.search import SearchQuery
+from rokkafs.rokka.search import SearchQuery
 from rokkafs.server import make_server, running_server
 from rokkafs.store.local import LocalStore
 

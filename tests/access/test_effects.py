@@ -15,7 +15,7 @@ import pytest
 
 from rokkafs.access.registry import AccessRegistry
 from rokkafs.model import SourceImage
-from rokkafs.search import SearchQuery
+from rokkafs.rokka.search import SearchQuery
 from rokkafs.server import make_server, running_server
 from rokkafs.store.local import LocalStore
 
@@ -240,7 +240,7 @@ def test_every_face_state_method_checks_before_it_acts(tmp_path: Path) -> None:
     and permission, and a refusal leaves the state as it was."""
     from rokkafs.access.faces import AuthorizedFaces
     from rokkafs.errors import Forbidden
-    from rokkafs.facestate import FaceState
+    from rokkafs.provider.facestate import FaceState
 
     faces = FaceState(tmp_path)
     side = faces.put_file("a", "f/.DS_Store", None, 1.0)

@@ -7,7 +7,7 @@ import pytest
 from support import upload
 
 from rokkafs.errors import ImageNotFound, InvalidInput, Locked, NotFound, NotPermitted
-from rokkafs.metadata import compute_hash
+from rokkafs.rokka.metadata import compute_hash
 from rokkafs.store.base import Store
 
 

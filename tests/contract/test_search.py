@@ -7,7 +7,7 @@ import pytest
 from support import Clock, upload
 
 from rokkafs.errors import InvalidInput, OrganizationNotFound
-from rokkafs.search import SearchQuery, encode_cursor, parse_search
+from rokkafs.rokka.search import SearchQuery, encode_cursor, parse_search
 from rokkafs.store.base import Store
 
 

@@ -99,7 +99,7 @@ def test_purge_everything_now(store: Store) -> None:
 
 
 def _deleted():  # type: ignore[no-untyped-def]
-    from rokkafs.search import SearchQuery
+    from rokkafs.rokka.search import SearchQuery
 
     return SearchQuery(deleted=True)
 

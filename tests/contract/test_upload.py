@@ -20,7 +20,7 @@ from rokkafs.errors import (
     TooManyPixels,
     UnsupportedMediaType,
 )
-from rokkafs.metadata import compute_hash
+from rokkafs.rokka.metadata import compute_hash
 from rokkafs.store.base import Store
 from rokkafs.store.config import StoreConfig
 from rokkafs.store.local import LocalStore

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from rokkafs.store.index.postgres import PostgresIndex
 from rokkafs.store.local import LocalStore
 from rokkafs.store.opening import open_blobs
-from rokkafs.store.postgres_index import PostgresIndex
 
 
 @dataclass

@@ -13,11 +13,11 @@ from typing import Any
 import images
 import pytest
 
-from rokkafs.facestate import FaceState
 from rokkafs.fusefs.binding import load
 from rokkafs.fusefs.operations import build_operations
 from rokkafs.fusefs.pending import is_temporary_name
 from rokkafs.provider import Provider
+from rokkafs.provider.facestate import FaceState
 from rokkafs.store.local import LocalStore
 
 fuse = load()

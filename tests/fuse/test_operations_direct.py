@@ -13,10 +13,10 @@ import images
 import pytest
 
 from rokkafs.errors import RokkaFSError, all_error_classes
-from rokkafs.facestate import FaceState
 from rokkafs.fusefs.binding import load
 from rokkafs.fusefs.operations import UTIME_NOW, UTIME_OMIT, build_operations
 from rokkafs.provider import Provider
+from rokkafs.provider.facestate import FaceState
 from rokkafs.store.local import LocalStore
 
 fuse = load()

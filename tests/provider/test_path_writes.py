@@ -13,11 +13,11 @@ import pytest
 from support import StoreFactory, upload
 from test_provider import live, names, read, trash, write
 
-from rokkafs.facestate import FaceState
 from rokkafs.provider import Provider
-from rokkafs.search import SearchQuery
+from rokkafs.provider.facestate import FaceState
+from rokkafs.rokka.search import SearchQuery
+from rokkafs.store.index.postgres import PostgresIndex
 from rokkafs.store.local import LocalStore
-from rokkafs.store.postgres_index import PostgresIndex
 
 
 @pytest.fixture

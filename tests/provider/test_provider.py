@@ -12,9 +12,9 @@ import pytest
 from support import StoreFactory
 
 from rokkafs.errors import AlreadyExists, InvalidInput, Locked, NotFound, NotPermitted
-from rokkafs.facestate import FaceState
 from rokkafs.provider import Provider
-from rokkafs.search import SearchQuery
+from rokkafs.provider.facestate import FaceState
+from rokkafs.rokka.search import SearchQuery
 from rokkafs.store.base import Store
 
 

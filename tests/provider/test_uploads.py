@@ -8,7 +8,7 @@ import os
 import threading
 from pathlib import Path
 
-from rokkafs.facestate import FaceState
+from rokkafs.provider.facestate import FaceState
 from rokkafs.provider.uploads import INLINE_BYTES, Upload
 
 PIECE = 256 << 10

@@ -22,12 +22,12 @@ from postgres import PostgresCluster
 from support import free_port
 
 from rokkafs.access.registry import AccessRegistry
-from rokkafs.facestate import FaceState
 from rokkafs.model import SourceImage
-from rokkafs.search import Filter, SearchQuery
+from rokkafs.provider.facestate import FaceState
+from rokkafs.rokka.search import Filter, SearchQuery
 from rokkafs.store.base import Store
-from rokkafs.store.blobs import FileBlobStorage
-from rokkafs.store.postgres_index import PostgresIndex
+from rokkafs.store.blobs.files import FileBlobStorage
+from rokkafs.store.index.postgres import PostgresIndex
 from rokkafs.webdav.davstate import DavState
 
 COLOUR = (

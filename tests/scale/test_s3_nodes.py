@@ -130,9 +130,9 @@ def test_an_embedded_store_moves_into_postgresql_and_a_bucket(
 
     import obstore
 
-    from rokkafs.facestate import FaceState
+    from rokkafs.provider.facestate import FaceState
+    from rokkafs.store.index.postgres import PostgresIndex
     from rokkafs.store.local import LocalStore
-    from rokkafs.store.postgres_index import PostgresIndex
 
     data = tmp_path / "data"
     store = LocalStore(data)

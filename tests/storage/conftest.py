@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 from blobsupport import IndexFactory
 
-from rokkafs.store.blobs import BlobStorage, FileBlobStorage
+from rokkafs.store.blobs import BlobStorage
+from rokkafs.store.blobs.files import FileBlobStorage
+from rokkafs.store.blobs.s3 import S3BlobStorage
 from rokkafs.store.index import MetadataIndex
-from rokkafs.store.postgres_index import PostgresIndex
-from rokkafs.store.s3_blobs import S3BlobStorage
-from rokkafs.store.sqlite_index import SqliteIndex
+from rokkafs.store.index.postgres import PostgresIndex
+from rokkafs.store.index.sqlite import SqliteIndex
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -1,5 +1,5 @@
 """Blobs are published before the transaction that records them and removed outside any
-write transaction (rokkafs.store.publication, rokkafs.store.blob_cleanup): whatever the
+write transaction (rokkafs.store.blobs.publication, rokkafs.store.blobs.cleanup): whatever the
 interleaving, a recorded blob keeps its bytes. Run on every index engine."""
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ import pytest
 from blobsupport import IndexFactory, staged_blob
 
 from rokkafs.errors import BackendUnavailable
-from rokkafs.store import publication
-from rokkafs.store.blob_cleanup import BLOB_GRACE_SECONDS, remove_unrecorded_blobs
-from rokkafs.store.blobs import BlobStorage, FileBlobStorage
+from rokkafs.store.blobs import BlobStorage, publication
+from rokkafs.store.blobs.cleanup import BLOB_GRACE_SECONDS, remove_unrecorded_blobs
+from rokkafs.store.blobs.files import FileBlobStorage
+from rokkafs.store.blobs.publication import Publication, commit_with_blob
 from rokkafs.store.index import IndexTransaction, MetadataIndex
 from rokkafs.store.local import LocalStore
 from rokkafs.store.maintenance import check
-from rokkafs.store.publication import Publication, commit_with_blob
 
 
 def record(tx: IndexTransaction, done: Publication) -> str:

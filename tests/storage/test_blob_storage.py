@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from rokkafs import staging
-from rokkafs.store import blobs
-from rokkafs.store.blobs import FileBlobStorage
+from rokkafs.store.blobs import files as blobs
+from rokkafs.store.blobs.files import FileBlobStorage
 
 
 def _stage(storage: FileBlobStorage, data: bytes) -> tuple[Path, str]:

@@ -1,4 +1,4 @@
-"""Other nodes' changes reach a node through PostgreSQL (rokkafs.pg_changes): every committed
+"""Other nodes' changes reach a node through PostgreSQL (rokkafs.db.changes): every committed
 write of an image, organization, side file or folder names its path; a rolled-back one names
 nothing; a lost connection is re-made and first resets the listener's caches."""
 
@@ -16,10 +16,10 @@ import pytest
 from blobsupport import staged_blob
 from postgres import PostgresCluster
 
-from rokkafs.facestate import FaceState
-from rokkafs.pg_changes import ChangeFeed
+from rokkafs.db.changes import ChangeFeed
+from rokkafs.provider.facestate import FaceState
+from rokkafs.store.index.postgres import PostgresIndex
 from rokkafs.store.local import LocalStore
-from rokkafs.store.postgres_index import PostgresIndex
 
 
 class Heard:

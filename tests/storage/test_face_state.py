@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from blobsupport import staged_blob
 
-from rokkafs.facestate import FaceState
+from rokkafs.provider.facestate import FaceState
 from rokkafs.store.opening import open_blobs
 
 FacesFactory = Callable[[], FaceState]

@@ -15,9 +15,9 @@ from s3proxy import FaultyProxy, faulty_proxy
 from s3server import S3Server
 
 from rokkafs.errors import BackendUnavailable
-from rokkafs.search import SearchQuery
+from rokkafs.rokka.search import SearchQuery
+from rokkafs.store.blobs.s3 import SINGLE_PUT_BYTES, S3BlobStorage
 from rokkafs.store.local import LocalStore
-from rokkafs.store.s3_blobs import SINGLE_PUT_BYTES, S3BlobStorage
 
 
 @pytest.fixture

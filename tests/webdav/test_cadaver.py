@@ -7,7 +7,7 @@ from pathlib import Path
 import images
 from davsupport import DavServer, cadaver
 
-from rokkafs.search import SearchQuery
+from rokkafs.rokka.search import SearchQuery
 
 
 def test_cadaver_session(any_dav_server: DavServer, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import httpx
 from davsupport import DavServer, put_at_once
 from support import serving
 
-from rokkafs.search import SearchQuery
+from rokkafs.rokka.search import SearchQuery
 from rokkafs.store.local import LocalStore
 
 PATHS = ("a.png", "b.png", "c.png")

@@ -12,7 +12,7 @@ import images
 import pytest
 from davsupport import DavServer
 
-from rokkafs.search import SearchQuery
+from rokkafs.rokka.search import SearchQuery
 from rokkafs.store.local import LocalStore
 
 

@@ -10,7 +10,7 @@ import httpx
 import images
 from davsupport import DavServer, property_statuses, responses
 
-from rokkafs.search import SearchQuery
+from rokkafs.rokka.search import SearchQuery
 from rokkafs.store.local import LocalStore
 
 LOCK_BODY = (

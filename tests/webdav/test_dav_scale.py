@@ -10,7 +10,7 @@ import images
 from davsupport import responses
 
 from rokkafs.model import SourceImage, SourceImageList
-from rokkafs.search import SearchQuery
+from rokkafs.rokka.search import SearchQuery
 from rokkafs.server import make_server, running_server
 from rokkafs.store.local import LocalStore
 

@@ -13,7 +13,7 @@ import pytest
 from davsupport import DavServer, make_certificate, postgres_dav_server, responses
 from test_dav_operations import live
 
-from rokkafs.search import SearchQuery
+from rokkafs.rokka.search import SearchQuery
 from rokkafs.server import make_server, running_server
 from rokkafs.store.local import LocalStore
 

@@ -9,7 +9,7 @@ import images
 from davsupport import DavServer
 from support import run_node_test
 
-from rokkafs.search import SearchQuery
+from rokkafs.rokka.search import SearchQuery
 
 
 def test_npm_webdav_client(any_dav_server: DavServer, tmp_path: Path) -> None:

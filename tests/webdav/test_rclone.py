@@ -12,7 +12,7 @@ import images
 import pytest
 from davsupport import DavServer
 
-from rokkafs.search import SearchQuery
+from rokkafs.rokka.search import SearchQuery
 
 
 def rclone_for(dav_server: DavServer, tmp_path: Path):  # type: ignore[no-untyped-def]

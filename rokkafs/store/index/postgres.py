@@ -1,7 +1,7 @@
 """The metadata index on PostgreSQL (``--index postgresql://…``), for several rokkafs nodes
 sharing one database (``docs/architecture.md#scaling-out``).
 
-The statements are SQLite's (:mod:`rokkafs.store.sql_index`): ``?`` placeholders become
+The statements are SQLite's (:mod:`rokkafs.store.index.sql`): ``?`` placeholders become
 ``%s`` once per statement text, and rows read by column name or position as there. Text
 columns that are compared by ranges (names, hashes) use the "C" collation, so every engine
 orders them by code point alike.
@@ -13,7 +13,7 @@ batches) hold unchanged. Writes are short (no bytes move inside them), so this s
 only the metadata step of an upload, not the upload. Reads are consistent snapshots
 (``REPEATABLE READ``) and never wait for writes.
 
-The schema is versioned (:class:`rokkafs.pg_db.PgDatabase`): migrations run once, under an
+The schema is versioned (:class:`rokkafs.db.postgres.PgDatabase`): migrations run once, under an
 advisory lock, when a node opens the database.
 """
 
@@ -22,11 +22,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 
-from rokkafs.pg_changes import path_triggers
-from rokkafs.pg_db import PgDatabase
+from rokkafs.db.changes import path_triggers
+from rokkafs.db.postgres import PgDatabase
 from rokkafs.store.index import IndexTransaction, MetadataIndex
-from rokkafs.store.sql_index import SqlTransaction
-from rokkafs.store.sql_search import POSTGRES
+from rokkafs.store.index.sql import SqlTransaction
+from rokkafs.store.index.sql_search import POSTGRES
 
 __all__ = ["PostgresIndex"]
 
@@ -91,7 +91,7 @@ MIGRATIONS: dict[int, list[str]] = {
         )""",
         "CREATE INDEX blob_deletions_by_blob ON blob_deletions (blob_id)",
     ],
-    3: [  # (other nodes' caches learn which paths changed: rokkafs.pg_changes)
+    3: [  # (other nodes' caches learn which paths changed: rokkafs.db.changes)
         *path_triggers("images", "name"),
         "CREATE TRIGGER organizations_changed AFTER INSERT OR UPDATE OR DELETE ON organizations "
         "FOR EACH ROW EXECUTE FUNCTION rokkafs_notify_organization()",

@@ -1,7 +1,7 @@
 """RemoteStore: the Store contract over a rokka-compatible HTTP API (api.rokka.io or another
 ``rokkafs serve``), with httpx.
 
-* Errors are mapped in one place (:mod:`rokkafs.store.remote_http`); against a rokkafs server the
+* Errors are mapped in one place (:mod:`rokkafs.store.remote.http`); against a rokkafs server the
   exact error class travels along, so RemoteStore behaves like the store behind it.
 * Only idempotent reads are retried (429, 502, 503, 504, network errors), honouring
   ``Retry-After``.
@@ -41,13 +41,13 @@ from rokkafs.model import (
     validate_image_name,
     validate_organization_name,
 )
-from rokkafs.search import SearchQuery, query_to_params
+from rokkafs.rokka.search import SearchQuery, query_to_params
+from rokkafs.rokka.wire import organization_from_rokka, source_image_from_rokka
 from rokkafs.store.base import Store
 from rokkafs.store.config import OptimizeSource, StoreConfig
 from rokkafs.store.path_write import move_through_store, write_through_store
-from rokkafs.store.remote_cache import DownloadCache
-from rokkafs.store.remote_http import RETRYABLE, Kind, error_for, json_of, retry_delay
-from rokkafs.wire import organization_from_rokka, source_image_from_rokka
+from rokkafs.store.remote.cache import DownloadCache
+from rokkafs.store.remote.http import RETRYABLE, Kind, error_for, json_of, retry_delay
 
 __all__ = ["RemoteStore"]
 

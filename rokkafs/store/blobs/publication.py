@@ -2,7 +2,7 @@
 
 An upload's bytes are published (linked into place, or PUT to an object store) *before* the
 exclusive index transaction, so that no node waits for another's transfer under the write
-lock. The clean-up (:mod:`rokkafs.store.blob_cleanup`) removes blobs no record names, outside
+lock. The clean-up (:mod:`rokkafs.store.blobs.cleanup`) removes blobs no record names, outside
 any write transaction. Two rules keep them apart (``docs/architecture.md#blobs``):
 
 - the clean-up marks a blob as being deleted inside a write transaction, only if it is not

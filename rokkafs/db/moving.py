@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from rokkafs.access.registry import AccessRegistry
-from rokkafs.facestate import FaceState
-from rokkafs.pg_db import PgDatabase
+from rokkafs.db.postgres import PgDatabase
+from rokkafs.provider.facestate import FaceState
 from rokkafs.webdav.davstate import DavState
 
 __all__ = ["COMPONENTS", "move_state"]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from rokkafs.errors import InvalidInput
-from rokkafs.search import Filter, SearchQuery, SortKey, decode_cursor
+from rokkafs.rokka.search import Filter, SearchQuery, SortKey, decode_cursor
 
 __all__ = ["POSTGRES", "SQLITE", "Dialect", "SqlQuery", "build_search", "cursor_condition"]
 

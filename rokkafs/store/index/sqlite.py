@@ -2,7 +2,7 @@
 
 Each thread gets its own connection. Write transactions start with ``BEGIN IMMEDIATE`` so
 two writers never deadlock on a lock upgrade; readers never block writers (WAL). The
-statements themselves are shared with PostgreSQL (:mod:`rokkafs.store.sql_index`).
+statements themselves are shared with PostgreSQL (:mod:`rokkafs.store.index.sql`).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
-from rokkafs.sqlite_db import Database, Transaction
+from rokkafs.db.sqlite import Database, Transaction
 from rokkafs.store.index import IndexTransaction, MetadataIndex
-from rokkafs.store.sql_index import SqlTransaction
+from rokkafs.store.index.sql import SqlTransaction
 
 __all__ = ["SqliteIndex"]
 

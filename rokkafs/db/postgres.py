@@ -1,7 +1,7 @@
 """PostgreSQL plumbing shared by everything rokkafs keeps in a database when several nodes
 share one (``--index postgresql://…``; see ``docs/architecture.md#scaling-out``).
 
-:class:`PgDatabase` offers what :class:`rokkafs.sqlite_db.Database` offers, so the same
+:class:`PgDatabase` offers what :class:`rokkafs.db.sqlite.Database` offers, so the same
 statements serve both engines: ``?`` placeholders (translated once per statement text), rows
 readable by column name and by position, :meth:`transaction` (a write transaction that first
 takes the component's advisory lock, so writes of a component run one at a time across every

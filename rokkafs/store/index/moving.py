@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from rokkafs.search import SearchQuery, SortKey, encode_cursor
+from rokkafs.rokka.search import SearchQuery, SortKey, encode_cursor
 from rokkafs.store.index import MetadataIndex, StoredImage
 
 __all__ = ["MoveCounts", "move_index"]

@@ -1,8 +1,8 @@
 """The metadata index in SQL, for SQLite and PostgreSQL alike: row conversions and every
 statement of an :class:`IndexTransaction`, written once with ``?`` placeholders over a
 DB-API-like connection (``execute``/``executemany``; rows readable by column name and by
-position). The engines differ only in their schemas (``sqlite_index``, ``postgres_index``)
-and in a few search functions (:class:`~rokkafs.store.sql_search.Dialect`)."""
+position). The engines differ only in their schemas (``sqlite``, ``postgres``)
+and in a few search functions (:class:`~rokkafs.store.index.sql_search.Dialect`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from rokkafs.model import Organization, SourceImage
-from rokkafs.search import SearchQuery
+from rokkafs.rokka.search import SearchQuery
 from rokkafs.store.index import (
     BlobBeingDeleted,
     ImageState,
@@ -20,7 +20,7 @@ from rokkafs.store.index import (
     SearchPage,
     StoredImage,
 )
-from rokkafs.store.sql_search import SQLITE, Dialect, build_search, cursor_condition
+from rokkafs.store.index.sql_search import SQLITE, Dialect, build_search, cursor_condition
 
 __all__ = ["SqlConnection", "SqlTransaction"]
 

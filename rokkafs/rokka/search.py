@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from rokkafs.errors import InvalidInput
-from rokkafs.metadata import validate_user_metadata_key
+from rokkafs.rokka.metadata import validate_user_metadata_key
 
 __all__ = [
     "Filter",

@@ -1,7 +1,7 @@
 """Removing the blobs no record names, outside any long write transaction.
 
 Blobs are published before the transaction that records them
-(:mod:`rokkafs.store.publication`), so a blob without a record is either garbage (its images
+(:mod:`rokkafs.store.blobs.publication`), so a blob without a record is either garbage (its images
 were purged, or an upload crashed between publishing and committing) or an upload about to
 commit. The clean-up leaves blobs younger than the grace period alone, and for the others:
 

@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from rokkafs.pg_changes import path_triggers
-from rokkafs.sqlite_db import Database
+from rokkafs.db.changes import path_triggers
+from rokkafs.db.sqlite import Database
 from rokkafs.staging import Staged
-from rokkafs.store.blobs import BlobStorage, FileBlobStorage
+from rokkafs.store.blobs import BlobStorage
+from rokkafs.store.blobs.files import FileBlobStorage
 
 __all__ = ["FaceState", "SideFile"]
 
@@ -76,7 +77,7 @@ def _prefix_range(prefix: str) -> tuple[str, str]:
     return prefix, prefix + "\U0010ffff"
 
 
-# the same tables in PostgreSQL, for nodes sharing one database (rokkafs.pg_db)
+# the same tables in PostgreSQL, for nodes sharing one database (rokkafs.db.postgres)
 PG_MIGRATIONS = {
     1: [
         'CREATE TABLE folders (org TEXT COLLATE "C" NOT NULL, path TEXT COLLATE "C" NOT NULL, '
@@ -104,7 +105,7 @@ class FaceState:
         self.blobs = blobs or FileBlobStorage(data_dir / "side")
         self._database: Any
         if database_url is not None:
-            from rokkafs.pg_db import PgDatabase
+            from rokkafs.db.postgres import PgDatabase
 
             self._database = PgDatabase(
                 database_url, "faces", PG_MIGRATIONS, write_lock=PG_WRITE_LOCK, max_connections=8

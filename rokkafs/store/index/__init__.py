@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from rokkafs.model import Organization, SourceImage
-from rokkafs.search import SearchQuery
+from rokkafs.rokka.search import SearchQuery
 
 __all__ = [
     "BlobBeingDeleted",
@@ -136,7 +136,7 @@ class IndexTransaction(abc.ABC):
     @abc.abstractmethod
     def blob_status(self, blob_id: str) -> tuple[bool, int]:
         """Whether a blob is recorded, and the current blob-deletion epoch (read it before
-        publishing the blob; see :mod:`rokkafs.store.publication`)."""
+        publishing the blob; see :mod:`rokkafs.store.blobs.publication`)."""
 
     @abc.abstractmethod
     def add_blob(self, blob_id: str, size: int, *, epoch: int | None) -> bool:

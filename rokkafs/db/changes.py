@@ -14,7 +14,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from rokkafs.pg_db import safe_url
+from rokkafs.db.postgres import safe_url
 
 __all__ = ["CHANNEL", "TRIGGER_STATEMENTS", "ChangeFeed", "path_triggers"]
 
