@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from rokkafs.db.postgres import safe_url
@@ -21,19 +22,27 @@ __all__ = ["CHANNEL", "TRIGGER_STATEMENTS", "ChangeFeed", "path_triggers"]
 log = logging.getLogger(__name__)
 
 CHANNEL = "rokkafs_paths"
+HEARTBEAT_SECONDS = 10.0
 
 # (a function shared by the components; the column that holds the path is its argument)
 TRIGGER_STATEMENTS = [
+    # (a notification holds at most 8000 bytes: a longer path, 1900 characters of up to four
+    # bytes, is announced as "*", which makes listeners forget everything)
     f"""CREATE OR REPLACE FUNCTION rokkafs_notify_path() RETURNS trigger
     LANGUAGE plpgsql AS $$
     DECLARE
         field TEXT := TG_ARGV[0];
+        changed TEXT;
     BEGIN
         IF TG_OP <> 'INSERT' THEN
-            PERFORM pg_notify('{CHANNEL}', left(OLD.org || '/' || (to_jsonb(OLD) ->> field), 7000));
+            changed := OLD.org || '/' || (to_jsonb(OLD) ->> field);
+            PERFORM pg_notify('{CHANNEL}', CASE WHEN length(changed) > 1900 THEN '*'
+                                                ELSE changed END);
         END IF;
         IF TG_OP <> 'DELETE' THEN
-            PERFORM pg_notify('{CHANNEL}', left(NEW.org || '/' || (to_jsonb(NEW) ->> field), 7000));
+            changed := NEW.org || '/' || (to_jsonb(NEW) ->> field);
+            PERFORM pg_notify('{CHANNEL}', CASE WHEN length(changed) > 1900 THEN '*'
+                                                ELSE changed END);
         END IF;
         RETURN NULL;
     END $$""",
@@ -87,15 +96,28 @@ class ChangeFeed:
     def _listen(self) -> None:
         import psycopg
 
-        with psycopg.connect(self._url, autocommit=True, connect_timeout=5) as connection:
+        with psycopg.connect(
+            self._url,
+            autocommit=True,
+            connect_timeout=5,
+            keepalives=1,  # (a connection that died silently is noticed within a minute)
+            keepalives_idle=20,
+            keepalives_interval=5,
+            keepalives_count=3,
+        ) as connection:
             connection.execute(f"LISTEN {CHANNEL}")
             self._on_reset()
             self.listening.set()
+            quiet_since = time.monotonic()
             while not self._stopped.is_set():
                 changed = {n.payload for n in connection.notifies(timeout=0.5, stop_after=1)}
                 if changed:  # (then what else has arrived, as one batch)
                     changed |= {n.payload for n in connection.notifies(timeout=0.0)}
                     self._on_change(changed)
+                    quiet_since = time.monotonic()
+                elif time.monotonic() - quiet_since > HEARTBEAT_SECONDS:
+                    connection.execute("SELECT 1")  # (raises if the server is gone)
+                    quiet_since = time.monotonic()
 
     def stop(self) -> None:
         """Stop listening (within half a second)."""

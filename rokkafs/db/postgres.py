@@ -19,6 +19,7 @@ import functools
 import logging
 import re
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
@@ -65,16 +66,16 @@ def _row_factory(cursor: Any) -> Callable[[Sequence[Any]], _Row]:
 
 
 _IDLE_CHECK_SECONDS = 2.0
-_last_used: dict[int, float] = {}  # id(connection) -> when it last worked
+_last_used: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
 
 
 def _check_if_idle(connection: Any) -> None:
     """The pool's check before lending a connection: one that worked in the last two
     seconds is lent at once; an older one must answer first (after a database restart the
     pool then replaces it instead of failing a request)."""
-    if time.monotonic() - _last_used.get(id(connection), 0.0) > _IDLE_CHECK_SECONDS:
+    if time.monotonic() - _last_used.get(connection, 0.0) > _IDLE_CHECK_SECONDS:
         connection.execute("")
-        _last_used[id(connection)] = time.monotonic()
+        _last_used[connection] = time.monotonic()
 
 
 class PgConnection:
@@ -120,6 +121,9 @@ class PgDatabase:
 
         self._errors: tuple[type[BaseException], ...] = (psycopg.OperationalError,)
         self._snapshot = psycopg.IsolationLevel.REPEATABLE_READ
+        # (writes read what committed before their advisory lock was granted, whatever the
+        # server's default_transaction_isolation)
+        self._committed = psycopg.IsolationLevel.READ_COMMITTED
         self._bad_values: tuple[type[BaseException], ...] = (psycopg.DataError,)
         self._write_lock = write_lock
         self._url = safe_url(url)
@@ -169,12 +173,12 @@ class PgDatabase:
                         yield PgConnection(connection)
                         return
                     # (sent with BEGIN, not as statements of their own)
-                    connection.isolation_level = self._snapshot if read_only else None
+                    connection.isolation_level = self._snapshot if read_only else self._committed
                     connection.read_only = read_only
                     with connection.transaction():
                         yield PgConnection(connection)
                 finally:
-                    _last_used[id(connection)] = time.monotonic()
+                    _last_used[connection] = time.monotonic()
         except self._bad_values as exc:  # (a value the column's type refuses: a forged cursor)
             raise InvalidInput(f"a value does not fit: {str(exc).splitlines()[0]}") from exc
         except self._errors as exc:

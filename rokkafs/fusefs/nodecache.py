@@ -28,6 +28,9 @@ class NodeCache:
         # folder -> (expires, readdir entries, the names in them)
         self._listings: dict[str, tuple[float, list[Any], frozenset[str]]] = {}
         self._lock = threading.Lock()
+        # (advanced by every change: a fill that read the store before a change is dropped,
+        # so what another node changed meanwhile is not cached stale)
+        self.generation = 0
 
     def listing(self, path: str) -> list[Any] | None:
         """The cached readdir entries of a folder, if fresh."""
@@ -37,11 +40,16 @@ class NodeCache:
             return None
         return hit[1]
 
-    def put_listing(self, path: str, entries: list[Any], nodes: dict[str, Node]) -> None:
-        """Remember a folder's readdir entries and the nodes of its children."""
+    def put_listing(
+        self, path: str, entries: list[Any], nodes: dict[str, Node], since: int | None = None
+    ) -> None:
+        """Remember a folder's readdir entries and the nodes of its children, read when the
+        cache was at generation ``since`` (None: just made here)."""
         expires = time.monotonic() + self._seconds
         names = frozenset(child.rsplit("/", 1)[-1] for child in nodes)
         with self._lock:
+            if since is not None and since != self.generation:
+                return
             self._listings[path] = (expires, entries, names)
             for child, node in nodes.items():
                 self._nodes[child] = (expires, node)
@@ -53,9 +61,10 @@ class NodeCache:
             return False, None
         return True, hit[1]
 
-    def put(self, path: str, node: Node | None) -> None:
+    def put(self, path: str, node: Node | None, since: int | None = None) -> None:
         with self._lock:
-            self._nodes[path] = (time.monotonic() + self._seconds, node)
+            if since is None or since == self.generation:
+                self._nodes[path] = (time.monotonic() + self._seconds, node)
 
     def absent(self, path: str) -> bool:
         """Whether a fresh listing of the parent folder shows that nothing is at ``path``."""
@@ -89,6 +98,7 @@ class NodeCache:
 
     def forget(self, *paths: str) -> None:
         with self._lock:
+            self.generation += 1
             for path in paths:
                 self._nodes.pop(path, None)
                 parent = path.rsplit("/", 1)[0] or "/"
@@ -104,7 +114,8 @@ class NodeCache:
         """Other processes or nodes changed these paths (``org/name``): forget the listings
         of every folder above each (a new file may make new folders), every node in the
         folder it is in (duplicate spellings and cut names show there under other names) and
-        every cached miss."""
+        every cached miss, and the folders above (one may have lost its last file)."""
+        changed = set(changed)
         folders: set[str] = set()
         parents: set[str] = set()
         for path in changed:
@@ -112,17 +123,24 @@ class NodeCache:
             above = ["/" + "/".join(parts[:depth]) for depth in range(1, len(parts))] or ["/"]
             folders.update(above)
             parents.add(above[-1])
+        if "*" in changed:  # (a path too long to announce)
+            self.clear()
+            return
         with self._lock:
+            self.generation += 1
             for folder in folders:
                 self._listings.pop(folder, None)
             self._nodes = {
                 path: hit
                 for path, hit in self._nodes.items()
-                if hit[1] is not None and (path.rsplit("/", 1)[0] or "/") not in parents
+                if hit[1] is not None
+                and path not in folders
+                and (path.rsplit("/", 1)[0] or "/") not in parents
             }
 
     def clear(self) -> None:
         """Forget everything (changes may have been missed)."""
         with self._lock:
+            self.generation += 1
             self._nodes.clear()
             self._listings.clear()

@@ -99,11 +99,12 @@ class RokkaOperations(XattrOperations):
         if not hit and self._unlisted(path):  # (rsync asks for every temporary name)
             hit, node = True, None
         if not hit:
+            since = self.cache.generation
             try:
                 node = self.paths.stat(path)
             except NotFound:
                 node = None
-            self.cache.put(path, node)
+            self.cache.put(path, node, since)
         if node is None:
             raise NotFound(f"nothing at {path}")
         return node
@@ -228,11 +229,12 @@ class RokkaOperations(XattrOperations):
         base = path.rstrip("/")
         entries = [".", ".."]
         nodes: dict[str, Node] = {}
+        since = self.cache.generation
         for child in self.paths.children(path):
             nodes[f"{base}/{child.name}"] = child
             mode = stat.S_IFDIR if child.is_dir else stat.S_IFREG
             entries.append((child.name, {"st_mode": mode}, 0))
-        self.cache.put_listing(path, entries, nodes)
+        self.cache.put_listing(path, entries, nodes, since)
         return entries
 
     def access(self, path: str, amode: int) -> int:

@@ -13,6 +13,7 @@ Thread- and process-safe like LocalStore.
 from __future__ import annotations
 
 import io
+import logging
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,11 +24,14 @@ from typing import Any, BinaryIO
 
 from rokkafs.db.changes import path_triggers
 from rokkafs.db.sqlite import Database
+from rokkafs.errors import RokkaFSError
 from rokkafs.staging import Staged
 from rokkafs.store.blobs import BlobStorage
 from rokkafs.store.blobs.files import FileBlobStorage
 
 __all__ = ["FaceState", "SideFile"]
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS folders (
@@ -315,11 +319,16 @@ class FaceState:
         unused = {blob_id for blob_id in released if blob_id is not None}
         if not unused:
             return
-        with self._tx() as db:  # (under the write lock: no put takes these bytes meanwhile)
-            for blob_id in sorted(unused):
-                used = db.execute("SELECT 1 FROM side_files WHERE blob_id = ? LIMIT 1", (blob_id,))
-                if used.fetchone() is None:
-                    self.blobs.delete(blob_id)
+        try:
+            with self._tx() as db:  # (under the write lock: no put takes these bytes meanwhile)
+                for blob_id in sorted(unused):
+                    used = db.execute(
+                        "SELECT 1 FROM side_files WHERE blob_id = ? LIMIT 1", (blob_id,)
+                    )
+                    if used.fetchone() is None:
+                        self.blobs.delete(blob_id)
+        except RokkaFSError as exc:  # (the change is done; the bytes stay as garbage)
+            log.warning("side-file bytes were not removed: %s", exc)
 
     def close(self) -> None:
         """Close every connection."""

@@ -90,6 +90,6 @@ def check(index: MetadataIndex, blobs: BlobStorage, *, deep: bool) -> CheckRepor
         "cannot show: rename one of them"
         for org, name in clashes
     ]
-    notes += [f"blob {b} is being removed by a clean-up" for b in being_deleted]
+    notes += [f"blob {b} is being removed by a clean-up" for b, _ in being_deleted]
     notes += [f"stale staging file {p.name}" for p in blobs.stale_staging_files(0)]
     return CheckReport(tuple(problems), tuple(notes))

@@ -18,8 +18,12 @@ import pytest
 from blobsupport import IndexFactory, staged_blob
 
 from rokkafs.errors import BackendUnavailable
-from rokkafs.store.blobs import BlobStorage, publication
-from rokkafs.store.blobs.cleanup import BLOB_GRACE_SECONDS, remove_unrecorded_blobs
+from rokkafs.store.blobs import BlobStorage, cleanup, publication
+from rokkafs.store.blobs.cleanup import (
+    BLOB_GRACE_SECONDS,
+    UNFINISHED_SECONDS,
+    remove_unrecorded_blobs,
+)
 from rokkafs.store.blobs.files import FileBlobStorage
 from rokkafs.store.blobs.publication import Publication, commit_with_blob
 from rokkafs.store.index import IndexTransaction, MetadataIndex
@@ -106,13 +110,14 @@ def test_an_upload_waits_while_a_clean_up_removes_its_bytes(
     upload = staged_blob(blob_storage, b"bytes being removed")
     blob_storage.publish(upload.path, upload.blob_id)
     with index.write() as tx:  # (a clean-up has marked them, and is slow to remove them)
-        assert tx.doom_blobs([upload.blob_id], now=time.time()) == [upload.blob_id]
+        marked = tx.doom_blobs([upload.blob_id], now=time.time(), claim="slow")
+        assert marked == [upload.blob_id]
 
     def finish() -> None:
         time.sleep(0.3)
         blob_storage.delete(upload.blob_id)
         with index.write() as tx:
-            tx.confirm_deleted([upload.blob_id], now=time.time())
+            tx.confirm_deleted([upload.blob_id], claim="slow", now=time.time())
 
     finisher = threading.Thread(target=finish)
     finisher.start()
@@ -127,8 +132,9 @@ def test_an_upload_gives_up_with_503_if_the_clean_up_never_finishes(
 ) -> None:
     monkeypatch.setattr(publication, "DELETION_WAIT_SECONDS", 0.2)
     upload = staged_blob(blob_storage, b"bytes of a stuck clean-up")
-    with index.write() as tx:
-        tx.doom_blobs([upload.blob_id], now=time.time())
+    with index.write() as tx:  # (a clean-up that stopped long ago)
+        stopped = time.time() - UNFINISHED_SECONDS - 1
+        tx.doom_blobs([upload.blob_id], now=stopped, claim="stopped")
     with pytest.raises(BackendUnavailable, match="cleaning up"):
         commit_with_blob(index, blob_storage, upload, record)
     with index.read() as tx:
@@ -172,11 +178,14 @@ def test_deletion_epochs_and_their_records(index: MetadataIndex) -> None:
     with index.write() as tx:
         assert tx.add_blob(blob_id, 1, epoch=0) is True
         assert tx.add_blob(blob_id, 1, epoch=0) is False
-        assert tx.doom_blobs([blob_id], now=1.0) == []  # (recorded: never marked)
+        assert tx.doom_blobs([blob_id], now=1.0, claim="a") == []  # (recorded: never marked)
         tx.delete_blob(blob_id)
-        assert tx.doom_blobs([blob_id], now=1.0) == [blob_id]
-        assert tx.blobs_being_deleted() == [blob_id]
-        tx.confirm_deleted([blob_id], now=2.0)
+        assert tx.doom_blobs([blob_id], now=1.0, claim="a") == [blob_id]
+        assert tx.doom_blobs([blob_id], now=1.5, claim="b") == [blob_id]
+        assert tx.blobs_being_deleted(before=1.2) == [(blob_id, "a")]
+        tx.confirm_deleted([blob_id], claim="a", now=2.0)
+        assert tx.blobs_being_deleted() == [(blob_id, "b")]  # (another's mark stays)
+        tx.confirm_deleted([blob_id], claim="b", now=2.0)
         assert tx.blobs_being_deleted() == []
     with index.lookup() as tx:
         recorded, epoch = tx.blob_status(blob_id)
@@ -191,8 +200,8 @@ def test_deletion_epochs_and_their_records(index: MetadataIndex) -> None:
     assert recorded and later <= epoch
     other = hashlib.sha1(b"y").hexdigest()
     with index.write() as tx:  # (…but a deletion after it is always past it)
-        tx.doom_blobs([other], now=4.0)
-        tx.confirm_deleted([other], now=4.0)
+        tx.doom_blobs([other], now=4.0, claim="c")
+        tx.confirm_deleted([other], claim="c", now=4.0)
     with index.write() as tx, pytest.raises(publication.BlobBeingDeleted):
         tx.add_blob(other, 1, epoch=later)
 
@@ -233,3 +242,22 @@ def test_uploads_publish_their_bytes_outside_the_write_transaction(
     store.write_source_image("acme", io.BytesIO(images.png(5)), name="b.png")
     assert blobs.under_lock == [False, False]
     assert store.check(deep=True).ok
+
+
+def test_a_clean_up_resumed_after_another_finished_its_work_removes_nothing(
+    index: MetadataIndex, blob_storage: BlobStorage
+) -> None:
+    # clean-up A marked X and stopped (its turn lost); B finished A's marks; an upload then
+    # published X again and recorded it; A resumes: it must not remove the bytes
+    leftover = staged_blob(blob_storage, b"bytes of a stalled clean-up")
+    blob_storage.publish(leftover.path, leftover.blob_id)
+    with index.write() as tx:
+        stalled = time.time() - UNFINISHED_SECONDS - 1
+        tx.doom_blobs([leftover.blob_id], now=stalled, claim="A")
+    remove_unrecorded_blobs(index, blob_storage, grace_seconds=BLOB_GRACE_SECONDS)  # (B)
+    assert not blob_storage.exists(leftover.blob_id)
+    upload = staged_blob(blob_storage, b"bytes of a stalled clean-up")
+    commit_with_blob(index, blob_storage, upload, record)
+    cleanup._delete(index, blob_storage, [leftover.blob_id], "A")  # (A resumes)
+    assert blob_storage.exists(upload.blob_id)
+    assert check(index, blob_storage, deep=True).ok

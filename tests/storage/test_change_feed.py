@@ -102,3 +102,13 @@ def test_a_lost_connection_is_made_again_and_resets_first(url: str, heard: Heard
             other.execute("SELECT pg_notify('rokkafs_paths', 'shown')")
             time.sleep(0.1)
     assert "shown" in heard.paths
+
+
+def test_a_path_too_long_to_announce_is_announced_as_everything(
+    url: str, heard: Heard, tmp_path: Path
+) -> None:
+    faces = FaceState(tmp_path / "node", database_url=url)
+    deep = "/".join(["é" * 250] * 8) + "/.DS_Store"  # (2,000 characters, 4,000 bytes)
+    faces.put_file("acme", deep, staged_blob(faces.blobs, b"bud1"), 1.0)
+    heard.wait_for(lambda: "*" in heard.paths)
+    faces.close()

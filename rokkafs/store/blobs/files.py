@@ -51,6 +51,7 @@ class FileBlobStorage(BlobStorage):
 
     def publish(self, staged: Path, blob_id: str) -> bool:
         target = self.path(blob_id)
+        new = True
         try:
             self._link(staged, target)
         except FileNotFoundError:  # the first blob of its folder
@@ -58,11 +59,13 @@ class FileBlobStorage(BlobStorage):
             try:
                 self._link(staged, target)
             except FileExistsError:
-                return False
-        except FileExistsError:
-            return False
+                new = False
+        except FileExistsError:  # (a twin may have linked it and not yet fsynced the folder)
+            new = False
+        if new:
+            os.utime(target)  # (its age, for the clean-up's grace period, starts now)
         _fsync(target.parent)
-        return True
+        return new
 
     def _link(self, staged: Path, target: Path) -> None:
         """Give ``target`` the staged bytes, failing if it exists: a hard link, or where the

@@ -140,7 +140,8 @@ class IndexTransaction(abc.ABC):
 
     @abc.abstractmethod
     def add_blob(self, blob_id: str, size: int, *, epoch: int | None) -> bool:
-        """Record a blob published after ``epoch`` was read (None: known to be present).
+        """Record a blob published after ``epoch`` was read (None: known to be present, as
+        long as no clean-up is removing it).
 
         Returns:
             True if it was not recorded before.
@@ -172,16 +173,19 @@ class IndexTransaction(abc.ABC):
         foreign key; for the check)."""
 
     @abc.abstractmethod
-    def doom_blobs(self, blob_ids: Sequence[str], *, now: float) -> list[str]:
-        """Mark the given blobs that are not recorded as being deleted; return them."""
+    def doom_blobs(self, blob_ids: Sequence[str], *, now: float, claim: str) -> list[str]:
+        """Mark the given blobs that are not recorded as being deleted by the clean-up
+        ``claim`` names; return them."""
 
     @abc.abstractmethod
-    def blobs_being_deleted(self) -> list[str]:
-        """Blobs marked as being deleted whose removal has not been confirmed."""
+    def blobs_being_deleted(self, *, before: float | None = None) -> list[tuple[str, str]]:
+        """(blob id, claim) of the blobs marked as being deleted (before the given time)
+        whose removal has not been confirmed."""
 
     @abc.abstractmethod
-    def confirm_deleted(self, blob_ids: Sequence[str], *, now: float) -> None:
-        """Record that the given blobs' bytes are gone (this advances the epoch)."""
+    def confirm_deleted(self, blob_ids: Sequence[str], *, claim: str, now: float) -> None:
+        """Record that the given blobs' bytes, marked by ``claim``, are gone (this advances
+        the epoch); marks of other claims stay."""
 
     @abc.abstractmethod
     def forget_deletions(self, *, before: float) -> None:

@@ -87,7 +87,8 @@ MIGRATIONS: dict[int, list[str]] = {
             seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
             blob_id TEXT COLLATE "C" NOT NULL,
             done BOOLEAN NOT NULL,
-            at DOUBLE PRECISION NOT NULL
+            at DOUBLE PRECISION NOT NULL,
+            claim TEXT
         )""",
         "CREATE INDEX blob_deletions_by_blob ON blob_deletions (blob_id)",
     ],

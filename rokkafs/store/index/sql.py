@@ -7,6 +7,7 @@ and in a few search functions (:class:`~rokkafs.store.index.sql_search.Dialect`)
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -44,6 +45,7 @@ class SqlConnection(Protocol):
 
 
 _IN_LIST = 500  # (ids per IN (…) list)
+_NO_SEQ = 2**62  # (past every sequence number)
 
 _IMAGE_COLUMNS = (
     "org, hash, short_hash, binary_hash, blob_id, name, format, mimetype, size, width, height, "
@@ -308,13 +310,12 @@ class SqlTransaction(IndexTransaction):
         return row[0] is not None, int(row[1])
 
     def add_blob(self, blob_id: str, size: int, *, epoch: int | None) -> bool:
-        if epoch is not None:
-            going = self._db.execute(
-                "SELECT 1 FROM blob_deletions WHERE blob_id = ? AND (NOT done OR seq > ?) LIMIT 1",
-                (blob_id, epoch),
-            ).fetchone()
-            if going is not None:
-                raise BlobBeingDeleted(blob_id)
+        going = self._db.execute(  # (epoch None: bytes known present, unless being deleted)
+            "SELECT 1 FROM blob_deletions WHERE blob_id = ? AND (NOT done OR seq > ?) LIMIT 1",
+            (blob_id, _NO_SEQ if epoch is None else epoch),
+        ).fetchone()
+        if going is not None:
+            raise BlobBeingDeleted(blob_id)
         cursor = self._db.execute(
             "INSERT INTO blobs VALUES (?, ?) ON CONFLICT (blob_id) DO NOTHING", (blob_id, size)
         )
@@ -357,27 +358,33 @@ class SqlTransaction(IndexTransaction):
         ).fetchall()
         return [r[0] for r in rows]
 
-    def doom_blobs(self, blob_ids: Sequence[str], *, now: float) -> list[str]:
+    def doom_blobs(self, blob_ids: Sequence[str], *, now: float, claim: str) -> list[str]:
         recorded = self.recorded_among(blob_ids)
         doomed = [b for b in blob_ids if b not in recorded]
         self._db.executemany(
-            "INSERT INTO blob_deletions (blob_id, done, at) VALUES (?, ?, ?)",
-            [(blob_id, False, now) for blob_id in doomed],
+            "INSERT INTO blob_deletions (blob_id, done, at, claim) VALUES (?, ?, ?, ?)",
+            [(blob_id, False, now, claim) for blob_id in doomed],
         )
         return doomed
 
-    def blobs_being_deleted(self) -> list[str]:
+    def blobs_being_deleted(self, *, before: float | None = None) -> list[tuple[str, str]]:
         rows = self._db.execute(
-            "SELECT DISTINCT blob_id FROM blob_deletions WHERE NOT done ORDER BY blob_id"
+            "SELECT blob_id, COALESCE(claim, '') FROM blob_deletions WHERE NOT done AND at < ? "
+            "ORDER BY blob_id",
+            (math.inf if before is None else before,),
         ).fetchall()
-        return [r[0] for r in rows]
+        return [(r[0], r[1]) for r in rows]
 
-    def confirm_deleted(self, blob_ids: Sequence[str], *, now: float) -> None:
+    def confirm_deleted(self, blob_ids: Sequence[str], *, claim: str, now: float) -> None:
         for blob_id in blob_ids:  # (a new row: its seq is past every epoch read before)
-            self._db.execute("DELETE FROM blob_deletions WHERE blob_id = ?", (blob_id,))
             self._db.execute(
-                "INSERT INTO blob_deletions (blob_id, done, at) VALUES (?, ?, ?)",
-                (blob_id, True, now),
+                "DELETE FROM blob_deletions WHERE blob_id = ? AND NOT done "
+                "AND COALESCE(claim, '') = ?",
+                (blob_id, claim),
+            )
+            self._db.execute(
+                "INSERT INTO blob_deletions (blob_id, done, at, claim) VALUES (?, ?, ?, ?)",
+                (blob_id, True, now, claim),
             )
 
     def forget_deletions(self, *, before: float) -> None:

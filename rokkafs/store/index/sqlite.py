@@ -36,7 +36,8 @@ CREATE TABLE IF NOT EXISTS blob_deletions (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     blob_id TEXT NOT NULL,
     done INTEGER NOT NULL,
-    at REAL NOT NULL
+    at REAL NOT NULL,
+    claim TEXT
 );
 CREATE INDEX IF NOT EXISTS blob_deletions_by_blob ON blob_deletions (blob_id);
 CREATE TABLE IF NOT EXISTS images (
@@ -101,6 +102,9 @@ class SqliteIndex(MetadataIndex):
             columns = {row[1] for row in db.execute("PRAGMA table_info(images)")}
             if "md5" not in columns:  # (an index made before MD5s were kept)
                 db.execute("ALTER TABLE images ADD COLUMN md5 TEXT")
+            columns = {row[1] for row in db.execute("PRAGMA table_info(blob_deletions)")}
+            if "claim" not in columns:  # (made before clean-ups named their marks)
+                db.execute("ALTER TABLE blob_deletions ADD COLUMN claim TEXT")
 
     def read(self) -> AbstractContextManager[IndexTransaction]:
         return _Scope(self._database.transaction("BEGIN"))

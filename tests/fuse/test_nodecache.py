@@ -1,0 +1,46 @@
+"""The mount's node cache as other nodes' changes reach it (rokkafs.fusefs.nodecache)."""
+
+from __future__ import annotations
+
+from rokkafs.fusefs.nodecache import NodeCache
+from rokkafs.provider import Node
+
+
+def folder(name: str) -> Node:
+    return Node("folder", name, "acme", name)
+
+
+def file(name: str) -> Node:
+    return Node("side", name.rsplit("/", 1)[-1], "acme", name)
+
+
+def test_a_change_forgets_the_listings_above_and_the_nodes_beside_it() -> None:
+    cache = NodeCache(60)
+    cache.put_listing("/acme", [".", "..", "a"], {"/acme/a": folder("a")})
+    cache.put_listing("/acme/a", [".", "..", "x.png"], {"/acme/a/x.png": file("a/x.png")})
+    cache.put("/acme/a/y.png", None)  # (a cached miss)
+    cache.put_listing("/other", [".", ".."], {})
+    cache.invalidate({"acme/a/x.png"})
+    assert cache.listing("/acme") is None and cache.listing("/acme/a") is None
+    assert cache.get("/acme/a/x.png") == (False, None)  # (beside it)
+    assert cache.get("/acme/a") == (False, None)  # (the folder may have lost its last file)
+    assert cache.get("/acme/a/y.png") == (False, None)  # (misses go)
+    assert cache.listing("/other") == [".", ".."]  # (elsewhere: kept)
+
+
+def test_a_fill_that_read_before_a_change_is_not_kept() -> None:
+    cache = NodeCache(60)
+    since = cache.generation  # (a listing starts reading the store…)
+    cache.invalidate({"acme/new.png"})  # (…another node adds a file meanwhile…)
+    cache.put_listing("/acme", [".", ".."], {}, since)  # (…the stale listing arrives)
+    cache.put("/acme/new.png", None, since)
+    assert cache.listing("/acme") is None and cache.get("/acme/new.png") == (False, None)
+    cache.put_listing("/acme", [".", "..", "new.png"], {}, cache.generation)
+    assert cache.listing("/acme") is not None
+
+
+def test_a_path_too_long_to_announce_forgets_everything() -> None:
+    cache = NodeCache(60)
+    cache.put_listing("/other", [".", ".."], {})
+    cache.invalidate({"*"})
+    assert cache.listing("/other") is None
