@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import images
 import psycopg
+import pytest
 from blobsupport import staged_blob
 from davsupport import put_at_once
 from postgres import PostgresCluster
@@ -28,6 +29,7 @@ from rokkafs.rokka.search import Filter, SearchQuery
 from rokkafs.store.base import Store
 from rokkafs.store.blobs.files import FileBlobStorage
 from rokkafs.store.index.postgres import PostgresIndex
+from rokkafs.store.opening import open_blobs
 from rokkafs.webdav.davstate import DavState
 
 COLOUR = (
@@ -94,8 +96,13 @@ def nodes(
             process.communicate(timeout=30)
 
 
-def test_what_one_node_stores_the_others_serve(postgres: PostgresCluster, tmp_path: Path) -> None:
+@pytest.mark.parametrize("bytes_in", ["folder", "bucket"])
+def test_what_one_node_stores_the_others_serve(
+    postgres: PostgresCluster, tmp_path: Path, request: pytest.FixtureRequest, bytes_in: str
+) -> None:
     options = shared_options(postgres, tmp_path)
+    if bytes_in == "bucket":  # (nothing on any node's disk that another needs)
+        options = (*options[:2], "--blobs", request.getfixturevalue("s3").new_url())
     cli = [sys.executable, "-m", "rokkafs.cli", "--data", str(tmp_path / "node0"), *options]
     assert subprocess.run([*cli, "org", "create", "demo"], capture_output=True).returncode == 0
     picture = images.png(color=31)
@@ -187,8 +194,7 @@ def test_what_one_node_stores_the_others_serve(postgres: PostgresCluster, tmp_pa
     assert listed.returncode == 0 and "cat.png" in listed.stdout and "same.png" in listed.stdout
     check = subprocess.run([*cli, "check", "--deep"], capture_output=True, text=True)
     assert check.returncode == 0 and check.stdout.strip().endswith("ok"), check.stdout
-    stored = (tmp_path / "shared" / "blobs").rglob("*")
-    names = {p.name for p in stored if p.is_file()}
+    names = {b.blob_id for b in open_blobs(options[3], tmp_path / "look").iter_blobs()}
     assert hashlib.sha1(picture).hexdigest() in names
     assert not (tmp_path / "node0" / "index.sqlite3").exists()  # (the index is the database)
 
