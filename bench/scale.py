@@ -8,10 +8,11 @@ Run (root, with /dev/fuse): .venv/bin/python bench/scale.py [--uploads 400] [--l
 Rows: uploads per second (8 clients, 256 KiB images; WebDAV PUTs spread over the nodes, for
 JuiceFS files written into its mount), stats per second (8 threads, each file once, through
 a mount before anything listed the folder, so every stat reaches the metadata; JuiceFS's
-mount wrote those files itself, so its cache may know them), PROPFIND Depth 1 of a folder of --listing files
-(seconds), ``ls -l`` of that folder on a mount (seconds, cold then warm). The bytes are files
-in one shared folder for every configuration. Goals: more creations and stats per second than
-JuiceFS on the same PostgreSQL, and two nodes serving more uploads per second than one.
+mount wrote those files itself, so its cache may know them), PROPFIND Depth 1 of a folder of
+--listing files (seconds), ``ls -l`` of that folder on a mount (seconds, cold then warm).
+The bytes are files in one shared folder for every configuration. Goals: more creations and
+stats per second than JuiceFS on the same PostgreSQL, and two nodes serving more uploads per
+second than one.
 """
 
 from __future__ import annotations
