@@ -8,18 +8,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import BinaryIO
 
-from rokkafs.provider.facestate import FaceState, SideFile
+from rokkafs.provider.faces import Faces
+from rokkafs.provider.facestate import SideFile
 from rokkafs.staging import Staged
 
 __all__ = ["AuthorizedFaces"]
 
 
-class AuthorizedFaces(FaceState):
-    """A :class:`FaceState` behind a permission check. Every public method of FaceState is
-    overridden (a test holds that), so nothing reaches the state unchecked."""
+class AuthorizedFaces(Faces):
+    """The faces' state behind a permission check: every method of :class:`Faces` checks
+    first (a test holds that), so nothing reaches the state unchecked."""
 
-    def __init__(self, faces: FaceState, require: Callable[[str, str], None]) -> None:
-        # the wrapped state is used, not initialized again
+    def __init__(self, faces: Faces, require: Callable[[str, str], None]) -> None:
         self._faces = faces
         self._require = require
         self.blobs = faces.blobs

@@ -9,7 +9,8 @@ from datetime import datetime
 
 from rokkafs.errors import NotFound
 from rokkafs.model import Organization, SourceImage
-from rokkafs.provider.facestate import FaceState, SideFile
+from rokkafs.provider.faces import Faces
+from rokkafs.provider.facestate import SideFile
 from rokkafs.provider.nodes import Node, NodeKind
 from rokkafs.provider.paths import (
     TRASH,
@@ -49,7 +50,7 @@ def _shown(side: SideFile) -> bool:
 class Reader:
     """The read side of the path model over a store and the faces' own state."""
 
-    def __init__(self, store: Store, faces: FaceState) -> None:
+    def __init__(self, store: Store, faces: Faces) -> None:
         self.store = store
         self.faces = faces
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO
 
 from rokkafs.errors import PayloadTooLarge
-from rokkafs.provider.facestate import FaceState
+from rokkafs.provider.faces import Faces
 from rokkafs.staging import CHUNK, Digests, Staged, file_digests, fsync_soon
 
 __all__ = ["Upload"]
@@ -67,7 +67,7 @@ class _Hasher:
 class Upload:
     """A file being written."""
 
-    def __init__(self, faces: FaceState, *, max_bytes: int) -> None:
+    def __init__(self, faces: Faces, *, max_bytes: int) -> None:
         handle, self.path = faces.blobs.new_staging_file()
         self._fd = os.dup(handle.fileno())
         handle.close()

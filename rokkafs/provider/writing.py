@@ -10,7 +10,7 @@ from typing import BinaryIO
 
 from rokkafs.errors import AlreadyExists, InvalidInput, Locked, NotFound, NotPermitted
 from rokkafs.model import SourceImage
-from rokkafs.provider.facestate import FaceState
+from rokkafs.provider.faces import Faces
 from rokkafs.provider.nodes import Node
 from rokkafs.provider.paths import Location, check_name, is_side_name, parse_path
 from rokkafs.provider.reading import Reader
@@ -25,7 +25,7 @@ class Writer(Reader):
     """Writing, creating and deleting through the path model."""
 
     def __init__(
-        self, store: Store, faces: FaceState, *, clock: Callable[[], float] = time.time
+        self, store: Store, faces: Faces, *, clock: Callable[[], float] = time.time
     ) -> None:
         super().__init__(store, faces)
         self._clock = clock

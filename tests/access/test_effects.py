@@ -240,6 +240,7 @@ def test_every_face_state_method_checks_before_it_acts(tmp_path: Path) -> None:
     and permission, and a refusal leaves the state as it was."""
     from rokkafs.access.faces import AuthorizedFaces
     from rokkafs.errors import Forbidden
+    from rokkafs.provider.faces import Faces
     from rokkafs.provider.facestate import FaceState
 
     faces = FaceState(tmp_path)
@@ -269,8 +270,8 @@ def test_every_face_state_method_checks_before_it_acts(tmp_path: Path) -> None:
         "copy_file": (lambda: guarded.copy_file(side, "b", "y", 3.0), ("a", "read")),
         "set_mtime": (lambda: guarded.set_mtime("a", "f/.DS_Store", 4.0), ("a", "write")),
     }
-    public = {n for n in vars(FaceState) if not n.startswith("_") and callable(vars(FaceState)[n])}
-    assert public - {"close"} == set(calls)
+    public = {n for n in vars(Faces) if not n.startswith("_") and callable(vars(Faces)[n])}
+    assert public == set(calls)
     for name, (call, first) in calls.items():
         asked.clear()
         with pytest.raises(Forbidden):
