@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import timedelta
 
 import zipstream
@@ -15,6 +14,7 @@ from rokkafs.errors import InvalidInput
 from rokkafs.rokka.search import parse_search
 from rokkafs.rokka.wire import organization_to_rokka
 from rokkafs.store.base import Store
+from rokkafs.store.paging import iter_images
 
 
 def list_organizations(store: Store, request: Request) -> Response:
@@ -50,15 +50,10 @@ def download_list(store: Store, request: Request, org: str) -> Response:
     query = parse_search(request.args.to_dict())
     archive = zipstream.ZipStream(compress_type=zipstream.ZIP_STORED)
     seen: set[str] = set()
-    while True:
-        page = store.list_source_images(org, query)
-        for image in page.items:
-            name = image.name if image.name not in seen else f"{image.short_hash}/{image.name}"
-            seen.add(name)
-            archive.add(_chunks(store, org, image.hash), name)
-        if not page.items or page.cursor is None or query.offset is not None:
-            break
-        query = replace(query, cursor=page.cursor)
+    for image in iter_images(store, org, query):
+        name = image.name if image.name not in seen else f"{image.short_hash}/{image.name}"
+        seen.add(name)
+        archive.add(_chunks(store, org, image.hash), name)
     return Response(
         archive,
         mimetype="application/zip",

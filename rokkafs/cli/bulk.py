@@ -20,6 +20,7 @@ from rokkafs.model import SourceImage
 from rokkafs.rokka.search import Filter, SearchQuery
 from rokkafs.staging import sha1_file
 from rokkafs.store.base import MAX_BATCH_COPY, Store
+from rokkafs.store.paging import iter_images
 
 
 def progress_bar(total: int, unit: str, what: str) -> tqdm[Never]:
@@ -36,13 +37,7 @@ def progress_bar(total: int, unit: str, what: str) -> tqdm[Never]:
 
 
 def _all_images(store: Store, org: str, *, deleted: bool = False) -> Iterator[SourceImage]:
-    query = SearchQuery(limit=1000, deleted=deleted)
-    while True:
-        page = store.list_source_images(org, query)
-        yield from page.items
-        if not page.items or page.cursor is None:
-            return
-        query = SearchQuery(limit=1000, deleted=deleted, cursor=page.cursor)
+    return iter_images(store, org, SearchQuery(limit=1000, deleted=deleted))
 
 
 @cli.command("import")

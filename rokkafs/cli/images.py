@@ -16,6 +16,7 @@ from rokkafs.rokka.metadata import compute_hash
 from rokkafs.rokka.search import SearchQuery, parse_search
 from rokkafs.rokka.wire import source_image_to_rokka
 from rokkafs.staging import sha1_file
+from rokkafs.store.paging import iter_images
 
 
 @cli.command()
@@ -97,19 +98,13 @@ def list_images(obj: Context, organization: str, path: str, as_json: bool, delet
     if path.strip("/"):
         params["name"] = path.strip("/") + "/*"
     with obj.store() as store:
-        query = parse_search(params)
-        while True:
-            page = store.list_source_images(organization, query)
-            for image in page.items:
-                if as_json:
-                    click.echo(json.dumps(source_image_to_rokka(image)))
-                else:
-                    when = datetime.fromtimestamp(image.mtime, tz=UTC).strftime("%Y-%m-%d %H:%M")
-                    line = f"{image.short_hash:8} {image.size:>12} {image.format:5} {when}"
-                    click.echo(f"{line}  {image.name}")
-            if not page.items or page.cursor is None:
-                break
-            query = parse_search({**params, "offset": page.cursor})
+        for image in iter_images(store, organization, parse_search(params)):
+            if as_json:
+                click.echo(json.dumps(source_image_to_rokka(image)))
+            else:
+                when = datetime.fromtimestamp(image.mtime, tz=UTC).strftime("%Y-%m-%d %H:%M")
+                line = f"{image.short_hash:8} {image.size:>12} {image.format:5} {when}"
+                click.echo(f"{line}  {image.name}")
 
 
 @cli.command()

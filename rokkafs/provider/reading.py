@@ -23,6 +23,7 @@ from rokkafs.provider.paths import (
 )
 from rokkafs.rokka.search import Filter, SearchQuery, SortKey
 from rokkafs.store.base import Store
+from rokkafs.store.paging import iter_images
 
 __all__ = ["Reader"]
 
@@ -102,19 +103,7 @@ class Reader:
             deleted=location.in_trash,
             with_total=False,
         )
-        while True:
-            page = self.store.list_source_images(location.org, query)
-            yield from page.items
-            if len(page.items) < PAGE or page.cursor is None:
-                return
-            query = SearchQuery(
-                filters=filters,
-                sort=_OLDEST_FIRST,
-                limit=PAGE,
-                cursor=page.cursor,
-                deleted=location.in_trash,
-                with_total=False,
-            )
+        yield from iter_images(self.store, location.org, query)
 
     def _has_images_below(self, location: Location) -> bool:
         assert location.org is not None

@@ -339,18 +339,17 @@ class Store(SourceImageChanges):
         if org == destination:
             raise InvalidInput("source and destination organization are the same")
         self.get_organization(destination)
+        from rokkafs.store.paging import iter_pages  # (it imports this module)
+
         created = existing = 0
-        query = SearchQuery(limit=MAX_BATCH_COPY)
-        while True:
-            page = self.list_source_images(org, query)
-            if not page.items:
-                return CopyAllResult(created, existing)
-            result = self.copy_source_images(
-                org, [i.hash for i in page.items], destination, overwrite=overwrite
-            )
-            created += len(result.created)
-            existing += len(result.existing)
-            query = SearchQuery(limit=MAX_BATCH_COPY, cursor=page.cursor)
+        for page in iter_pages(self, org, SearchQuery(limit=MAX_BATCH_COPY)):
+            if page.items:
+                result = self.copy_source_images(
+                    org, [i.hash for i in page.items], destination, overwrite=overwrite
+                )
+                created += len(result.created)
+                existing += len(result.existing)
+        return CopyAllResult(created, existing)
 
     # ----------------------------------------------------------------- housekeeping
 
