@@ -18,6 +18,7 @@ __all__ = ["mount", "unmount"]
 
 log = logging.getLogger(__name__)
 RENAME_NOREPLACE, RENAME_EXCHANGE = 1, 2
+_READDIR_PLUS, _FILL_DIR_PLUS = 1, 2  # (libfuse 3's readdir flag and filler flag)
 
 
 def _options(
@@ -86,6 +87,26 @@ def mount(
                 except OSError:
                     pass
             return int(super().rename_fuse_3(old, new, 0))
+
+        def readdir_fuse_3(
+            self, path: bytes, buf: Any, filler: Any, offset: int, fip: Any, flags: int
+        ) -> int:
+            """With FUSE_READDIR_PLUS asked, hand the kernel every entry's attributes too
+            (FUSE_FILL_DIR_PLUS), so ``ls -l`` needs no lookup per file (mfusepy passes only
+            names and modes)."""
+            if not flags & _READDIR_PLUS:
+                return int(super().readdir_fuse_3(path, buf, filler, offset, fip, flags))
+            entries = operations.readdir(path.decode("utf-8", "surrogateescape"), fip.contents.fh)
+            for entry in entries:
+                name, attrs = (entry, None) if isinstance(entry, str) else entry[:2]
+                st = fuse.c_stat()
+                if attrs:
+                    fuse.set_st_attrs(st, attrs, use_ns=True)
+                plus = _FILL_DIR_PLUS if attrs and "st_nlink" in attrs else 0
+                encoded = name.encode("utf-8", "surrogateescape")
+                if filler(buf, encoded, st if attrs else None, 0, plus) != 0:
+                    break
+            return 0
 
         def getxattr(self, path: bytes, name: bytes, *args: Any) -> int:
             # ls -l asks every file for security.selinux and system.posix_acl_access: answer

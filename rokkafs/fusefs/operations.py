@@ -232,8 +232,7 @@ class RokkaOperations(XattrOperations):
         since = self.cache.generation
         for child in self.paths.children(path):
             nodes[f"{base}/{child.name}"] = child
-            mode = stat.S_IFDIR if child.is_dir else stat.S_IFREG
-            entries.append((child.name, {"st_mode": mode}, 0))
+            entries.append((child.name, self._attrs(child), 0))  # (all of them: readdirplus)
         self.cache.put_listing(path, entries, nodes, since)
         return entries
 
