@@ -49,10 +49,11 @@ class Context:
         self.settings = settings
         self.data = settings.data
 
-    def store(self, *, create: bool = False) -> LocalStore:
+    def store(self, *, create: bool = False, read_cache_bytes: int = 0) -> LocalStore:
         """The store (on the index and blobs the settings name); only the commands that make
         one (``create``) start a new one, so a mistyped ``--data`` is an error instead of a
-        new empty store."""
+        new empty store. ``read_cache_bytes``: a local read cache of that size in front of
+        the blobs (``DATA/read-cache``)."""
         if not create:
             self.require_store()
         settings = self.settings
@@ -62,6 +63,7 @@ class Context:
             index=settings.index,
             blobs=settings.blobs,
             credentials=settings.s3(),
+            read_cache_bytes=read_cache_bytes,
         )
 
     def require_store(self) -> None:

@@ -96,6 +96,13 @@ def serve(
 @click.option("--foreground/--background", default=True, show_default=True)
 @click.option("--read-only", is_flag=True, help="Mount read-only.")
 @click.option("--allow-other", is_flag=True, help="Let other users see the mount.")
+@click.option(
+    "--read-cache-mib",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Keep read images in a local cache of this size (DATA/read-cache). "
+    "Default: 1024 when the bytes are in a bucket, else 0 (off).",
+)
 @remote_options(
     "Mount a remote rokka-compatible API instead.",
     "API key for --remote; without it, a user's key: the mount acts as that user.",
@@ -107,6 +114,7 @@ def mount_command(
     foreground: bool,
     read_only: bool,
     allow_other: bool,
+    read_cache_mib: int | None,
     remote: str | None,
     api_key: str | None,
 ) -> None:
@@ -127,7 +135,14 @@ def mount_command(
     if os.path.ismount(mountpoint):
         raise click.ClickException(f"{mountpoint} is mounted already (rokkafs umount it first)")
 
-    store: Store = obj.store(create=True) if remote is None else remote_store(obj, remote, api_key)
+    if read_cache_mib is None:
+        in_bucket = (obj.settings.blobs or "").startswith("s3:")
+        read_cache_mib = 1024 if in_bucket else 0
+    store: Store = (
+        obj.store(create=True, read_cache_bytes=read_cache_mib * 1024 * 1024)
+        if remote is None
+        else remote_store(obj, remote, api_key)
+    )
     faces = FaceState(obj.data, database_url=shared_database(obj), blobs=side_blobs(obj))
     paths = Provider(store, faces)
     if remote is None and api_key:  # act as that user of the embedded store

@@ -90,11 +90,17 @@ def open_store(
     index: str | None = None,
     blobs: str | None = None,
     credentials: tuple[str, str] | None = None,
+    read_cache_bytes: int = 0,
     clock: Callable[[], float] = time.time,
 ) -> LocalStore:
-    """The store of a node: rokka's semantics over the index and blob storage named."""
+    """The store of a node: rokka's semantics over the index and blob storage named
+    (``read_cache_bytes``: read through a local cache of that size, ``DATA/read-cache``)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     storage = open_blobs(blobs, data_dir, credentials=credentials)
+    if read_cache_bytes > 0:
+        from rokkafs.store.blobs.cached import CachedBlobStorage
+
+        storage = CachedBlobStorage(storage, data_dir / "read-cache", read_cache_bytes)
     return LocalStore(
         data_dir, config, clock=clock, index=open_index(index, data_dir), blobs=storage
     )

@@ -11,6 +11,7 @@ import pytest
 from blobsupport import IndexFactory
 
 from rokkafs.store.blobs import BlobStorage
+from rokkafs.store.blobs.cached import CachedBlobStorage
 from rokkafs.store.blobs.files import FileBlobStorage
 from rokkafs.store.blobs.s3 import S3BlobStorage
 from rokkafs.store.index import MetadataIndex
@@ -46,9 +47,12 @@ def index(make_index: IndexFactory) -> MetadataIndex:
     return make_index()
 
 
-@pytest.fixture(params=["files", "s3"])
+@pytest.fixture(params=["files", "s3", "s3-cached"])
 def blob_storage(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStorage:
-    """Every blob storage implementation, empty."""
-    if request.param == "s3":
-        return S3BlobStorage(request.getfixturevalue("s3").new_url(), tmp_path / "staging")
+    """Every blob storage implementation, empty (``-cached``: behind a mount's read cache)."""
+    if request.param.startswith("s3"):
+        bucket = S3BlobStorage(request.getfixturevalue("s3").new_url(), tmp_path / "staging")
+        if request.param.endswith("cached"):
+            return CachedBlobStorage(bucket, tmp_path / "read-cache", 10 * 1024 * 1024)
+        return bucket
     return FileBlobStorage(tmp_path / "blobs-root")

@@ -11,11 +11,13 @@ from pathlib import Path
 
 import images
 import pytest
+from blobsupport import staged_blob
 from s3proxy import FaultyProxy, faulty_proxy
 from s3server import S3Server
 
 from rokkafs.errors import BackendUnavailable
 from rokkafs.rokka.search import SearchQuery
+from rokkafs.store.blobs.cached import CachedBlobStorage
 from rokkafs.store.blobs.s3 import SINGLE_PUT_BYTES, S3BlobStorage
 from rokkafs.store.local import LocalStore
 
@@ -88,3 +90,26 @@ def test_a_big_upload_that_fails_half_way_leaves_no_object(
     with big.open("rb") as data:
         image = store.create_source_image("acme", data, name="big.png")
     assert store.check(deep=True).ok and image.size == big.stat().st_size
+
+
+def test_a_mounts_read_cache_serves_what_it_read_once(s3: S3Server, tmp_path: Path) -> None:
+    with faulty_proxy(s3.endpoint) as (proxy, endpoint):
+        url = s3.new_url().replace(s3.endpoint, endpoint)
+        bucket = S3BlobStorage(url, tmp_path / "staging")
+        cached = CachedBlobStorage(bucket, tmp_path / "read-cache", 3 * 1024 * 1024)
+        first, second = (staged_blob(bucket, bytes([n]) * 2_000_000) for n in (1, 2))
+        for blob in (first, second):
+            cached.publish(blob.path, blob.blob_id)
+        with cached.open(first.blob_id) as data:
+            assert data.read() == bytes([1]) * 2_000_000
+        proxy.fail = lambda method, path, count: method == "GET"  # (the bucket stops reading)
+        with cached.open(first.blob_id) as data:  # (from the local copy)
+            assert data.read(10) == bytes([1]) * 10
+        with pytest.raises(BackendUnavailable):
+            cached.open(second.blob_id).read()
+        proxy.fail = lambda method, path, count: False
+        with cached.open(second.blob_id) as data:  # (the cache is bounded: the first goes)
+            assert data.read(10) == bytes([2]) * 10
+        assert [p.name for p in (tmp_path / "read-cache").rglob("*") if p.is_file()] == [
+            second.blob_id
+        ]
