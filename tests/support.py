@@ -103,3 +103,42 @@ def run_node_test(script: str, **variables: str) -> str:
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "# fail 0" in result.stdout
     return result.stdout
+
+
+@contextmanager
+def rokkafs_mount(
+    global_options: list[str], root: Path, log: Path, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``rokkafs … mount ROOT`` in a child process (its output in ``log``): yields once the
+    mount is there; lazily unmounted, the process waited for (killed if it hangs) at the
+    end."""
+    import os
+    import shutil
+
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "rokkafs.cli", *global_options, "mount", str(root)],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while not os.path.ismount(root):
+                if process.poll() is not None:
+                    raise RuntimeError(f"the mount exited: {log.read_text()}")
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the mount did not appear")
+                time.sleep(0.05)
+            yield process
+        finally:
+            tool = shutil.which("fusermount3") or shutil.which("fusermount") or "fusermount"
+            subprocess.run([tool, "-u", "-z", str(root)], capture_output=True)
+            deadline = time.monotonic() + 10
+            while os.path.ismount(root) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support import rokkafs_mount
 
 from rokkafs.store.index.postgres import PostgresIndex
 from rokkafs.store.local import LocalStore
@@ -26,14 +24,6 @@ class Mounted:
     data: Path
     store: LocalStore
     options: tuple[str, ...] = ()  # (global options of the mount: --index for PostgreSQL)
-
-
-def _unmount(path: Path) -> None:
-    tool = shutil.which("fusermount3") or shutil.which("fusermount") or "fusermount"
-    subprocess.run([tool, "-u", "-z", str(path)], capture_output=True)
-    deadline = time.monotonic() + 10
-    while os.path.ismount(path) and time.monotonic() < deadline:
-        time.sleep(0.05)
 
 
 @pytest.fixture(params=["mfusepy", "fusepy", "mfusepy-postgres", "mfusepy-postgres-s3"])
@@ -59,28 +49,8 @@ def mounted(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Mounted]
     store.create_organization("acme")
     store.create_organization("other")
     env = {**os.environ, "ROKKAFS_FUSE_BINDING": binding}
-    log = (tmp_path / "mount.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "rokkafs.cli", "--data", str(data), *options, "mount", str(root)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     try:
-        deadline = time.monotonic() + 20
-        while not os.path.ismount(root):
-            if process.poll() is not None:
-                raise RuntimeError(f"mount exited: {(tmp_path / 'mount.log').read_text()}")
-            if time.monotonic() > deadline:
-                raise TimeoutError("the mount did not appear")
-            time.sleep(0.05)
-        yield Mounted(root, data, store, options)
+        with rokkafs_mount(["--data", str(data), *options], root, tmp_path / "mount.log", env):
+            yield Mounted(root, data, store, options)
     finally:
-        _unmount(root)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
         store.close()

@@ -20,7 +20,7 @@ import pytest
 from blobsupport import staged_blob
 from davsupport import put_at_once
 from postgres import PostgresCluster
-from support import free_port
+from support import free_port, rokkafs_mount
 
 from rokkafs.access.registry import AccessRegistry
 from rokkafs.model import SourceImage
@@ -361,32 +361,10 @@ def test_a_node_killed_mid_upload_leaves_the_others_serving(
 @contextmanager
 def mount(options: tuple[str, ...], data: Path, root: Path) -> Iterator[Path]:
     """``rokkafs mount`` in a child process on the nodes' database; unmounted at the end."""
-    import os
-    import shutil
-
     root.mkdir()
-    log = (data.parent / f"{root.name}.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "rokkafs.cli", "--data", str(data), *options, "mount", str(root)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not os.path.ismount(root):
-            assert process.poll() is None, (data.parent / f"{root.name}.log").read_text()
-            assert time.monotonic() < deadline, "the mount did not appear"
-            time.sleep(0.05)
+    log = data.parent / f"{root.name}.log"
+    with rokkafs_mount(["--data", str(data), *options], root, log):
         yield root
-    finally:
-        tool = shutil.which("fusermount3") or shutil.which("fusermount") or "fusermount"
-        subprocess.run([tool, "-u", "-z", str(root)], capture_output=True)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 def soon(check: Any, what: str) -> None:

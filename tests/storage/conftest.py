@@ -20,26 +20,34 @@ from rokkafs.store.index.sqlite import SqliteIndex
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def make_index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[IndexFactory]:
+def engine_url(request: pytest.FixtureRequest) -> str | None:
+    """Each engine state can live in: None for the data directory's SQLite files, else the
+    URL of a fresh PostgreSQL database."""
+    return request.getfixturevalue("postgres").new_database() if request.param != "sqlite" else None
+
+
+@pytest.fixture
+def closing() -> Iterator[ExitStack]:
+    """What a test opened, closed at its end."""
+    with ExitStack() as stack:
+        yield stack
+
+
+@pytest.fixture
+def make_index(engine_url: str | None, tmp_path: Path, closing: ExitStack) -> IndexFactory:
     """Open the same (at first empty) index as often as asked: several openings of one index
     stand for several processes or nodes."""
-    with ExitStack() as stack:
-        url = (
-            request.getfixturevalue("postgres").new_database()
-            if request.param == "postgres"
-            else None
-        )
 
-        def factory() -> MetadataIndex:
-            index: MetadataIndex
-            if url is None:
-                index = SqliteIndex(tmp_path / "index.sqlite3")
-            else:
-                index = PostgresIndex(url, max_connections=4)
-            stack.callback(index.close)
-            return index
+    def factory() -> MetadataIndex:
+        index: MetadataIndex
+        if engine_url is None:
+            index = SqliteIndex(tmp_path / "index.sqlite3")
+        else:
+            index = PostgresIndex(engine_url, max_connections=4)
+        closing.callback(index.close)
+        return index
 
-        yield factory
+    return factory
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -14,19 +14,14 @@ from rokkafs.webdav.davstate import DavState
 StateFactory = Callable[[], DavState]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def make_state(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateFactory]:
-    url = (
-        request.getfixturevalue("postgres").new_database() if request.param == "postgres" else None
-    )
-    with ExitStack() as stack:
+@pytest.fixture
+def make_state(engine_url: str | None, tmp_path: Path, closing: ExitStack) -> StateFactory:
+    def factory() -> DavState:
+        state = DavState(tmp_path / "data", database_url=engine_url)
+        closing.callback(state.close)
+        return state
 
-        def factory() -> DavState:
-            state = DavState(tmp_path / "data", database_url=url)
-            stack.callback(state.close)
-            return state
-
-        yield factory
+    return factory
 
 
 def test_properties_are_shared_and_round_trip(make_state: StateFactory) -> None:

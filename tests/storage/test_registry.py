@@ -4,7 +4,7 @@ directory and PostgreSQL shared by nodes; two openings stand for two nodes."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -16,19 +16,14 @@ from rokkafs.errors import AlreadyExists, InvalidInput, NotFound
 RegistryFactory = Callable[[], AccessRegistry]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def make_registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RegistryFactory]:
-    url = (
-        request.getfixturevalue("postgres").new_database() if request.param == "postgres" else None
-    )
-    with ExitStack() as stack:
+@pytest.fixture
+def make_registry(engine_url: str | None, tmp_path: Path, closing: ExitStack) -> RegistryFactory:
+    def factory() -> AccessRegistry:
+        registry = AccessRegistry(tmp_path / "data", database_url=engine_url)
+        closing.callback(registry.close)
+        return registry
 
-        def factory() -> AccessRegistry:
-            registry = AccessRegistry(tmp_path / "data", database_url=url)
-            stack.callback(registry.close)
-            return registry
-
-        yield factory
+    return factory
 
 
 def test_users_and_keys_work_from_every_opening(make_registry: RegistryFactory) -> None:
