@@ -10,40 +10,27 @@ EIO.
 from __future__ import annotations
 
 import errno
-import functools
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from rokkafs.errors import AlreadyExists, NotFound, RokkaFSError
 
-__all__ = ["translated"]
+__all__ = ["as_fuse_error"]
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def translated(error_type: type[OSError]) -> Callable[[F], F]:
-    """Wrap an operation so every exception leaves as ``error_type(errno)``."""
-
-    def decorate(method: F) -> F:
-        @functools.wraps(method)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return method(*args, **kwargs)
-            except RokkaFSError as exc:
-                if not isinstance(exc, NotFound | AlreadyExists):  # (lookups and probes)
-                    log.warning("%s refused: %s", method.__name__, exc.message)
-                raise error_type(exc.errno) from exc
-            except OSError as exc:
-                if isinstance(exc, error_type):
-                    raise
-                code = exc.errno if isinstance(exc.errno, int) and exc.errno > 0 else errno.EIO
-                raise error_type(code) from exc
-            except Exception as exc:
-                log.exception("unexpected error in %s", method.__name__)
-                raise error_type(errno.EIO) from exc
-
-        return wrapper  # type: ignore[return-value]
-
-    return decorate
+def as_fuse_error(error_type: type[OSError], operation: str, exc: BaseException) -> OSError:
+    """The binding's error (``error_type(errno)``) an exception of an operation leaves as."""
+    if isinstance(exc, error_type):
+        return exc
+    if isinstance(exc, RokkaFSError):
+        if not isinstance(exc, NotFound | AlreadyExists):  # (lookups and probes)
+            log.warning("%s refused: %s", operation, exc.message)
+        return error_type(exc.errno)
+    if isinstance(exc, OSError):
+        return error_type(exc.errno if isinstance(exc.errno, int) and exc.errno > 0 else errno.EIO)
+    log.error("unexpected error in %s", operation, exc_info=exc)
+    return error_type(errno.EIO)

@@ -7,27 +7,14 @@ write and the cached listing agree on one spelling.
 
 from __future__ import annotations
 
-import functools
 import unicodedata
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
-__all__ = ["nfc_paths"]
-
-F = TypeVar("F", bound=Callable[..., Any])
+__all__ = ["nfc"]
 
 
-def _nfc(value: Any) -> Any:
+def nfc(value: Any) -> Any:
+    """A path argument NFC-normalized (anything else as it is)."""
     if isinstance(value, str) and value.startswith("/") and not value.isascii():
         return unicodedata.normalize("NFC", value)
     return value
-
-
-def nfc_paths(method: F) -> F:
-    """Wrap an operation so its path arguments arrive NFC-normalized."""
-
-    @functools.wraps(method)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return method(*(_nfc(a) for a in args), **kwargs)
-
-    return wrapper  # type: ignore[return-value]

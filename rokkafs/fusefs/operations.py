@@ -1,7 +1,8 @@
 """The FUSE operations over the path model (fusepy API, for mfusepy and fusepy alike).
 
-Errors leave every operation through :func:`rokkafs.fusefs.errnos.translated`, applied to each
-method by :func:`build_operations`. Metadata (getattr, readdir) comes from a
+Each operation is marked :func:`~rokkafs.fusefs.operation.fuse_operation` (thread state, NFC
+paths, errors leaving as the binding's errno). Operations not defined here are not offered to
+libfuse at all (the kernel then answers ENOSYS). Metadata (getattr, readdir) comes from a
 :class:`~rokkafs.fusefs.nodecache.NodeCache` filled by listings and emptied by the mount's own
 writes.
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import inspect
 import logging
 import os
 import stat
@@ -19,14 +19,12 @@ import time
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from rokkafs.errors import NotFound, RokkaFSError
+from rokkafs.errors import NotFound, NotPermitted, RokkaFSError
 from rokkafs.fusefs.attributes import attributes, filesystem_stats
-from rokkafs.fusefs.errnos import translated
 from rokkafs.fusefs.handles import Handle, HandleTable
-from rokkafs.fusefs.names import nfc_paths
 from rokkafs.fusefs.nodecache import NodeCache
+from rokkafs.fusefs.operation import fuse_operation
 from rokkafs.fusefs.pending import HeldFile, PendingFiles, is_temporary_name
-from rokkafs.fusefs.threads import keeping_thread_state
 from rokkafs.fusefs.xattrops import XattrOperations
 from rokkafs.provider import Node, Provider
 from rokkafs.provider.paths import TRASH, split_spelling
@@ -37,32 +35,29 @@ log = logging.getLogger(__name__)
 UTIME_OMIT, UTIME_NOW = (1 << 30) - 2, (1 << 30) - 1
 
 
-def build_operations(fuse: Any, provider: Provider, data_dir: Path, **kw: Any) -> Any:
-    """Create the Operations instance for a binding module (fusepy or mfusepy)."""
-    cls = type("RokkaFuseOperations", (RokkaOperations, fuse.Operations), {})
-    setattr(cls, "fuse_error", fuse.FuseOSError)  # noqa: B010
-    for name in OPERATION_NAMES:
-        method = translated(fuse.FuseOSError)(nfc_paths(getattr(RokkaOperations, name)))
-        setattr(cls, name, keeping_thread_state(method))
-    return cls(provider, data_dir, **kw)
+def build_operations(fuse: Any, provider: Provider, data_dir: Path, **kw: Any) -> RokkaOperations:
+    """The operations for a binding module (fusepy or mfusepy): errors leave as its
+    ``FuseOSError``."""
+    return RokkaOperations(provider, data_dir, fuse_error=fuse.FuseOSError, **kw)
 
 
 class RokkaOperations(XattrOperations):
-    """Filesystem operations; combined with the binding's ``Operations`` base at mount time."""
+    """Filesystem operations, as the bindings call them (``use_ns``: times in nanoseconds)."""
 
     use_ns = True
     flag_utime_omit_ok = 1
-    fuse_error: type[OSError] = OSError  # the binding's FuseOSError once built
 
     def __init__(
         self,
         provider: Provider,
         data_dir: Path,
         *,
+        fuse_error: type[OSError] = OSError,
         read_only: bool = False,
         cache_seconds: float = 10.0,
         list_on_miss: bool = False,
     ) -> None:
+        self.fuse_error = fuse_error  # (the binding's FuseOSError)
         self.paths = provider
         self.data_dir = data_dir
         self.read_only = read_only
@@ -85,10 +80,27 @@ class RokkaOperations(XattrOperations):
     def _store_held(self, held: HeldFile) -> None:
         self._now_at(held.path, self.paths.commit_staged(held.path, held.staged, held.mtime))
 
+    @fuse_operation
     def destroy(self, path: str) -> None:
         """The mount ends: store what is still held."""
         self._stopped.set()
         self.pending.settle_due(older_than=0)
+
+    def __call__(self, operation: str, *args: Any) -> Any:
+        """fusepy calls operations by name (mfusepy calls the methods)."""
+        return getattr(self, operation)(*args)
+
+    @fuse_operation
+    def link(self, target: str, source: str) -> None:
+        raise NotPermitted("hard links are not supported")
+
+    @fuse_operation
+    def symlink(self, target: str, source: str) -> None:
+        raise NotPermitted("symbolic links are not supported")
+
+    @fuse_operation
+    def mknod(self, path: str, mode: int, dev: int) -> None:
+        raise NotPermitted("device files and FIFOs are not supported")
 
     # ----------------------------------------------------------------- helpers
 
@@ -205,6 +217,7 @@ class RokkaOperations(XattrOperations):
 
     # ----------------------------------------------------------------- metadata
 
+    @fuse_operation
     def getattr(self, path: str, fh: int | None = None) -> dict[str, Any]:
         for handle in self.handles.for_path(path):
             if handle.dirty and handle.upload is not None:
@@ -217,6 +230,7 @@ class RokkaOperations(XattrOperations):
             return self._attrs(Node("side", path, size=held.staged.size, mtime=held.mtime))
         return self._attrs(self._node(path))
 
+    @fuse_operation
     def readdir(self, path: str, fh: int | None = None) -> list[Any]:
         held = [(h.path.rsplit("/", 1)[-1], {"st_mode": stat.S_IFREG}, 0)
                 for h in self.pending.below(path)]  # fmt: skip
@@ -236,23 +250,28 @@ class RokkaOperations(XattrOperations):
         self.cache.put_listing(path, entries, nodes, since)
         return entries
 
+    @fuse_operation
     def access(self, path: str, amode: int) -> int:
         self._node_or_pending(path)
         if amode & os.W_OK and self.read_only:
             raise OSError(errno.EROFS, "read-only mount")
         return 0
 
+    @fuse_operation
     def statfs(self, path: str) -> dict[str, int]:
         return filesystem_stats(self.data_dir)
 
+    @fuse_operation
     def chmod(self, path: str, mode: int) -> int:
         self._node_or_pending(path)
         return 0  # accepted and ignored (files 0644, folders 0755), so cp -a and rsync -a work
 
+    @fuse_operation
     def chown(self, path: str, uid: int, gid: int) -> int:
         self._node_or_pending(path)
         return 0
 
+    @fuse_operation
     def utimens(self, path: str, times: tuple[int, int] | None = None) -> int:
         self._writable()
         _, mtime_ns = times or (UTIME_NOW, UTIME_NOW)
@@ -271,6 +290,7 @@ class RokkaOperations(XattrOperations):
 
     # ----------------------------------------------------------------- files
 
+    @fuse_operation
     def create(self, path: str, mode: int, flags: int = 0) -> int:
         self._writable()
         self.pending.settle(path)
@@ -285,6 +305,7 @@ class RokkaOperations(XattrOperations):
         self.cache.drop(path)  # getattr answers from the handle until the commit
         return self.handles.add(handle)
 
+    @fuse_operation
     def open(self, path: str, flags: int) -> int:
         self.pending.settle(path)
         node = self._node(path)
@@ -299,6 +320,7 @@ class RokkaOperations(XattrOperations):
             handle.dirty = True
         return self.handles.add(handle)
 
+    @fuse_operation
     def read(self, path: str, size: int, offset: int, fh: int) -> bytes:
         handle = self._handle(fh, path)
         with handle.lock:
@@ -321,6 +343,7 @@ class RokkaOperations(XattrOperations):
             self._changed(path)
             return self.paths.open(path)
 
+    @fuse_operation
     def write(self, path: str, data: bytes, offset: int, fh: int) -> int:
         handle = self._handle(fh, path)
         with handle.lock:
@@ -333,6 +356,7 @@ class RokkaOperations(XattrOperations):
                 handle.failed = exc.errno if isinstance(exc.errno, int) else errno.EIO
                 raise
 
+    @fuse_operation
     def truncate(self, path: str, length: int, fh: int | None = None) -> int:
         self._writable()
         self.pending.settle(path)
@@ -359,15 +383,18 @@ class RokkaOperations(XattrOperations):
         self._commit(temporary)
         return 0
 
+    @fuse_operation
     def flush(self, path: str, fh: int) -> int:
         handle = self._handle(fh, path)
         with handle.lock:
             self._commit(handle)
         return 0
 
+    @fuse_operation
     def fsync(self, path: str, datasync: int, fh: int) -> int:
         return self.flush(path, fh)
 
+    @fuse_operation
     def release(self, path: str, fh: int) -> int:
         handle = self.handles.pop(fh)
         if handle is None:
@@ -386,6 +413,7 @@ class RokkaOperations(XattrOperations):
 
     # ----------------------------------------------------------------- names
 
+    @fuse_operation
     def unlink(self, path: str) -> int:
         self._writable()
         held = self.pending.take(path)
@@ -397,6 +425,7 @@ class RokkaOperations(XattrOperations):
         self._changed(path)
         return 0
 
+    @fuse_operation
     def mkdir(self, path: str, mode: int) -> int:
         self._writable()
         self.pending.settle(path)
@@ -407,6 +436,7 @@ class RokkaOperations(XattrOperations):
             self.cache.put_listing(path, [".", ".."], {})
         return 0
 
+    @fuse_operation
     def rmdir(self, path: str) -> int:
         self._writable()
         self.pending.settle(path)
@@ -421,6 +451,7 @@ class RokkaOperations(XattrOperations):
         self._changed(path)
         return 0
 
+    @fuse_operation
     def rename(self, old: str, new: str) -> int:
         self._writable()
         for handle in self.handles.for_path(old):
@@ -438,10 +469,3 @@ class RokkaOperations(XattrOperations):
         self._changed(old)
         self._now_at(new, node)
         return 0
-
-
-OPERATION_NAMES = [
-    name
-    for name, value in {**vars(XattrOperations), **vars(RokkaOperations)}.items()
-    if inspect.isfunction(value) and not name.startswith("_")
-]

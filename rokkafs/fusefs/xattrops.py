@@ -7,6 +7,7 @@ import errno
 
 from rokkafs.fusefs import xattrs
 from rokkafs.fusefs.handles import HandleTable
+from rokkafs.fusefs.operation import fuse_operation
 from rokkafs.fusefs.pending import PendingFiles
 from rokkafs.provider import Node, Provider
 
@@ -33,6 +34,7 @@ class XattrOperations:
     def _changed(self, *paths: str) -> None:
         raise NotImplementedError
 
+    @fuse_operation
     def getxattr(self, path: str, name: str, position: int = 0) -> bytes:
         if not name.startswith(xattrs.PREFIX):  # ls -l probes two of these per file: be quick
             raise self.fuse_error(errno.ENODATA)
@@ -40,10 +42,12 @@ class XattrOperations:
         node = self._node_or_pending(path)
         return xattrs.read(node.image if node else None, name, staged)
 
+    @fuse_operation
     def listxattr(self, path: str) -> list[str]:
         node = self._node_or_pending(path)
         return xattrs.listed(node.image if node else None, self._staged(path))
 
+    @fuse_operation
     def setxattr(self, path: str, name: str, value: bytes, options: int, position: int = 0) -> int:
         if not name.startswith(xattrs.PREFIX):
             raise OSError(errno.ENOTSUP, "only user.rokka.* attributes are stored")
@@ -62,6 +66,7 @@ class XattrOperations:
         self._apply_xattr(path, name, value)
         return 0
 
+    @fuse_operation
     def removexattr(self, path: str, name: str) -> int:
         if not name.startswith(xattrs.PREFIX):
             raise OSError(errno.ENODATA, "no such attribute")

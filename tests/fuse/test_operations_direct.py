@@ -298,3 +298,14 @@ def test_a_new_folder_is_known_empty_and_keeps_its_listing_up_to_date(ops: Any) 
     with pytest.raises(fuse.FuseOSError) as missing:
         ops.getattr("/acme/new/1.png")
     assert missing.value.errno == errno.ENOENT
+
+
+def test_links_and_device_files_are_refused_as_not_permitted(ops: Any) -> None:
+    for refuse in (
+        lambda: ops.link("/acme/b.png", "/acme/a.png"),
+        lambda: ops.symlink("/acme/b.png", "/acme/a.png"),
+        lambda: ops.mknod("/acme/fifo", 0o10644, 0),
+    ):
+        with pytest.raises(fuse.FuseOSError) as refused:
+            refuse()
+        assert refused.value.errno == errno.EPERM
