@@ -48,6 +48,7 @@ from rokkafs.rokka.metadata import validate_dynamic_metadata, validate_user_meta
 from rokkafs.rokka.search import Filter, SearchQuery, encode_cursor
 from rokkafs.staging import HandedOver, Staged, read_chunks, stage_chunks
 from rokkafs.store import maintenance
+from rokkafs.store.arguments import binary_hash_argument
 from rokkafs.store.base import MAX_BATCH_COPY, Store
 from rokkafs.store.blobs import BlobStorage
 from rokkafs.store.blobs.files import FileBlobStorage
@@ -293,9 +294,7 @@ class LocalStore(LocalChanges, Store):
         self._change(org, ref, trash)
 
     def delete_by_binary_hash(self, org: str, binary_hash: str) -> list[str]:
-        if len(binary_hash) != 40:
-            validate_hash_ref(binary_hash)
-            raise InvalidInput("a binary hash has 40 hex digits")
+        binary_hash_argument(binary_hash)
         with self._index.write() as tx:
             require_org(tx, org)
             query = SearchQuery(filters=(Filter("binary_hash", value=binary_hash),), limit=2000)

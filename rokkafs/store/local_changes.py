@@ -4,7 +4,6 @@ rest of LocalStore uses to find an image inside a transaction."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
@@ -12,6 +11,7 @@ from rokkafs.errors import InvalidInput
 from rokkafs.model import SourceImage, validate_image_name
 from rokkafs.rokka.metadata import validate_user_metadata
 from rokkafs.store import dynamic
+from rokkafs.store.arguments import locked_argument, metadata_changes_argument, mtime_argument
 from rokkafs.store.changes import SourceImageChanges
 from rokkafs.store.config import StoreConfig
 from rokkafs.store.index import IndexTransaction, MetadataIndex, StoredImage
@@ -69,8 +69,7 @@ class LocalChanges(SourceImageChanges):
             return move_in_index(tx, stored, name, now=self._clock(), cutoff=self._trash_cutoff())
 
     def set_locked(self, org: str, ref: str, locked: bool) -> SourceImage:
-        if not isinstance(locked, bool):
-            raise InvalidInput("locked must be true or false")
+        locked_argument(locked)
         return self._change(org, ref, lambda image: replace(image, locked=locked))
 
     def _edit_user_metadata(
@@ -91,8 +90,7 @@ class LocalChanges(SourceImageChanges):
     def patch_user_metadata(
         self, org: str, ref: str, changes: Mapping[str, object | None]
     ) -> SourceImage:
-        if not isinstance(changes, Mapping):
-            raise InvalidInput("user metadata changes must be a JSON object")
+        metadata_changes_argument(changes)
         return self._edit_user_metadata(org, ref, lambda old: merge_user_metadata(old, changes))
 
     def delete_user_metadata_field(self, org: str, ref: str, key: str) -> SourceImage:
@@ -148,10 +146,5 @@ class LocalChanges(SourceImageChanges):
             )
 
     def set_mtime(self, org: str, ref: str, mtime: float) -> SourceImage:
-        if (
-            isinstance(mtime, bool)
-            or not isinstance(mtime, int | float)
-            or not math.isfinite(mtime)
-        ):
-            raise InvalidInput("the modification time must be a finite number of seconds")
-        return self._change(org, ref, lambda image: replace(image, mtime=float(mtime)))
+        seconds = mtime_argument(mtime)
+        return self._change(org, ref, lambda image: replace(image, mtime=seconds))

@@ -205,3 +205,24 @@ def test_multi_areas_and_linked(store: Store, image_hash: str) -> None:
     )
     linked = store.set_dynamic_metadata("acme", image_hash, "linked", {"hashes": [image_hash]})
     assert linked.dynamic_metadata["linked"] == {"hashes": [image_hash]}
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda s, h: s.set_mtime("acme", h, True),
+        lambda s, h: s.set_mtime("acme", h, float("nan")),
+        lambda s, h: s.set_locked("acme", h, "yes"),
+        lambda s, h: s.patch_user_metadata("acme", h, ["title"]),
+        lambda s, h: s.delete_by_binary_hash("acme", "z" * 40),
+        lambda s, h: s.delete_by_binary_hash("acme", "a" * 39),
+    ],
+    ids=["mtime-bool", "mtime-nan", "locked-str", "changes-list", "binary-not-hex", "binary-short"],
+)
+def test_every_store_refuses_the_same_bad_arguments(
+    store: Store, image_hash: str, call: object
+) -> None:
+    before = store.get_source_image("acme", image_hash)
+    with pytest.raises(InvalidInput):
+        call(store, image_hash)  # type: ignore[operator]
+    assert store.get_source_image("acme", image_hash) == before

@@ -18,7 +18,6 @@ Thread-safe: httpx clients are, and the caches are guarded by a lock.
 from __future__ import annotations
 
 import json
-import math
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -43,6 +42,12 @@ from rokkafs.model import (
 )
 from rokkafs.rokka.search import SearchQuery, query_to_params
 from rokkafs.rokka.wire import organization_from_rokka, source_image_from_rokka
+from rokkafs.store.arguments import (
+    binary_hash_argument,
+    locked_argument,
+    metadata_changes_argument,
+    mtime_argument,
+)
 from rokkafs.store.base import Store
 from rokkafs.store.config import OptimizeSource, StoreConfig
 from rokkafs.store.path_write import move_through_store, write_through_store
@@ -273,8 +278,7 @@ class RemoteStore(Store):
         self._forget(org)
 
     def delete_by_binary_hash(self, org: str, binary_hash: str) -> list[str]:
-        if len(binary_hash) != 40:
-            raise InvalidInput("a binary hash has 40 hex digits")
+        binary_hash_argument(binary_hash)
         hashes = [i.hash for i in self.find_by_binary_hash(org, binary_hash)]
         self._call("DELETE", self._path(org), params={"binaryHash": binary_hash})
         self._forget(org)
@@ -333,6 +337,7 @@ class RemoteStore(Store):
         return move_through_store(self, org, ref, name)
 
     def set_locked(self, org: str, ref: str, locked: bool) -> SourceImage:
+        locked_argument(locked)
         self._forget(org)
         self._call("PUT", self._path(org, ref, "options", "locked"), json=locked)
         return self._after_write(org, ref)
@@ -346,8 +351,7 @@ class RemoteStore(Store):
     def patch_user_metadata(
         self, org: str, ref: str, changes: Mapping[str, object | None]
     ) -> SourceImage:
-        if not isinstance(changes, Mapping):
-            raise InvalidInput("user metadata changes must be a JSON object")
+        metadata_changes_argument(changes)
         self._call("PATCH", self._path(org, ref, "meta", "user"), json=dict(changes))
         return self._after_write(org, ref)
 
@@ -401,8 +405,7 @@ class RemoteStore(Store):
         return self.get_source_image(org, new_hash)
 
     def set_mtime(self, org: str, ref: str, mtime: float) -> SourceImage:
-        if not isinstance(mtime, int | float) or not math.isfinite(mtime):
-            raise InvalidInput("the modification time must be a finite number of seconds")
+        mtime = mtime_argument(mtime)
         self._forget(org)
         return self._image(self._call("PUT", self._path(org, ref, "options", "mtime"), json=mtime))
 
