@@ -84,3 +84,11 @@ def test_nodes_starting_together_make_one_administrator(make_registry: RegistryF
         thread.join()
     assert len([m for m in made if m is not None]) == 1
     assert [u.superuser for u in openings[0].users()] == [True]
+
+
+def test_users_are_listed_in_the_order_they_were_made(make_registry: RegistryFactory) -> None:
+    one, other = make_registry(), make_registry()
+    emails = [f"u{n}@example.org" for n in range(8)]  # (all within one second)
+    for n, email in enumerate(emails):
+        (one if n % 2 else other).create_user(email)
+    assert [u.email for u in other.users()] == emails
