@@ -2,6 +2,6 @@
 says how the store looks as paths. WebDAV and FUSE both use :class:`Provider` unchanged."""
 
 from rokkafs.provider.nodes import Node
-from rokkafs.provider.transfers import Provider
+from rokkafs.provider.pathmodel import Provider
 
 __all__ = ["Node", "Provider"]

@@ -25,7 +25,7 @@ from rokkafs.rokka.search import Filter, SearchQuery, SortKey
 from rokkafs.store.base import Store
 from rokkafs.store.paging import iter_images
 
-__all__ = ["Reader"]
+__all__ = ["Reader", "folder_node", "image_node", "org_node", "side_node"]
 
 PAGE = 2000
 _OLDEST_FIRST = (SortKey("created"),)
@@ -48,6 +48,39 @@ def _shown(side: SideFile) -> bool:
     return time.time() - side.created < PLACEHOLDER_SECONDS
 
 
+def org_node(organization: Organization) -> Node:
+    stamp = _stamp(organization.created)
+    return Node("organization", organization.name, organization.name, mtime=stamp, ctime=stamp)
+
+
+def image_node(name: str, image: SourceImage, *, in_trash: bool) -> Node:
+    return Node(
+        "image",
+        name,
+        image.organization,
+        image.name,
+        in_trash,
+        size=image.size,
+        mtime=image.mtime,
+        ctime=_stamp(image.created),
+        etag=image.binary_hash,
+        mimetype=image.mimetype,
+        image=image,
+    )
+
+
+def side_node(side: SideFile) -> Node:
+    etag = side.blob_id or "da39a3ee5e6b4b0d3255bfef95601890afd80709"  # sha1 of nothing
+    name = side.path.rsplit("/", 1)[-1]
+    return Node("side", name, side.org, side.path, size=side.size, mtime=side.mtime, etag=etag)
+
+
+def folder_node(location: Location, mtime: float | None = None) -> Node:
+    kind: NodeKind = "trash" if location.in_trash and not location.name else "folder"
+    name = location.basename or TRASH
+    return Node(kind, name, location.org, location.name, location.in_trash, mtime=mtime or 0.0)
+
+
 class Reader:
     """The read side of the path model over a store and the faces' own state."""
 
@@ -55,44 +88,9 @@ class Reader:
         self.store = store
         self.faces = faces
 
-    # ----------------------------------------------------------------- nodes
-
-    @staticmethod
-    def _org_node(organization: Organization) -> Node:
-        stamp = _stamp(organization.created)
-        return Node("organization", organization.name, organization.name, mtime=stamp, ctime=stamp)
-
-    @staticmethod
-    def _image_node(name: str, image: SourceImage, *, in_trash: bool) -> Node:
-        return Node(
-            "image",
-            name,
-            image.organization,
-            image.name,
-            in_trash,
-            size=image.size,
-            mtime=image.mtime,
-            ctime=_stamp(image.created),
-            etag=image.binary_hash,
-            mimetype=image.mimetype,
-            image=image,
-        )
-
-    @staticmethod
-    def _side_node(side: SideFile) -> Node:
-        etag = side.blob_id or "da39a3ee5e6b4b0d3255bfef95601890afd80709"  # sha1 of nothing
-        name = side.path.rsplit("/", 1)[-1]
-        return Node("side", name, side.org, side.path, size=side.size, mtime=side.mtime, etag=etag)
-
-    @staticmethod
-    def _folder_node(location: Location, mtime: float | None = None) -> Node:
-        kind: NodeKind = "trash" if location.in_trash and not location.name else "folder"
-        name = location.basename or TRASH
-        return Node(kind, name, location.org, location.name, location.in_trash, mtime=mtime or 0.0)
-
     # ----------------------------------------------------------------- queries
 
-    def _images_below(self, location: Location) -> Iterator[SourceImage]:
+    def images_below(self, location: Location) -> Iterator[SourceImage]:
         """Every image whose name starts with the folder's prefix, oldest first."""
         assert location.org is not None
         filters = (Filter("name", value=location.name + "/", prefix=True),) if location.name else ()
@@ -133,8 +131,8 @@ class Reader:
         if not location.name:
             if location.in_trash:
                 self.store.get_organization(location.org)
-                return self._folder_node(location)
-            return self._org_node(self.store.get_organization(location.org))
+                return folder_node(location)
+            return org_node(self.store.get_organization(location.org))
         found = self._find_file(location)
         if found is not None:
             return found
@@ -142,7 +140,7 @@ class Reader:
             mtime = (
                 None if location.in_trash else self.faces.folder_mtime(location.org, location.name)
             )
-            return self._folder_node(location, mtime)
+            return folder_node(location, mtime)
         raise NotFound(f"nothing at {location.org}/{location.name}")
 
     def _find_file(self, location: Location) -> Node | None:
@@ -150,15 +148,15 @@ class Reader:
         if not location.in_trash:
             side = self.faces.get_file(location.org, location.name)
             if side is not None and _shown(side):
-                return self._side_node(side)
+                return side_node(side)
         named = self.store.find_by_name(location.org, location.name, deleted=location.in_trash)
         if named is not None:
-            return self._image_node(location.basename, named, in_trash=location.in_trash)
+            return image_node(location.basename, named, in_trash=location.in_trash)
         spelling = split_spelling(location.basename)
         if spelling is not None:
             image = self._spelled_image(location, *spelling)
             if image is not None:
-                return self._image_node(location.basename, image, in_trash=location.in_trash)
+                return image_node(location.basename, image, in_trash=location.in_trash)
         return None
 
     def _spelled_image(self, location: Location, basename: str, short: str) -> SourceImage | None:
@@ -196,7 +194,7 @@ class Reader:
         location = parse_path(path)
         node = self.stat_location(location)
         if node.kind == "root":
-            return [self._org_node(o) for o in self.store.list_organizations()]
+            return [org_node(o) for o in self.store.list_organizations()]
         if not node.is_dir:
             raise NotFound(f"{path} is not a folder")
         return self.list_location(location)
@@ -207,15 +205,13 @@ class Reader:
         files: list[SourceImage] = []
         folders: set[str] = set()
         times: dict[str, float | None] = {}
-        for image in self._images_below(location):
+        for image in self.images_below(location):
             rest = image.name[len(prefix) :]
             if "/" in rest:
                 folders.add(rest.split("/", 1)[0])
             else:
                 files.append(image)
-        nodes = [
-            self._image_node(n, i, in_trash=location.in_trash) for n, i in spelled_names(files)
-        ]
+        nodes = [image_node(n, i, in_trash=location.in_trash) for n, i in spelled_names(files)]
         if not location.in_trash:
             for side in self.faces.files_below(location.org, prefix):
                 if not _shown(side):
@@ -224,7 +220,7 @@ class Reader:
                 if "/" in rest:
                     folders.add(rest.split("/", 1)[0])
                 else:
-                    nodes.append(self._side_node(side))
+                    nodes.append(side_node(side))
             for folder, mtime in self.faces.folders_below(location.org, prefix).items():
                 child = folder[len(prefix) :]
                 folders.add(child.split("/", 1)[0])
@@ -232,6 +228,6 @@ class Reader:
                     times[child] = mtime
         taken = {n.name for n in nodes}
         nodes += [
-            self._folder_node(location.child(f), times.get(f)) for f in sorted(folders - taken) if f
+            folder_node(location.child(f), times.get(f)) for f in sorted(folders - taken) if f
         ]
         return nodes

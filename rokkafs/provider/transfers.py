@@ -9,23 +9,26 @@ from rokkafs.errors import AlreadyExists, InvalidInput, NotFound, NotPermitted
 from rokkafs.model import SourceImage
 from rokkafs.provider.nodes import Node
 from rokkafs.provider.paths import Location, check_name, is_side_name, parse_path
+from rokkafs.provider.reading import Reader
 from rokkafs.provider.writing import Writer
 from rokkafs.staging import Staged, read_chunks, stage_chunks
 from rokkafs.store.records import first_unused_variant
 
-__all__ = ["Provider"]
+__all__ = ["Mover"]
 
 
-class Provider(Writer):
-    """The one path model both faces use: paths in, store operations out.
+class Mover:
+    """Moving and copying through the path model (paths resolved by ``reader``, targets
+    prepared and written by ``writer``)."""
 
-    Thread-safe as far as the store is; operations on different paths do not interfere.
-    """
+    def __init__(self, reader: Reader, writer: Writer) -> None:
+        self.reader, self.writer = reader, writer
+        self.store, self.faces = reader.store, reader.faces
 
     def _prepare_target(
         self, source: Node, target: Location, overwrite: bool, *, clear: bool = True
     ) -> None:
-        existing = self._existing(target)
+        existing = self.writer.existing(target)
         if existing is None:
             return
         same = (
@@ -43,7 +46,7 @@ class Provider(Writer):
                 return  # folders merge (RFC 4918: COPY onto a collection with Overwrite: T)
             raise AlreadyExists(f"{target.name} is a folder")
         if clear or existing.kind == "side":
-            self._clear_for(target)
+            self.writer.clear_for(target)
 
     # ----------------------------------------------------------------- moving
 
@@ -57,8 +60,8 @@ class Provider(Writer):
         """
         source_location = parse_path(src)
         check_name(source_location)
-        source = self.stat_location(source_location)
-        target = self._live_target(dst)
+        source = self.reader.stat_location(source_location)
+        target = self.writer.live_target(dst)
         # a side file becoming an image, or an image renamed inside its organization, replaces
         # the image at the target in the store's one step (concurrent moves serialize)
         to_image = not is_side_name(target.basename)
@@ -74,7 +77,7 @@ class Provider(Writer):
             self._move_image(source.image, target)
         else:
             self._move_folder(source_location, target)
-        return self.stat_location(target)
+        return self.reader.stat_location(target)
 
     def _move_side(self, source: Location, target: Location) -> None:
         assert source.org is not None and target.org is not None
@@ -89,7 +92,7 @@ class Provider(Writer):
         linked = self.faces.blobs.stage_copy(side.blob_id)
         staged = Staged(linked, side.blob_id, side.blob_id, side.size)
         try:
-            self._commit_staged(target, staged, side.mtime)
+            self.writer.commit_at(target, staged, side.mtime)
         finally:
             staged.path.unlink(missing_ok=True)
         self.faces.delete_file(source.org, source.name)
@@ -130,7 +133,7 @@ class Provider(Writer):
         inside = target.name == source.name or target.name.startswith(source.name + "/")
         if inside and target.org == source.org:
             raise InvalidInput("a folder cannot be moved into itself")
-        for image in list(self._images_below(source)):
+        for image in list(self.reader.images_below(source)):
             new_name = target.name + image.name[len(source.name) :]
             self._move_image(image, Location(target.org, new_name))
         self.faces.move_prefix(source.org, source.name, target.name, target.org)
@@ -149,8 +152,8 @@ class Provider(Writer):
         """
         source_location = parse_path(src)
         check_name(source_location)
-        source = self.stat_location(source_location)
-        target = self._live_target(dst)
+        source = self.reader.stat_location(source_location)
+        target = self.writer.live_target(dst)
         self._prepare_target(source, target, overwrite)
         if source.kind == "side":
             assert source.org is not None and target.org is not None
@@ -161,7 +164,7 @@ class Provider(Writer):
             self._copy_image(source.image, target)
         else:
             self._copy_folder(source_location, target)
-        return self.stat_location(target)
+        return self.reader.stat_location(target)
 
     def _copy_image(self, image: SourceImage, target: Location) -> None:
         assert target.org is not None
@@ -201,7 +204,7 @@ class Provider(Writer):
 
     def _copy_folder(self, source: Location, target: Location) -> None:
         assert source.org is not None and target.org is not None
-        images = list(self._images_below(source))
+        images = list(self.reader.images_below(source))
         if target.org != source.org:
             for first in range(0, len(images), 100):
                 batch = [i.hash for i in images[first : first + 100]]

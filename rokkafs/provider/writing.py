@@ -13,7 +13,7 @@ from rokkafs.model import SourceImage
 from rokkafs.provider.faces import Faces
 from rokkafs.provider.nodes import Node
 from rokkafs.provider.paths import Location, check_name, is_side_name, parse_path
-from rokkafs.provider.reading import Reader
+from rokkafs.provider.reading import Reader, image_node
 from rokkafs.provider.uploads import Upload
 from rokkafs.staging import HandedOver, Staged
 from rokkafs.store.base import Store
@@ -21,18 +21,18 @@ from rokkafs.store.base import Store
 __all__ = ["Writer"]
 
 
-class Writer(Reader):
-    """Writing, creating and deleting through the path model."""
+class Writer:
+    """Writing, creating and deleting through the path model (paths resolved by ``reader``)."""
 
-    def __init__(
-        self, store: Store, faces: Faces, *, clock: Callable[[], float] = time.time
-    ) -> None:
-        super().__init__(store, faces)
+    def __init__(self, reader: Reader, *, clock: Callable[[], float] = time.time) -> None:
+        self.reader = reader
+        self.store: Store = reader.store
+        self.faces: Faces = reader.faces
         self._clock = clock
 
     # ----------------------------------------------------------------- helpers
 
-    def _live_target(self, path: str) -> Location:
+    def live_target(self, path: str) -> Location:
         location = parse_path(path)
         check_name(location)
         if location.in_trash:
@@ -41,16 +41,16 @@ class Writer(Reader):
         self.store.get_organization(location.org)
         return location
 
-    def _existing(self, location: Location) -> Node | None:
+    def existing(self, location: Location) -> Node | None:
         try:
-            return self.stat_location(location)
+            return self.reader.stat_location(location)
         except NotFound:
             return None
 
-    def _clear_for(self, location: Location, replacing: SourceImage | None = None) -> None:
+    def clear_for(self, location: Location, replacing: SourceImage | None = None) -> None:
         """Make room at a live location: an image there goes to the trash, a side file or
         placeholder is removed; folders are never replaced."""
-        node = self._existing(location)
+        node = self.existing(location)
         if node is None:
             return
         if node.is_dir:
@@ -67,7 +67,7 @@ class Writer(Reader):
 
     def open(self, path: str) -> BinaryIO:
         """Open a file for reading (seekable)."""
-        return self.open_node(self.stat(path))
+        return self.open_node(self.reader.stat(path))
 
     def open_node(self, node: Node) -> BinaryIO:
         """Open a file already resolved by :meth:`stat` (seekable)."""
@@ -102,22 +102,22 @@ class Writer(Reader):
     def commit_staged(self, path: str, staged: Staged, mtime: float | None = None) -> Node:
         """Commit a finished staging file at ``path`` (it is consumed either way)."""
         try:
-            return self._commit_staged(self._live_target(path), staged, mtime)
+            return self.commit_at(self.live_target(path), staged, mtime)
         finally:
             staged.path.unlink(missing_ok=True)
 
-    def _commit_staged(self, location: Location, staged: Staged, mtime: float | None) -> Node:
+    def commit_at(self, location: Location, staged: Staged, mtime: float | None) -> Node:
         assert location.org is not None
         when = self._clock() if mtime is None else mtime
         if is_side_name(location.basename) or staged.size == 0:
-            existing = self._existing(location)
+            existing = self.existing(location)
             if existing is not None and existing.kind == "image":
-                self._clear_for(location)
+                self.clear_for(location)
             elif existing is not None and existing.is_dir:
                 raise AlreadyExists(f"{location.name} is a folder")
             self.faces.put_file(location.org, location.name, staged, when)
-            return self.stat_location(location)
-        existing = self._existing(location)
+            return self.reader.stat_location(location)
+        existing = self.existing(location)
         if existing is not None and existing.is_dir:
             raise AlreadyExists(f"{location.name} is a folder")
         shown = existing.image if existing is not None else None
@@ -129,37 +129,37 @@ class Writer(Reader):
             )
         if existing is not None and existing.kind == "side":
             self.faces.delete_file(location.org, location.name)
-        return self._image_node(location.basename, image, in_trash=False)
+        return image_node(location.basename, image, in_trash=False)
 
     def create_placeholder(self, path: str, *, mtime: float | None = None) -> Node:
         """A 0-byte file (``touch``, LOCK on a new name, Finder's first PUT): no upload."""
-        location = self._live_target(path)
+        location = self.live_target(path)
         assert location.org is not None
-        if self._existing(location) is None:
+        if self.existing(location) is None:
             when = self._clock() if mtime is None else mtime
             self.faces.put_file(location.org, location.name, None, when)
-        return self.stat_location(location)
+        return self.reader.stat_location(location)
 
     def mkdir(self, path: str) -> Node:
         """Create an organization (at the root) or an empty folder."""
         location = parse_path(path)
         if location.org is not None and not location.name and not location.in_trash:
             self.store.create_organization(location.org)
-            return self.stat_location(location)
-        location = self._live_target(path)
+            return self.reader.stat_location(location)
+        location = self.live_target(path)
         assert location.org is not None
-        if self._existing(location) is not None:
+        if self.existing(location) is not None:
             raise AlreadyExists(f"{location.name} exists already")
         self.faces.add_folder(location.org, location.name)
-        return self.stat_location(location)
+        return self.reader.stat_location(location)
 
     def set_mtime(self, path: str, mtime: float) -> Node:
         """Record a modification time (of an image, a side file or a folder; organizations
         and the trash accept and ignore it)."""
-        node = self.stat(path)
+        node = self.reader.stat(path)
         if node.image is not None and not node.in_trash:
             image = self.store.set_mtime(node.image.organization, node.image.hash, mtime)
-            return self._image_node(node.name, image, in_trash=False)
+            return image_node(node.name, image, in_trash=False)
         if node.kind == "side":
             assert node.org is not None
             self.faces.set_mtime(node.org, node.rel, mtime)
@@ -184,7 +184,7 @@ class Writer(Reader):
             raise NotPermitted("the trash is emptied by purging, never by deleting")
         if not location.name:
             raise NotPermitted("organizations cannot be deleted through the file faces")
-        node = self.stat_location(location)
+        node = self.reader.stat_location(location)
         assert location.org is not None
         if node.kind == "side":
             self.faces.delete_file(location.org, location.name)
@@ -195,7 +195,7 @@ class Writer(Reader):
 
     def _delete_folder(self, location: Location) -> None:
         assert location.org is not None
-        images = list(self._images_below(location))
+        images = list(self.reader.images_below(location))
         locked = [i.name for i in images if i.locked]
         if locked:
             raise Locked(f"{locked[0]} is locked: the folder cannot be deleted")
