@@ -13,9 +13,9 @@ import images
 import pytest
 from blobsupport import staged_blob
 from s3proxy import FaultyProxy, faulty_proxy
-from s3server import S3Server
+from s3server import BUCKET, S3Server
 
-from rokkafs.errors import BackendUnavailable
+from rokkafs.errors import BackendUnavailable, InvalidInput
 from rokkafs.rokka.search import SearchQuery
 from rokkafs.store.blobs.cached import CachedBlobStorage
 from rokkafs.store.blobs.s3 import SINGLE_PUT_BYTES, S3BlobStorage
@@ -113,3 +113,10 @@ def test_a_mounts_read_cache_serves_what_it_read_once(s3: S3Server, tmp_path: Pa
         assert [p.name for p in (tmp_path / "read-cache").rglob("*") if p.is_file()] == [
             second.blob_id
         ]
+
+
+def test_a_missing_bucket_is_a_clear_error(s3: S3Server, tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match=r"bucket 'no-such-bucket'.* does not exist"):
+        S3BlobStorage(f"s3://no-such-bucket/x?endpoint={s3.endpoint}", tmp_path / "staging")
+    with pytest.raises(InvalidInput, match="unknown --blobs options: colour"):
+        S3BlobStorage(f"s3://{BUCKET}/x?colour=blue", tmp_path / "staging")
