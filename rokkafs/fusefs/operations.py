@@ -9,7 +9,6 @@ writes.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import logging
 import os
@@ -22,12 +21,12 @@ from typing import Any, BinaryIO
 from rokkafs.errors import NotFound, NotPermitted, RokkaFSError
 from rokkafs.fusefs.attributes import attributes, filesystem_stats
 from rokkafs.fusefs.handles import Handle, HandleTable
+from rokkafs.fusefs.lookups import Lookups
 from rokkafs.fusefs.nodecache import NodeCache
 from rokkafs.fusefs.operation import fuse_operation
 from rokkafs.fusefs.pending import HeldFile, PendingFiles, is_temporary_name
 from rokkafs.fusefs.xattrops import XattrOperations
 from rokkafs.provider import Node, Provider
-from rokkafs.provider.paths import TRASH, split_spelling
 
 __all__ = ["RokkaOperations", "build_operations"]
 
@@ -61,11 +60,11 @@ class RokkaOperations(XattrOperations):
         self.paths = provider
         self.data_dir = data_dir
         self.read_only = read_only
-        self.list_on_miss = list_on_miss  # a remote store: one listing beats a lookup per name
         self.handles = HandleTable()
         self.cache = NodeCache(cache_seconds)
         self.owner = (os.getuid(), os.getgid())
         self.started = time.time()  # the time folders without one of their own show
+        self.lookups = Lookups(provider, self.cache, self._attrs, list_on_miss=list_on_miss)
         self.pending = PendingFiles(self._store_held)
         self._stopped = threading.Event()
         threading.Thread(target=self._settle_held, name="rokkafs-held", daemon=True).start()
@@ -104,42 +103,6 @@ class RokkaOperations(XattrOperations):
 
     # ----------------------------------------------------------------- helpers
 
-    def _node(self, path: str) -> Node:
-        hit, node = self.cache.get(path)
-        if not hit and self.list_on_miss and self._list_parent(path):
-            hit, node = self.cache.get(path)
-        if not hit and self._unlisted(path):  # (rsync asks for every temporary name)
-            hit, node = True, None
-        if not hit:
-            since = self.cache.generation
-            try:
-                node = self.paths.stat(path)
-            except NotFound:
-                node = None
-            self.cache.put(path, node, since)
-        if node is None:
-            raise NotFound(f"nothing at {path}")
-        return node
-
-    def _list_parent(self, path: str) -> bool:
-        """List the folder of ``path`` if it is not cached (filling the cache for every
-        sibling); whether it was listed."""
-        parent = path.rsplit("/", 1)[0]
-        if not parent or self.cache.listing(parent) is not None:
-            return False
-        with contextlib.suppress(RokkaFSError):
-            self._listing(parent)
-            return True
-        return False
-
-    def _unlisted(self, path: str) -> bool:
-        """Whether a fresh listing shows nothing at ``path``. ``.trash`` and other spellings of
-        duplicate names resolve without being listed."""
-        name = path.rsplit("/", 1)[-1]
-        if name == TRASH or split_spelling(name) is not None:
-            return False
-        return self.cache.absent(path)
-
     def _pending(self, path: str) -> bool:
         """Whether the path is a file being written that is not committed yet."""
         return any(h.dirty for h in self.handles.for_path(path))
@@ -153,7 +116,7 @@ class RokkaOperations(XattrOperations):
             return node
         if self._pending(path):  # being written, not committed: no lookup needed
             return None
-        return self._node(path)
+        return self.lookups.node(path)
 
     def _changed(self, *paths: str) -> None:
         self.cache.forget(*paths)
@@ -228,27 +191,13 @@ class RokkaOperations(XattrOperations):
         held = self.pending.get(path)
         if held is not None:
             return self._attrs(Node("side", path, size=held.staged.size, mtime=held.mtime))
-        return self._attrs(self._node(path))
+        return self._attrs(self.lookups.node(path))
 
     @fuse_operation
     def readdir(self, path: str, fh: int | None = None) -> list[Any]:
         held = [(h.path.rsplit("/", 1)[-1], {"st_mode": stat.S_IFREG}, 0)
                 for h in self.pending.below(path)]  # fmt: skip
-        return self._listing(path) + held
-
-    def _listing(self, path: str) -> list[Any]:
-        entries = self.cache.listing(path)
-        if entries is not None:
-            return entries
-        base = path.rstrip("/")
-        entries = [".", ".."]
-        nodes: dict[str, Node] = {}
-        since = self.cache.generation
-        for child in self.paths.children(path):
-            nodes[f"{base}/{child.name}"] = child
-            entries.append((child.name, self._attrs(child), 0))  # (all of them: readdirplus)
-        self.cache.put_listing(path, entries, nodes, since)
-        return entries
+        return self.lookups.listing(path) + held
 
     @fuse_operation
     def access(self, path: str, amode: int) -> int:
@@ -296,7 +245,7 @@ class RokkaOperations(XattrOperations):
         self.pending.settle(path)
         if flags & os.O_EXCL:
             try:
-                self._node(path)
+                self.lookups.node(path)
             except NotFound:
                 pass
             else:
@@ -308,7 +257,7 @@ class RokkaOperations(XattrOperations):
     @fuse_operation
     def open(self, path: str, flags: int) -> int:
         self.pending.settle(path)
-        node = self._node(path)
+        node = self.lookups.node(path)
         if node.is_dir:
             raise OSError(errno.EISDIR, "is a folder")
         writable = flags & os.O_ACCMODE != os.O_RDONLY
@@ -338,7 +287,7 @@ class RokkaOperations(XattrOperations):
     def _open_reader(self, path: str) -> BinaryIO:
         """Open the bytes of the node the mount knows; if they changed meanwhile, look again."""
         try:
-            return self.paths.open_node(self._node(path))
+            return self.paths.open_node(self.lookups.node(path))
         except NotFound:
             self._changed(path)
             return self.paths.open(path)
@@ -372,7 +321,7 @@ class RokkaOperations(XattrOperations):
                 writers[0].upload.truncate(length)
                 writers[0].dirty = True
             return 0
-        node = self._node(path)
+        node = self.lookups.node(path)
         if node.size == length:
             return 0
         temporary = Handle(path, writable=True)
@@ -440,7 +389,7 @@ class RokkaOperations(XattrOperations):
     def rmdir(self, path: str) -> int:
         self._writable()
         self.pending.settle(path)
-        node = self._node(path)
+        node = self.lookups.node(path)
         if not node.is_dir:
             raise OSError(errno.ENOTDIR, "not a folder")
         if node.kind in ("organization", "trash", "root"):
