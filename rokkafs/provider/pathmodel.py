@@ -10,7 +10,6 @@ from typing import BinaryIO
 
 from rokkafs.provider.faces import Faces
 from rokkafs.provider.nodes import Node
-from rokkafs.provider.paths import Location
 from rokkafs.provider.reading import Reader
 from rokkafs.provider.transfers import Mover
 from rokkafs.provider.uploads import Upload
@@ -39,15 +38,9 @@ class Provider:
         """What is at ``path`` (NotFound if nothing)."""
         return self.reader.stat(path)
 
-    def stat_location(self, location: Location) -> Node:
-        return self.reader.stat_location(location)
-
     def children(self, path: str) -> list[Node]:
         """The entries of the folder at ``path``."""
         return self.reader.children(path)
-
-    def list_location(self, location: Location) -> list[Node]:
-        return self.reader.list_location(location)
 
     def open(self, path: str) -> BinaryIO:
         """Open a file for reading (seekable)."""

@@ -20,7 +20,7 @@ class CachedBlobStorage(BlobStorage):
     everything else goes to ``inner`` unchanged."""
 
     def __init__(self, inner: BlobStorage, folder: Path, max_bytes: int) -> None:
-        self.staging = inner.staging
+        super().__init__(inner.staging.folder)  # (stages where ``inner`` does)
         self._inner = inner
         self._cache = DownloadCache(folder, max_bytes)
 
