@@ -75,7 +75,7 @@ def mount(
 
     class SafeFUSE(fuse.FUSE):  # type: ignore[name-defined]
         """mfusepy on libfuse 3 drops rename flags: refuse RENAME_EXCHANGE instead of
-        silently overwriting, honour RENAME_NOREPLACE. Non-``user.`` xattrs: ENODATA at once."""
+        silently overwriting, honour RENAME_NOREPLACE. Non-``user.`` xattrs: ENOTSUP at once."""
 
         def rename_fuse_3(self, old: bytes, new: bytes, flags: int) -> int:
             if flags & RENAME_EXCHANGE or flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE):
@@ -109,10 +109,11 @@ def mount(
             return 0
 
         def getxattr(self, path: bytes, name: bytes, *args: Any) -> int:
-            # ls -l asks every file for security.selinux and system.posix_acl_access: answer
-            # names outside user. before any decoding or exception handling
+            # ls -l asks for security.selinux and system.posix_acl_access: answer names outside
+            # user. before any decoding or exception handling, with ENOTSUP (no labels, no
+            # ACLs here), which ls remembers for the filesystem instead of asking every file
             if not name.startswith(b"user."):
-                return -errno.ENODATA
+                return -errno.ENOTSUP
             return int(super().getxattr(path, name, *args))
 
     options = _options(

@@ -36,7 +36,9 @@ class XattrOperations:
 
     @fuse_operation
     def getxattr(self, path: str, name: str, position: int = 0) -> bytes:
-        if not name.startswith(xattrs.PREFIX):  # ls -l probes two of these per file: be quick
+        if not name.startswith("user."):  # no SELinux labels, no ACLs (ls -l probes them)
+            raise self.fuse_error(errno.ENOTSUP)
+        if not name.startswith(xattrs.PREFIX):
             raise self.fuse_error(errno.ENODATA)
         staged = self._staged(path)
         node = self._node_or_pending(path)
@@ -68,6 +70,8 @@ class XattrOperations:
 
     @fuse_operation
     def removexattr(self, path: str, name: str) -> int:
+        if not name.startswith("user."):
+            raise OSError(errno.ENOTSUP, "only user.rokka.* attributes are stored")
         if not name.startswith(xattrs.PREFIX):
             raise OSError(errno.ENODATA, "no such attribute")
         self._writable()

@@ -321,3 +321,29 @@ def test_the_mount_starts_without_warnings(mounted) -> None:  # type: ignore[no-
     assert sorted(os.listdir(mounted.root)) == ["acme", "other"]
     log = (mounted.root.parent / "mount.log").read_text()
     assert "Ignoring invalid" not in log and "WARNING" not in log, log
+
+
+def test_ls_l_asks_for_labels_and_acls_once_not_per_file(mounted, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``ls -l`` probes every file for an SELinux label and an ACL; rokkafs has neither, and
+    says so with ENOTSUP, which ls remembers for the whole filesystem (ENODATA would make it
+    ask again for each of the files: two round trips into the mount per file)."""
+    folder = mounted.root / "acme" / "many"
+    folder.mkdir()
+    for i in range(12):
+        (folder / f"{i}.png").write_bytes(images.png(color=i))
+    trace = tmp_path / "ls.strace"
+    listing = run(
+        "strace", "-f", "-o", str(trace), "-e", "trace=getxattr,lgetxattr,listxattr,llistxattr",
+        "ls", "-l", str(folder),
+    )
+    assert listing.returncode == 0, listing.stderr
+    assert listing.stdout.count(".png") == 12
+    probes = [line for line in trace.read_text().splitlines() if str(folder) in line]
+    assert 0 < len(probes) <= 4, probes  # before: 24 (security.selinux + posix_acl_access each)
+    for name in ("security.selinux", "system.posix_acl_access", "trusted.x"):
+        with pytest.raises(OSError) as unsupported:
+            os.getxattr(folder / "0.png", name)
+        assert unsupported.value.errno == errno.ENOTSUP, name
+    with pytest.raises(OSError) as missing:
+        os.getxattr(folder / "0.png", "user.other")
+    assert missing.value.errno == errno.ENODATA
