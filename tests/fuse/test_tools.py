@@ -333,8 +333,15 @@ def test_ls_l_asks_for_labels_and_acls_once_not_per_file(mounted, tmp_path) -> N
         (folder / f"{i}.png").write_bytes(images.png(color=i))
     trace = tmp_path / "ls.strace"
     listing = run(
-        "strace", "-f", "-o", str(trace), "-e", "trace=getxattr,lgetxattr,listxattr,llistxattr",
-        "ls", "-l", str(folder),
+        "strace",
+        "-f",
+        "-o",
+        str(trace),
+        "-e",
+        "trace=getxattr,lgetxattr,listxattr,llistxattr",
+        "ls",
+        "-l",
+        str(folder),
     )
     assert listing.returncode == 0, listing.stderr
     assert listing.stdout.count(".png") == 12
