@@ -28,7 +28,7 @@ from rokkafs.access.throttle import Throttle
 from rokkafs.provider import Provider
 from rokkafs.webdav.browser import Browser
 from rokkafs.webdav.conditions import Resolver
-from rokkafs.webdav.davstate import DavState
+from rokkafs.webdav.davstate import DavState, request_started
 from rokkafs.webdav.resources import RokkaDavProvider, dav_errors
 from rokkafs.webdav.root import basic_password
 
@@ -107,6 +107,7 @@ class DavGuard:
         self._max_upload = max_upload_bytes
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        request_started()
         method = environ.get("REQUEST_METHOD", "")
         if any(part in (".", "..") for part in environ.get("PATH_INFO", "").split("/")):
             return _respond(start_response, "400 Bad Request", b"", [])

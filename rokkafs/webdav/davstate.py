@@ -31,7 +31,7 @@ from wsgidav.prop_man.property_manager import PropertyManager
 from rokkafs.db.sqlite import Database
 from rokkafs.errors import BackendUnavailable
 
-__all__ = ["DEFAULT_LOCK_SECONDS", "MAX_LOCK_SECONDS", "DavState"]
+__all__ = ["DEFAULT_LOCK_SECONDS", "MAX_LOCK_SECONDS", "DavState", "request_started"]
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,20 @@ class _PgVersion:
         self._db.query("SELECT nextval('dav_changes')")
 
 
+_requests = threading.local()
+
+
+def request_started() -> None:
+    """A WebDAV request begins on this thread: it reads whether the lock table changed once,
+    however often wsgidav looks at locks while answering it (a PUT looked five times)."""
+    _requests.number = getattr(_requests, "number", 0) + 1
+
+
+def _current_request() -> int | None:
+    number: int | None = getattr(_requests, "number", None)
+    return number
+
+
 @contextmanager
 def _unavailable_as_dav_error() -> Iterator[None]:
     try:
@@ -113,8 +127,9 @@ class _Table(MutableMapping[str, Any]):
     nearly all are absent: those are answered from the set of keys held in memory. It is read
     again after this process changes the table, and when another process (or node) has
     committed a change: SQLite's ``PRAGMA data_version``, PostgreSQL's ``dav_changes``
-    sequence. Locks ask on every lookup (another node's lock refuses a write at once); dead
-    properties at most every :data:`RECHECK_SECONDS`.
+    sequence. Locks (``recheck`` 0) ask once per request (:func:`request_started`), so a lock
+    committed on another node refuses every request that starts after it, and afresh inside
+    :meth:`DavState.exclusive`; dead properties at most every :data:`RECHECK_SECONDS`.
     """
 
     def __init__(
@@ -127,17 +142,31 @@ class _Table(MutableMapping[str, Any]):
         self._watched = threading.Lock()
         self._version, self._checked = -1, 0.0
         self._keys: frozenset[str] = frozenset()
+        self._checked_in = threading.local()  # (per thread: the request that last checked)
+
+    def _stale(self, now: float) -> bool:
+        if self._version < 0:
+            return True
+        if self._recheck:
+            return now - self._checked >= self._recheck
+        request = _current_request()
+        return request is None or getattr(self._checked_in, "request", None) != request
+
+    def recheck_now(self) -> None:
+        """Ask the database at the next lookup on this thread, even within one request."""
+        self._checked_in.request = None
 
     @_unavailable_is_503
     def _present(self, key: str) -> bool:
         with self._watched:
             now = time.monotonic()
-            if self._version < 0 or now - self._checked >= self._recheck:
+            if self._stale(now):
                 version = self._version_of.current()
                 if version != self._version:
                     rows = self._db.query(f"SELECT key FROM {self._table}")
                     self._keys, self._version = frozenset(r[0] for r in rows), version
                 self._checked = now
+                self._checked_in.request = _current_request()
             return key in self._keys
 
     def _changed(self) -> None:
@@ -218,6 +247,7 @@ class DavState:
         """A lock held by one thread of one process of one node at a time (taking a WebDAV
         lock checks for conflicts and writes it under it, so two nodes cannot both grant)."""
         with self._mutex:
+            self._tables["locks"].recheck_now()  # (what this request saw may be old by now)
             if isinstance(self._database, Database):
                 self._mutex_file.parent.mkdir(parents=True, exist_ok=True)
                 with self._mutex_file.open("a") as handle:

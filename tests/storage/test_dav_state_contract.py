@@ -55,3 +55,37 @@ def test_a_lock_taken_through_one_opening_is_seen_by_another_at_once(
         )  # fmt: skip
     one.lock_manager().release(lock["token"])
     assert other.lock_manager().get_url_lock_list("/acme/a.png") == []
+
+
+def test_locks_are_read_once_per_request_and_afresh_before_granting(
+    make_state: StateFactory,
+) -> None:
+    """Within one request the lock table is asked whether it changed once (a PUT looked five
+    times); a request that starts after another node's lock sees it, and taking a lock looks
+    again whatever the request saw."""
+    from wsgidav.dav_error import DAVError
+
+    from rokkafs.webdav import davstate
+
+    one, other = make_state(), make_state()
+    asked = []
+    table = other.table("locks")
+    version = table._version_of  # (counted, not replaced)
+    real_current = version.current
+    version.current = lambda: asked.append(1) or real_current()  # type: ignore[method-assign]
+    davstate.request_started()
+    for _ in range(5):
+        assert other.lock_manager().get_url_lock_list("/acme/a.png") == []
+    assert len(asked) == 1
+    lock = one.lock_manager().acquire(
+        url="/acme/a.png", lock_type="write", lock_scope="exclusive", lock_depth="0",
+        lock_owner=b"<owner>ann</owner>", timeout=60, principal="ann", token_list=[],
+    )  # fmt: skip
+    with pytest.raises(DAVError):  # (same request: the grant still looks afresh)
+        other.lock_manager().acquire(
+            url="/acme/a.png", lock_type="write", lock_scope="exclusive", lock_depth="0",
+            lock_owner=b"<owner>bob</owner>", timeout=60, principal="bob", token_list=[],
+        )  # fmt: skip
+    davstate.request_started()
+    seen = other.lock_manager().get_url_lock_list("/acme/a.png")
+    assert [found["token"] for found in seen] == [lock["token"]]
