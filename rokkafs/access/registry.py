@@ -246,9 +246,10 @@ class AccessRegistry:
     def authenticate(self, key: str) -> Principal | None:
         """The principal of a valid key, None otherwise (same work either way)."""
         key_id = key[:32] if isinstance(key, str) else ""
-        found = self._rows(
-            "SELECT k.salt, k.digest, k.accessed, u.id, u.email, u.created, u.superuser "
-            "FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.id = ?",
+        found = self._rows(  # (the key, its user and the user's memberships: one statement)
+            "SELECT k.salt, k.digest, k.accessed, u.id, u.email, u.created, u.superuser, "
+            "m.org, m.roles FROM api_keys k JOIN users u ON u.id = k.user_id "
+            "LEFT JOIN memberships m ON m.user_id = u.id WHERE k.id = ?",
             (key_id,),
         )
         row = found[0] if found else None
@@ -261,7 +262,8 @@ class AccessRegistry:
             with self._db.transaction() as write:
                 write.execute("UPDATE api_keys SET accessed = ? WHERE id = ?", (now, key_id))
         user = User(row[3], row[4], _when(row[5]) or datetime.now(UTC), bool(row[6]))
-        return Principal(user, key_id, self._grants(user.id))
+        grants = {r[7]: permissions_for(json.loads(r[8])) for r in found if r[7] is not None}
+        return Principal(user, key_id, grants)
 
     def principal_for_key(self, key_id: str) -> Principal | None:
         """The principal of a key id that still exists (for tokens minted from a key)."""
