@@ -61,6 +61,10 @@ class AuthorizedFaces(Faces):
         self._require(org, "read")
         return self._faces.get_file(org, path)
 
+    def file_or_folder(self, org: str, path: str) -> tuple[SideFile | None, bool]:
+        self._require(org, "read")
+        return self._faces.file_or_folder(org, path)
+
     def files_below(self, org: str, prefix: str) -> list[SideFile]:
         self._require(org, "read")
         return self._faces.files_below(org, prefix)

@@ -152,6 +152,12 @@ class AuthorizedStore(Store):
         self.require(org, "read")
         return self._store.find_by_name(org, name, deleted=deleted)
 
+    def find_by_name_or_folder(
+        self, org: str, name: str, *, deleted: bool = False
+    ) -> tuple[SourceImage | None, bool]:
+        self.require(org, "read")
+        return self._store.find_by_name_or_folder(org, name, deleted=deleted)
+
     def open_source_image(self, org: str, ref: str) -> BinaryIO:
         self.require(org, "read")
         may_protected = self.principal.may(org, "download_protected")  # (then no lookup)

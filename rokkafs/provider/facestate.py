@@ -246,6 +246,21 @@ class FaceState:
         ).fetchone()
         return None if row is None else SideFile(org, path, *tuple(row))
 
+    def file_or_folder(self, org: str, path: str) -> tuple[SideFile | None, bool]:
+        """The side file at ``path``, and whether ``path`` is a folder (:meth:`has_folder`),
+        in one statement."""
+        low, high = _prefix_range(path + "/")
+        rows = self._rows(
+            "SELECT s.blob_id, s.size, s.mtime, COALESCE(s.created, 0), "
+            "EXISTS (SELECT 1 FROM folders WHERE org = ? AND path = ?) OR EXISTS "
+            "(SELECT 1 FROM side_files WHERE org = ? AND path >= ? AND path < ?) "
+            "FROM (SELECT 1) AS one LEFT JOIN side_files s ON s.org = ? AND s.path = ?",
+            (org, path, org, low, high, org, path),
+        )
+        row = tuple(rows[0])
+        side = SideFile(org, path, *row[:4]) if row[1] is not None else None  # (size: NOT NULL)
+        return side, bool(row[4])
+
     def get_file(self, org: str, path: str) -> SideFile | None:
         """The side file at ``path``, if any."""
         rows = self._rows(

@@ -103,17 +103,6 @@ class Reader:
         )
         yield from iter_images(self.store, location.org, query)
 
-    def _has_images_below(self, location: Location) -> bool:
-        assert location.org is not None
-        query = SearchQuery(  # sorted by name, so the name index answers at once
-            filters=(Filter("name", value=location.name + "/", prefix=True),),
-            sort=(SortKey("name"),),
-            limit=1,
-            deleted=location.in_trash,
-            with_total=False,
-        )
-        return bool(self.store.list_source_images(location.org, query).items)
-
     # ----------------------------------------------------------------- stat
 
     def stat(self, path: str) -> Node:
@@ -133,31 +122,29 @@ class Reader:
                 self.store.get_organization(location.org)
                 return folder_node(location)
             return org_node(self.store.get_organization(location.org))
-        found = self._find_file(location)
-        if found is not None:
-            return found
-        if self._is_folder(location):
+        # (one lookup in the face state, one in the index: a file there, or else a folder?)
+        side, face_folder = (
+            (None, False)
+            if location.in_trash
+            else self.faces.file_or_folder(location.org, location.name)
+        )
+        if side is not None and _shown(side):
+            return side_node(side)
+        named, images_inside = self.store.find_by_name_or_folder(
+            location.org, location.name, deleted=location.in_trash
+        )
+        if named is not None:
+            return image_node(location.basename, named, in_trash=location.in_trash)
+        spelling = split_spelling(location.basename)
+        image = self._spelled_image(location, *spelling) if spelling is not None else None
+        if image is not None:
+            return image_node(location.basename, image, in_trash=location.in_trash)
+        if face_folder or images_inside:
             mtime = (
                 None if location.in_trash else self.faces.folder_mtime(location.org, location.name)
             )
             return folder_node(location, mtime)
         raise NotFound(f"nothing at {location.org}/{location.name}")
-
-    def _find_file(self, location: Location) -> Node | None:
-        assert location.org is not None
-        if not location.in_trash:
-            side = self.faces.get_file(location.org, location.name)
-            if side is not None and _shown(side):
-                return side_node(side)
-        named = self.store.find_by_name(location.org, location.name, deleted=location.in_trash)
-        if named is not None:
-            return image_node(location.basename, named, in_trash=location.in_trash)
-        spelling = split_spelling(location.basename)
-        if spelling is not None:
-            image = self._spelled_image(location, *spelling)
-            if image is not None:
-                return image_node(location.basename, image, in_trash=location.in_trash)
-        return None
 
     def _spelled_image(self, location: Location, basename: str, short: str) -> SourceImage | None:
         assert location.org is not None
@@ -176,12 +163,6 @@ class Reader:
         if image_parent == parent and shortened == location.basename:  # (a name cut to fit)
             return image
         return None
-
-    def _is_folder(self, location: Location) -> bool:
-        assert location.org is not None
-        if not location.in_trash and self.faces.has_folder(location.org, location.name):
-            return True
-        return self._has_images_below(location)
 
     # ----------------------------------------------------------------- listing
 

@@ -232,6 +232,28 @@ class Store(SourceImageChanges):
         items = self.list_source_images(org, query).items
         return items[0] if items else None
 
+    def find_by_name_or_folder(
+        self, org: str, name: str, *, deleted: bool = False
+    ) -> tuple[SourceImage | None, bool]:
+        """:meth:`find_by_name` and, when it finds none, whether images (live, or with
+        ``deleted`` restorable) have names inside ``name`` as a folder. Stores with an index
+        answer in one lookup.
+
+        Raises:
+            OrganizationNotFound: unknown organization.
+        """
+        found = self.find_by_name(org, name, deleted=deleted)
+        if found is not None:
+            return found, False
+        query = SearchQuery(  # sorted by name, so the name index answers at once
+            filters=(Filter("name", value=name + "/", prefix=True),),
+            sort=(SortKey("name"),),
+            limit=1,
+            deleted=deleted,
+            with_total=False,
+        )
+        return None, bool(self.list_source_images(org, query).items)
+
     @abc.abstractmethod
     def open_source_image(self, org: str, ref: str) -> BinaryIO:
         """Open the stored bytes of a live image for reading (seekable; caller closes).

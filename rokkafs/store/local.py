@@ -190,6 +190,7 @@ class LocalStore(LocalChanges, Store):
             staged,
             now=self._clock(),
             trash_cutoff=self._trash_cutoff(),
+            require_org=self._require_known_org,
         )
 
     def create_source_image_from_url(
@@ -254,6 +255,16 @@ class LocalStore(LocalChanges, Store):
             if found is None:
                 self._require_known_org(tx, org)
         return None if found is None else found.image
+
+    def find_by_name_or_folder(
+        self, org: str, name: str, *, deleted: bool = False
+    ) -> tuple[SourceImage | None, bool]:
+        cutoff = self._trash_cutoff()
+        with self._index.lookup() as tx:
+            found, inside = tx.image_named_or_below(org, name, deleted=deleted, trash_cutoff=cutoff)
+            if found is None and not inside:
+                self._require_known_org(tx, org)
+        return (None if found is None else found.image), inside
 
     def _require_known_org(self, tx: IndexTransaction, org: str) -> None:
         """That the organization exists, asked of the index once per process (organizations

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from rokkafs.errors import PayloadTooLarge
@@ -54,10 +54,11 @@ def commit_path_write(
     *,
     now: float,
     trash_cutoff: float,
+    require_org: Callable[[IndexTransaction, str], object] = require_org,
 ) -> SourceImage:
     """Detect a staged upload and make it the file at ``write.name``, deciding what it
     replaces inside one exclusive index transaction; the staging file is removed whatever
-    happens."""
+    happens. (``require_org``: the store's check, which remembers organizations it saw.)"""
     try:
         staged = detect_staged(
             staged, max_pixels=config.max_pixels, non_image_types=config.non_image_types

@@ -48,9 +48,17 @@ def require_image(
     return stored
 
 
-def require_file_name(tx: IndexTransaction, org: str, name: str, *, trash_cutoff: float) -> None:
+def require_file_name(
+    tx: IndexTransaction,
+    org: str,
+    name: str,
+    *,
+    trash_cutoff: float,
+    images_inside: bool | None = None,
+) -> None:
     """Refuse a name that would make one path both a file and a folder (``x.svg`` next to
-    ``x.svg/inner.svg``): the file faces could show only one of them.
+    ``x.svg/inner.svg``): the file faces could show only one of them. (``images_inside``:
+    whether live images are inside ``name``, if the caller looked already.)
 
     Raises:
         AlreadyExists: a live image is named like one of its folders, or has it as a folder.
@@ -60,7 +68,9 @@ def require_file_name(tx: IndexTransaction, org: str, name: str, *, trash_cutoff
         folder = "/".join(parts[:end])
         if tx.image_named(org, folder, deleted=False, trash_cutoff=trash_cutoff) is not None:
             raise AlreadyExists(f"{folder!r} is a file, so it cannot be a folder of {name!r}")
-    if tx.has_live_names_below(org, name):
+    if images_inside is None:
+        images_inside = tx.has_live_names_below(org, name)
+    if images_inside:
         raise AlreadyExists(f"{name!r} is a folder of other images, so it cannot be a file")
 
 

@@ -44,10 +44,12 @@ __all__ = ["move_in_index", "move_through_store", "write_in_index", "write_throu
 
 def _shown(
     tx: IndexTransaction, org: str, name: str, replacing: str | None, trash_cutoff: float
-) -> StoredImage | None:
+) -> tuple[StoredImage | None, bool | None]:
+    """The image shown at ``name`` and, when known from the same lookup, whether live images
+    are inside ``name`` as a folder."""
     if replacing is not None:  # a duplicate spelling (``cat~1a2b3c.png``) names its image
-        return tx.get_image(org, replacing, include_deleted=False, trash_cutoff=trash_cutoff)
-    return tx.image_named(org, name, deleted=False, trash_cutoff=trash_cutoff)
+        return tx.get_image(org, replacing, include_deleted=False, trash_cutoff=trash_cutoff), None
+    return tx.image_named_or_below(org, name, deleted=False, trash_cutoff=trash_cutoff)
 
 
 def write_in_index(
@@ -68,7 +70,7 @@ def write_in_index(
         Locked: the image shown there is locked (nothing changes).
     """
     staged = publication.staged
-    shown = _shown(tx, org, name, replacing, trash_cutoff)
+    shown, images_inside = _shown(tx, org, name, replacing, trash_cutoff)
     if shown is not None and shown.image.binary_hash == staged.binary_hash:
         if mtime is None or mtime == shown.image.mtime:
             return shown.image
@@ -78,7 +80,7 @@ def write_in_index(
     if shown is not None:
         require_unlocked(shown.image, "be replaced")
     else:
-        require_file_name(tx, org, name, trash_cutoff=trash_cutoff)
+        require_file_name(tx, org, name, trash_cutoff=trash_cutoff, images_inside=images_inside)
     for candidate in variant_candidates({}, name):
         dynamic = validate_dynamic_metadata(candidate)
         image_hash = compute_hash(staged.binary_hash, dynamic)

@@ -263,6 +263,7 @@ def test_every_face_state_method_checks_before_it_acts(tmp_path: Path) -> None:
         "move_prefix": (lambda: guarded.move_prefix("a", "f", "g", "b"), ("a", "write")),
         "put_file": (lambda: guarded.put_file("a", "x~", None, 2.0), ("a", "write")),
         "get_file": (lambda: guarded.get_file("a", "f/.DS_Store"), ("a", "read")),
+        "file_or_folder": (lambda: guarded.file_or_folder("a", "f"), ("a", "read")),
         "files_below": (lambda: guarded.files_below("a", ""), ("a", "read")),
         "open_file": (lambda: guarded.open_file(side), ("a", "read")),
         "delete_file": (lambda: guarded.delete_file("a", "f/.DS_Store"), ("a", "write")),

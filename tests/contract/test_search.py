@@ -191,3 +191,20 @@ def test_find_by_name_is_the_oldest_image_of_exactly_that_name(
 def test_find_by_name_in_an_unknown_organization(library: Store) -> None:
     with pytest.raises(OrganizationNotFound):
         library.find_by_name("nobody", "dir0/img4.png")
+    with pytest.raises(OrganizationNotFound):
+        library.find_by_name_or_folder("nobody", "dir0")
+
+
+def test_find_by_name_or_folder_tells_a_file_a_folder_and_nothing_apart(
+    library: Store,
+) -> None:
+    image, _ = library.find_by_name_or_folder("acme", "dir0/img4.png")
+    assert image == library.find_by_name("acme", "dir0/img4.png") and image is not None
+    assert library.find_by_name_or_folder("acme", "dir0") == (None, True)
+    assert library.find_by_name_or_folder("acme", "dir") == (None, False)  # (no prefixes)
+    assert library.find_by_name_or_folder("acme", "dir0/img4") == (None, False)
+    for listed in library.list_source_images("acme", SearchQuery(limit=500)).items:
+        if listed.name.startswith("dir1/"):
+            library.delete_source_image("acme", listed.hash)
+    assert library.find_by_name_or_folder("acme", "dir1") == (None, False)
+    assert library.find_by_name_or_folder("acme", "dir1", deleted=True) == (None, True)

@@ -53,6 +53,10 @@ def test_folders_are_shared_and_move_with_their_contents(make_state: FacesFactor
     assert one.folders_below("other", "") == {"z": None, "z/b": 1234.0}
     assert side_bytes(one, "other", "z/b/.DS_Store") == b"finder"
     assert one.files_below("acme", "") == [] and not one.has_folder("acme", "a/b")
+    assert other.file_or_folder("other", "z/b") == (None, True)  # (explicit, side file inside)
+    side, folder = other.file_or_folder("other", "z/b/.DS_Store")
+    assert side is not None and side.size == len(b"finder") and not folder
+    assert other.file_or_folder("other", "z/b/.DS") == (None, False)
     one.remove_folders("other", "z")
     assert other.folders_below("other", "") == {}
 

@@ -90,6 +90,13 @@ class IndexTransaction(abc.ABC):
         """The oldest live (``deleted``: restorable) image with exactly this name."""
 
     @abc.abstractmethod
+    def image_named_or_below(
+        self, org: str, name: str, *, deleted: bool, trash_cutoff: float
+    ) -> tuple[StoredImage | None, bool]:
+        """:meth:`image_named`, and whether a live (``deleted``: restorable) image has a name
+        inside ``name`` as a folder, in one lookup."""
+
+    @abc.abstractmethod
     def has_live_names_below(self, org: str, folder: str) -> bool:
         """Whether a live image of ``org`` has a name inside ``folder`` (``a/b`` for ``a/b/x``)."""
 

@@ -213,6 +213,21 @@ class SqlTransaction(IndexTransaction):
         ).fetchone()
         return None if row is None else _row_to_stored(row)
 
+    def image_named_or_below(
+        self, org: str, name: str, *, deleted: bool, trash_cutoff: float
+    ) -> tuple[StoredImage | None, bool]:
+        state = "deleted_at >= ?" if deleted else "deleted_at IS NULL"
+        cutoff = (trash_cutoff,) if deleted else ()
+        rows = self._db.execute(  # ('0' follows '/': the range is every name below the folder)
+            f"SELECT *, 0 AS below FROM (SELECT * FROM images WHERE org = ? AND name = ? "
+            f"AND {state} ORDER BY created, seq LIMIT 1) AS named UNION ALL "
+            f"SELECT *, 1 FROM (SELECT * FROM images WHERE org = ? AND name > ? AND name < ? "
+            f"AND {state} LIMIT 1) AS inside",
+            (org, name, *cutoff, org, name + "/", name + "0", *cutoff),
+        ).fetchall()
+        named = [_row_to_stored(row) for row in rows if not row["below"]]
+        return (named[0] if named else None), any(row["below"] for row in rows)
+
     def has_live_names_below(self, org: str, folder: str) -> bool:
         row = self._db.execute(  # ('0' follows '/': the range is every name below the folder)
             "SELECT 1 FROM images WHERE org = ? AND name > ? AND name < ? "
