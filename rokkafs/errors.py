@@ -24,6 +24,7 @@ by reading these attributes::
     ├── Unsupported (501, EOPNOTSUPP)
     └── BackendError (502, EIO)
         └── BackendUnavailable (503, EIO)
+            └── TransactionConflict        the database refused a transaction for a concurrent one
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ __all__ = [
     "ReadOnly",
     "RokkaFSError",
     "TooManyPixels",
+    "TransactionConflict",
     "Unsupported",
     "UnsupportedMediaType",
     "all_error_classes",
@@ -186,6 +188,12 @@ class BackendUnavailable(BackendError):
     """The remote API could not be reached in time (timeouts, network errors, 5xx)."""
 
     http_status = 503
+
+
+class TransactionConflict(BackendUnavailable):
+    """The database refused a transaction because of a concurrent one (a serialization
+    failure, a deadlock): nothing of it happened, and running it again may succeed
+    (:func:`rokkafs.db.retry.retried_on_conflict`)."""
 
 
 def all_error_classes() -> list[type[RokkaFSError]]:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from rokkafs.access.roles import permissions_for, validate_roles
+from rokkafs.db.retry import retried_on_conflict
 from rokkafs.db.sqlite import Database
 from rokkafs.errors import AlreadyExists, InvalidInput, NotFound
 
@@ -167,6 +168,7 @@ class AccessRegistry:
 
     # ----------------------------------------------------------------- users and keys
 
+    @retried_on_conflict
     def create_user(
         self, email: str, *, superuser: bool = False, key: str | None = None
     ) -> tuple[User, str]:
@@ -182,6 +184,7 @@ class AccessRegistry:
             _, secret = self._add_key(db, user.id, "", key)
         return user, secret
 
+    @retried_on_conflict
     def create_first_admin(self, key: str) -> User | None:
         """Create the administrator with ``key`` if the registry has no user yet (one decision,
         so of several nodes starting together on one database exactly one makes it)."""
@@ -213,6 +216,7 @@ class AccessRegistry:
         )
         return ApiKeyInfo(key[:32], user_id, _when(now) or datetime.now(UTC), None, comment), key
 
+    @retried_on_conflict
     def create_key(self, user_id: str, comment: str = "") -> tuple[ApiKeyInfo, str]:
         """Add an API key to a user (at most 5)."""
         with self._db.transaction() as db:
@@ -230,6 +234,7 @@ class AccessRegistry:
             for r in rows
         ]
 
+    @retried_on_conflict
     def revoke_key(self, user_id: str, key_id: str) -> None:
         """Delete one of the user's keys.
 
@@ -243,6 +248,7 @@ class AccessRegistry:
             if gone.rowcount == 0:
                 raise NotFound(f"no API key {key_id}")
 
+    @retried_on_conflict
     def authenticate(self, key: str) -> Principal | None:
         """The principal of a valid key, None otherwise (same work either way)."""
         key_id = key[:32] if isinstance(key, str) else ""
@@ -324,6 +330,7 @@ class AccessRegistry:
                 return found
         raise NotFound(f"user {user_id} is no member of {org!r}")
 
+    @retried_on_conflict
     def set_membership(
         self, org: str, user_id: str, roles: list[object], comment: str = ""
     ) -> tuple[Membership, bool]:
@@ -349,6 +356,7 @@ class AccessRegistry:
             )
         return self.membership(org, user_id), old is None
 
+    @retried_on_conflict
     def remove_membership(self, org: str, user_id: str) -> None:
         """Raises NotFound (no member) or AlreadyExists (the last admin, 409)."""
         with self._db.transaction() as db:

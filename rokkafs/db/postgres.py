@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from rokkafs.errors import BackendUnavailable, InvalidInput
+from rokkafs.errors import BackendUnavailable, InvalidInput, TransactionConflict
 
 __all__ = ["PgConnection", "PgDatabase", "safe_url"]
 
@@ -182,6 +182,10 @@ class PgDatabase:
         except self._bad_values as exc:  # (a value the column's type refuses: a forged cursor)
             raise InvalidInput(f"a value does not fit: {str(exc).splitlines()[0]}") from exc
         except self._errors as exc:
+            if (getattr(exc, "sqlstate", None) or "").startswith("40"):
+                # (a serialization failure, a deadlock: the transaction was rolled back whole)
+                log.info("the database refused a transaction: %s", str(exc).splitlines()[0])
+                raise TransactionConflict("a concurrent change interfered; try again") from exc
             log.warning("the database at %s failed: %s", self._url, exc)
             raise BackendUnavailable("the database is unavailable, try again later") from exc
         except Exception as exc:

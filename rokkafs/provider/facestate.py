@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from rokkafs.db.changes import path_triggers
+from rokkafs.db.retry import retried_on_conflict
 from rokkafs.db.sqlite import Database
 from rokkafs.errors import RokkaFSError
 from rokkafs.staging import Staged
@@ -133,6 +134,7 @@ class FaceState:
 
     # ----------------------------------------------------------------- folders
 
+    @retried_on_conflict
     def add_folder(self, org: str, path: str) -> None:
         """Record an (empty) folder and its parents."""
         parts = path.split("/")
@@ -143,6 +145,7 @@ class FaceState:
                     (org, "/".join(parts[:depth])),
                 )
 
+    @retried_on_conflict
     def set_folder_mtime(self, org: str, path: str, mtime: float) -> None:
         """Record a folder's modification time (``touch``, ``rsync -t``), keeping the folder."""
         self.add_folder(org, path)
@@ -176,6 +179,7 @@ class FaceState:
         )
         return {r[0]: r[1] for r in rows}
 
+    @retried_on_conflict
     def remove_folders(self, org: str, path: str) -> None:
         """Forget a folder and every folder below it."""
         low, high = _prefix_range(path + "/")
@@ -185,6 +189,7 @@ class FaceState:
                 (org, path, low, high),
             )
 
+    @retried_on_conflict
     def move_prefix(self, org: str, old: str, new: str, new_org: str | None = None) -> None:
         """Rename a folder: every folder and side file below ``old`` moves below ``new``
         (replacing what is there). In two steps, through names no path can have, so that a
@@ -284,6 +289,7 @@ class FaceState:
             return io.BytesIO()
         return self.blobs.open(side.blob_id)
 
+    @retried_on_conflict
     def delete_file(self, org: str, path: str) -> bool:
         """Delete a side file; returns whether there was one."""
         with self._changing() as (db, released):
@@ -294,6 +300,7 @@ class FaceState:
             released.append(old.blob_id)
             return True
 
+    @retried_on_conflict
     def move_file(self, org: str, path: str, new_org: str, new_path: str) -> None:
         """Rename a side file (replacing one at the target)."""
         with self._changing() as (db, released):
@@ -306,6 +313,7 @@ class FaceState:
             if old is not None:
                 released.append(old.blob_id)
 
+    @retried_on_conflict
     def copy_file(self, side: SideFile, org: str, path: str, mtime: float) -> SideFile:
         """Copy a side file (its bytes are shared, not duplicated)."""
         with self._changing() as (db, released):
@@ -316,6 +324,7 @@ class FaceState:
                 released.append(old.blob_id)
         return SideFile(org, path, side.blob_id, side.size, mtime, created)
 
+    @retried_on_conflict
     def set_mtime(self, org: str, path: str, mtime: float) -> None:
         """Record a side file's modification time."""
         with self._tx() as db:

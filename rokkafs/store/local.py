@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, BinaryIO
 
+from rokkafs.db.retry import retried_on_conflict
 from rokkafs.errors import AlreadyExists, ImageExists, ImageNotFound, InvalidInput
 from rokkafs.model import (
     CheckReport,
@@ -99,6 +100,7 @@ class LocalStore(LocalChanges, Store):
 
     # ----------------------------------------------------------------- organizations
 
+    @retried_on_conflict
     def create_organization(
         self, name: str, *, display_name: str | None = None, billing_email: str = ""
     ) -> Organization:
@@ -125,6 +127,7 @@ class LocalStore(LocalChanges, Store):
         with self._index.lookup() as tx:
             return tx.list_organizations()
 
+    @retried_on_conflict
     def set_organization_options(self, name: str, options: Mapping[str, object]) -> Organization:
         validated = validate_organization_options(options)
         with self._index.write() as tx:
@@ -281,6 +284,7 @@ class LocalStore(LocalChanges, Store):
         except FileNotFoundError:
             raise ImageNotFound(f"source image {ref} was removed while opening it") from None
 
+    @retried_on_conflict
     def source_image_md5(self, org: str, ref: str) -> str | None:
         with self._index.lookup() as tx:
             stored = self._require_image(tx, org, ref)
@@ -304,6 +308,7 @@ class LocalStore(LocalChanges, Store):
 
         self._change(org, ref, trash)
 
+    @retried_on_conflict
     def delete_by_binary_hash(self, org: str, binary_hash: str) -> list[str]:
         binary_hash_argument(binary_hash)
         with self._index.write() as tx:
@@ -319,6 +324,7 @@ class LocalStore(LocalChanges, Store):
                 tx.put_image(replace(stored, image=deleted(stored.image, now)))
             return [s.image.hash for s in matches]
 
+    @retried_on_conflict
     def restore_source_image(self, org: str, ref: str) -> SourceImage:
         with self._index.write() as tx:
             stored = self._require_image(tx, org, ref, include_deleted=True)
@@ -339,6 +345,7 @@ class LocalStore(LocalChanges, Store):
 
     # ----------------------------------------------------------------- copying
 
+    @retried_on_conflict
     def copy_source_image(
         self, org: str, ref: str, destination: str, *, overwrite: bool = True
     ) -> CopyOutcome:
@@ -349,6 +356,7 @@ class LocalStore(LocalChanges, Store):
             raise ImageExists(f"source image {source.image.hash} exists in {destination!r}")
         return outcome
 
+    @retried_on_conflict
     def copy_source_images(
         self, org: str, refs: Iterable[str], destination: str, *, overwrite: bool = True
     ) -> CopyResult:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
+from rokkafs.db.retry import retried_on_conflict
 from rokkafs.errors import InvalidInput
 from rokkafs.model import SourceImage, validate_image_name
 from rokkafs.rokka.metadata import validate_user_metadata
@@ -41,6 +42,7 @@ class LocalChanges(SourceImageChanges):
             tx, org, ref, include_deleted=include_deleted, trash_cutoff=self._trash_cutoff()
         )
 
+    @retried_on_conflict
     def _change(
         self, org: str, ref: str, change: Callable[[SourceImage], SourceImage]
     ) -> SourceImage:
@@ -52,6 +54,7 @@ class LocalChanges(SourceImageChanges):
 
     # ----------------------------------------------------------------- changing
 
+    @retried_on_conflict
     def rename_source_image(self, org: str, ref: str, name: str) -> SourceImage:
         name = validate_image_name(name)
         with self._index.write() as tx:
@@ -62,6 +65,7 @@ class LocalChanges(SourceImageChanges):
             tx.put_image(replace(stored, image=image))
             return image
 
+    @retried_on_conflict
     def move_source_image(self, org: str, ref: str, name: str) -> SourceImage:
         name = validate_image_name(name)
         with self._index.write() as tx:
@@ -120,6 +124,7 @@ class LocalChanges(SourceImageChanges):
     ) -> SourceImage:
         return self._vary(org, ref, lambda d: dynamic.without(d, name), delete_previous, keep_hash)
 
+    @retried_on_conflict
     def _vary(
         self,
         org: str,

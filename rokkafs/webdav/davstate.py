@@ -28,6 +28,7 @@ from wsgidav.lock_man.lock_manager import LockManager
 from wsgidav.lock_man.lock_storage import LockStorageDict
 from wsgidav.prop_man.property_manager import PropertyManager
 
+from rokkafs.db.retry import retried_on_conflict
 from rokkafs.db.sqlite import Database
 from rokkafs.errors import BackendUnavailable
 
@@ -184,6 +185,7 @@ class _Table(MutableMapping[str, Any]):
         return pickle.loads(rows[0][0])
 
     @_unavailable_is_503
+    @retried_on_conflict
     def __setitem__(self, key: str, value: Any) -> None:
         with self._db.transaction() as db:
             db.execute(
@@ -194,6 +196,7 @@ class _Table(MutableMapping[str, Any]):
         self._changed()
 
     @_unavailable_is_503
+    @retried_on_conflict
     def __delitem__(self, key: str) -> None:
         with self._db.transaction() as db:
             if db.execute(f"DELETE FROM {self._table} WHERE key = ?", (key,)).rowcount == 0:
@@ -209,6 +212,7 @@ class _Table(MutableMapping[str, Any]):
         return int(self._db.query(f"SELECT COUNT(*) FROM {self._table}")[0][0])
 
     @_unavailable_is_503
+    @retried_on_conflict
     def clear(self) -> None:
         with self._db.transaction() as db:
             db.execute(f"DELETE FROM {self._table}")

@@ -25,7 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from rokkafs.errors import BackendUnavailable
+from rokkafs.db.retry import pauses
+from rokkafs.errors import BackendUnavailable, TransactionConflict
 from rokkafs.staging import Staged
 from rokkafs.store.blobs import BlobStorage
 from rokkafs.store.index import BlobBeingDeleted, IndexTransaction, MetadataIndex
@@ -75,10 +76,12 @@ def commit_with_blob(
     """Run ``body`` in an exclusive index transaction, with ``staged`` (complete and
     durable) published first unless recorded already; ``body`` calls
     :meth:`Publication.record` if its records refer to the blob. Retried (``body`` must be
-    safe to run again) while the clean-up removes the same bytes.
+    safe to run again) while the clean-up removes the same bytes, and after the database
+    refused the transaction for a concurrent one (:mod:`rokkafs.db.retry`).
 
     Raises:
         BackendUnavailable: the clean-up held the bytes for longer than 30 s.
+        TransactionConflict: the database kept refusing the transaction.
     """
     publication = Publication(blobs, staged)
     with index.lookup() as tx:
@@ -87,12 +90,18 @@ def commit_with_blob(
         publication.publish(None)
     deadline = time.monotonic() + DELETION_WAIT_SECONDS
     pause = 0.02
+    conflict_pauses = pauses()
     while True:
         try:
             with index.write() as tx:
                 return body(tx, publication)
         except _Unpublished:
             pass
+        except TransactionConflict:
+            if not conflict_pauses:
+                raise
+            time.sleep(conflict_pauses.pop(0))
+            continue
         except BlobBeingDeleted as exc:
             if time.monotonic() > deadline:
                 raise BackendUnavailable(

@@ -1,0 +1,88 @@
+"""A transaction the database refuses because of a concurrent one (a deadlock, a
+serialization failure) is run again, after a short pause, and the caller sees only its
+result; one that keeps being refused is a clear 503 / EIO."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import images
+import psycopg
+import pytest
+from support import upload
+
+from rokkafs.db.retry import ATTEMPTS, retried_on_conflict
+from rokkafs.errors import TransactionConflict
+from rokkafs.store.index.postgres import PostgresIndex
+from rokkafs.store.local import LocalStore
+
+INDEX_WRITE_LOCK = 7_531_001  # (the index's advisory lock: rokkafs.store.index.postgres)
+
+
+def test_a_rename_caught_in_a_real_deadlock_is_run_again(postgres, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    url = postgres.new_database()
+    store = LocalStore(tmp_path / "data", index=PostgresIndex(url))
+    try:
+        store.create_organization("acme")
+        image = upload(store, images.png(), "a.png")
+        # another session holds the image's row and then waits for the index's write lock,
+        # while the rename holds that lock and waits for the row: PostgreSQL breaks the
+        # cycle by aborting the rename (the other session waits longer before it looks)
+        other = psycopg.connect(url)
+        other.execute("SET deadlock_timeout = '20s'")
+        other.execute("SELECT 1 FROM images WHERE hash = %s FOR UPDATE", (image.hash,))
+        renamed: list[object] = []
+        rename = threading.Thread(
+            target=lambda: renamed.append(store.rename_source_image("acme", image.hash, "b.png"))
+        )
+        rename.start()
+        other.execute("SELECT pg_sleep(0.3)")  # (the rename is waiting for the row by now)
+        other.execute("SELECT pg_advisory_xact_lock(%s)", (INDEX_WRITE_LOCK,))
+        other.commit()  # (granted once the rename was rolled back)
+        other.close()
+        rename.join(30)
+        assert len(renamed) == 1, "the rename failed instead of running again"
+        assert store.get_source_image("acme", image.hash).name == "b.png"
+    finally:
+        store.close()
+
+
+def test_an_operation_refused_every_time_gives_up_with_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("rokkafs.db.retry.time.sleep", lambda seconds: None)
+    calls = []
+
+    @retried_on_conflict
+    def refused() -> None:
+        calls.append(1)
+        raise TransactionConflict("a concurrent change interfered; try again")
+
+    with pytest.raises(TransactionConflict) as error:
+        refused()
+    assert len(calls) == ATTEMPTS and error.value.http_status == 503
+
+
+def test_an_upload_refused_once_is_committed_on_the_next_attempt(
+    postgres,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    index = PostgresIndex(postgres.new_database())
+    store = LocalStore(tmp_path / "data", index=index)
+    try:
+        store.create_organization("acme")
+        real_write = index.write
+        refusals = [TransactionConflict("a concurrent change interfered; try again")]
+
+        def write():  # type: ignore[no-untyped-def]
+            if refusals:  # (the fault: the database refuses the first write transaction)
+                raise refusals.pop()
+            return real_write()
+
+        monkeypatch.setattr(index, "write", write)
+        image = upload(store, images.png(color=4), "a.png")
+        assert not refusals and store.find_by_name("acme", "a.png") == image
+    finally:
+        store.close()
