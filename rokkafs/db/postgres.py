@@ -59,10 +59,15 @@ def _row_type(columns: tuple[str, ...]) -> type[_Row]:
 
 
 def _row_factory(cursor: Any) -> Callable[[Sequence[Any]], _Row]:
-    description = cursor.description
-    if not description:
+    result = cursor.pgresult  # (its field names: cheaper than ``description``'s Column objects)
+    if result is None or not result.nfields:
         return _Row
-    return _row_type(tuple(column.name for column in description))
+    return _row_type_of(tuple(result.fname(i) for i in range(result.nfields)))
+
+
+@functools.lru_cache(maxsize=512)
+def _row_type_of(raw_names: tuple[bytes, ...]) -> type[_Row]:
+    return _row_type(tuple(name.decode() for name in raw_names))
 
 
 _IDLE_CHECK_SECONDS = 2.0
