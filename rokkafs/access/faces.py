@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 from rokkafs.provider.faces import Faces
-from rokkafs.provider.facestate import SideFile
+from rokkafs.provider.facestate import FaceEntry, SideFile
 from rokkafs.staging import Staged
 
 __all__ = ["AuthorizedFaces"]
@@ -61,7 +61,7 @@ class AuthorizedFaces(Faces):
         self._require(org, "read")
         return self._faces.get_file(org, path)
 
-    def file_or_folder(self, org: str, path: str) -> tuple[SideFile | None, bool]:
+    def file_or_folder(self, org: str, path: str) -> FaceEntry:
         self._require(org, "read")
         return self._faces.file_or_folder(org, path)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 if TYPE_CHECKING:
-    from rokkafs.provider.facestate import SideFile
+    from rokkafs.provider.facestate import FaceEntry, SideFile
     from rokkafs.staging import Staged
     from rokkafs.store.blobs import BlobStorage
 
@@ -37,7 +37,7 @@ class Faces(Protocol):
 
     def get_file(self, org: str, path: str) -> SideFile | None: ...
 
-    def file_or_folder(self, org: str, path: str) -> tuple[SideFile | None, bool]: ...
+    def file_or_folder(self, org: str, path: str) -> FaceEntry: ...
 
     def files_below(self, org: str, prefix: str) -> list[SideFile]: ...
 

@@ -30,7 +30,7 @@ from rokkafs.staging import Staged
 from rokkafs.store.blobs import BlobStorage
 from rokkafs.store.blobs.files import FileBlobStorage
 
-__all__ = ["FaceState", "SideFile"]
+__all__ = ["FaceEntry", "FaceState", "SideFile"]
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,16 @@ _SIDE_COLUMNS = "blob_id, size, mtime, COALESCE(created, 0)"
 
 def _prefix_range(prefix: str) -> tuple[str, str]:
     return prefix, prefix + "\U0010ffff"
+
+
+@dataclass(frozen=True)
+class FaceEntry:
+    """What the face state knows of one path: the side file there, whether it is a folder
+    (:meth:`FaceState.has_folder`), and the folder's recorded modification time."""
+
+    side: SideFile | None = None
+    folder: bool = False
+    folder_mtime: float | None = None
 
 
 # the same tables in PostgreSQL, for nodes sharing one database (rokkafs.db.postgres)
@@ -251,20 +261,20 @@ class FaceState:
         ).fetchone()
         return None if row is None else SideFile(org, path, *tuple(row))
 
-    def file_or_folder(self, org: str, path: str) -> tuple[SideFile | None, bool]:
-        """The side file at ``path``, and whether ``path`` is a folder (:meth:`has_folder`),
-        in one statement."""
+    def file_or_folder(self, org: str, path: str) -> FaceEntry:
+        """What the face state knows of ``path``, in one statement."""
         low, high = _prefix_range(path + "/")
         rows = self._rows(
             "SELECT s.blob_id, s.size, s.mtime, COALESCE(s.created, 0), "
             "EXISTS (SELECT 1 FROM folders WHERE org = ? AND path = ?) OR EXISTS "
-            "(SELECT 1 FROM side_files WHERE org = ? AND path >= ? AND path < ?) "
+            "(SELECT 1 FROM side_files WHERE org = ? AND path >= ? AND path < ?), "
+            "(SELECT mtime FROM folders WHERE org = ? AND path = ?) "
             "FROM (SELECT 1) AS one LEFT JOIN side_files s ON s.org = ? AND s.path = ?",
-            (org, path, org, low, high, org, path),
+            (org, path, org, low, high, org, path, org, path),
         )
         row = tuple(rows[0])
         side = SideFile(org, path, *row[:4]) if row[1] is not None else None  # (size: NOT NULL)
-        return side, bool(row[4])
+        return FaceEntry(side, bool(row[4]), row[5])
 
     def get_file(self, org: str, path: str) -> SideFile | None:
         """The side file at ``path``, if any."""

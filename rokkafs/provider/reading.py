@@ -10,7 +10,7 @@ from datetime import datetime
 from rokkafs.errors import NotFound
 from rokkafs.model import Organization, SourceImage
 from rokkafs.provider.faces import Faces
-from rokkafs.provider.facestate import SideFile
+from rokkafs.provider.facestate import FaceEntry, SideFile
 from rokkafs.provider.nodes import Node, NodeKind
 from rokkafs.provider.paths import (
     TRASH,
@@ -122,28 +122,26 @@ class Reader:
                 self.store.get_organization(location.org)
                 return folder_node(location)
             return org_node(self.store.get_organization(location.org))
-        # (one lookup in the face state, one in the index: a file there, or else a folder?)
-        side, face_folder = (
-            (None, False)
-            if location.in_trash
-            else self.faces.file_or_folder(location.org, location.name)
-        )
-        if side is not None and _shown(side):
-            return side_node(side)
+        # the index first: an image there is the answer in one lookup (a write at a path
+        # replaces an image there by a side file or the other way round, never keeps both)
         named, images_inside = self.store.find_by_name_or_folder(
             location.org, location.name, deleted=location.in_trash
         )
         if named is not None:
             return image_node(location.basename, named, in_trash=location.in_trash)
+        entry = (
+            FaceEntry()
+            if location.in_trash
+            else self.faces.file_or_folder(location.org, location.name)
+        )
+        if entry.side is not None and _shown(entry.side):
+            return side_node(entry.side)
         spelling = split_spelling(location.basename)
         image = self._spelled_image(location, *spelling) if spelling is not None else None
         if image is not None:
             return image_node(location.basename, image, in_trash=location.in_trash)
-        if face_folder or images_inside:
-            mtime = (
-                None if location.in_trash else self.faces.folder_mtime(location.org, location.name)
-            )
-            return folder_node(location, mtime)
+        if entry.folder or images_inside:
+            return folder_node(location, entry.folder_mtime)
         raise NotFound(f"nothing at {location.org}/{location.name}")
 
     def _spelled_image(self, location: Location, basename: str, short: str) -> SourceImage | None:

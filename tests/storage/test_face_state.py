@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from blobsupport import staged_blob
 
-from rokkafs.provider.facestate import FaceState
+from rokkafs.provider.facestate import FaceEntry, FaceState
 from rokkafs.store.opening import open_blobs
 
 FacesFactory = Callable[[], FaceState]
@@ -53,10 +53,12 @@ def test_folders_are_shared_and_move_with_their_contents(make_state: FacesFactor
     assert one.folders_below("other", "") == {"z": None, "z/b": 1234.0}
     assert side_bytes(one, "other", "z/b/.DS_Store") == b"finder"
     assert one.files_below("acme", "") == [] and not one.has_folder("acme", "a/b")
-    assert other.file_or_folder("other", "z/b") == (None, True)  # (explicit, side file inside)
-    side, folder = other.file_or_folder("other", "z/b/.DS_Store")
-    assert side is not None and side.size == len(b"finder") and not folder
-    assert other.file_or_folder("other", "z/b/.DS") == (None, False)
+    assert other.file_or_folder("other", "z/b") == FaceEntry(None, True, 1234.0)
+    other.set_folder_mtime("other", "z", 99.0)  # (explicit, and a side file inside)
+    assert other.file_or_folder("other", "z") == FaceEntry(None, True, 99.0)
+    entry = other.file_or_folder("other", "z/b/.DS_Store")
+    assert entry.side is not None and entry.side.size == len(b"finder") and not entry.folder
+    assert other.file_or_folder("other", "z/b/.DS") == FaceEntry()
     one.remove_folders("other", "z")
     assert other.folders_below("other", "") == {}
 
