@@ -227,5 +227,6 @@ def make_dav_app(
     app = WsgiDAVApp(config)
     app.lock_manager = state.lock_manager()  # (conflict checks that hold across nodes)
     provider.set_lock_manager(app.lock_manager)
+    provider.dav_state = state  # (PROPFIND answers from listings where nothing is locked)
     logging.getLogger("wsgidav").propagate = True
     return DavGuard(app, max_upload_bytes=paths.store.config.max_upload_bytes)

@@ -55,6 +55,7 @@ PG_MIGRATIONS = {
         "CREATE SEQUENCE dav_changes",
     ]
 }
+_URL_KEY = "URL2TOKEN:"  # (wsgidav's lock storage: the tokens of the locks of one URL)
 PG_WRITE_LOCK = 7_531_004
 PG_LOCKING_MUTEX = 7_531_005  # (taking a WebDAV lock; the writes inside take PG_WRITE_LOCK)
 
@@ -158,7 +159,8 @@ class _Table(MutableMapping[str, Any]):
         self._checked_in.request = None
 
     @_unavailable_is_503
-    def _present(self, key: str) -> bool:
+    def keys_now(self) -> frozenset[str]:
+        """Every key, as fresh as the rules above make it."""
         with self._watched:
             now = time.monotonic()
             if self._stale(now):
@@ -168,7 +170,10 @@ class _Table(MutableMapping[str, Any]):
                     self._keys, self._version = frozenset(r[0] for r in rows), version
                 self._checked = now
                 self._checked_in.request = _current_request()
-            return key in self._keys
+            return self._keys
+
+    def _present(self, key: str) -> bool:
+        return key in self.keys_now()
 
     def _changed(self) -> None:
         self._version_of.advance()
@@ -264,6 +269,25 @@ class DavState:
                     yield
                 finally:
                     db.execute("SELECT pg_advisory_unlock(?)", (PG_LOCKING_MUTEX,))
+
+    def concerns(self, ref_url: str, depth: str) -> bool:
+        """Whether a PROPFIND of ``ref_url`` (``depth`` "0" or "1") shows a dead property or a
+        lock: one recorded there or (Depth 1) on a member, or a lock above (a lock of a
+        folder shows on everything inside it)."""
+
+        def shown(url: str) -> bool:
+            url = url.rstrip("/")
+            return url == here or (depth == "1" and url.rpartition("/")[0] == here)
+
+        here = ref_url.rstrip("/")
+        if any(shown(key) for key in self._tables["properties"].keys_now()):
+            return True
+        for key in self._tables["locks"].keys_now():
+            if key.startswith(_URL_KEY):
+                locked = key.removeprefix(_URL_KEY).rstrip("/")
+                if shown(locked) or here.startswith(locked + "/"):
+                    return True
+        return False
 
     def lock_manager(self) -> LockManager:
         """wsgidav's lock manager, taking locks under :meth:`exclusive`."""

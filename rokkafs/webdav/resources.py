@@ -10,7 +10,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from wsgidav import util
 from wsgidav.dav_error import DAVError
@@ -21,6 +21,10 @@ from rokkafs.provider import Node, Provider
 from rokkafs.provider.uploads import Upload
 from rokkafs.staging import Staged
 from rokkafs.webdav import properties
+from rokkafs.webdav.listing import streamed_propfind
+
+if TYPE_CHECKING:
+    from rokkafs.webdav.davstate import DavState
 
 __all__ = ["FileResource", "FolderResource", "RokkaDavProvider", "dav_errors"]
 
@@ -290,6 +294,10 @@ class FolderResource(_Resource, DAVCollection):
                 self._children = self.paths.children(self.path)
         return self._children
 
+    def member_nodes(self) -> list[Node]:
+        """The members' nodes (one listing per resource)."""
+        return self._list()
+
     def get_member_names(self) -> list[str]:
         return [child.name for child in self._list()]
 
@@ -328,6 +336,18 @@ class RokkaDavProvider(DAVProvider):
         self.paths = paths
         self.data_dir = data_dir
         self.registry = registry
+        self.dav_state: DavState | None = None  # (set by the app: locks, dead properties)
+
+    def custom_request_handler(
+        self, environ: dict[str, Any], start_response: Any, default_handler: Any
+    ) -> Any:
+        """PROPFIND of a folder without locks or dead properties: answered from its listing
+        (:mod:`rokkafs.webdav.listing`); everything else by wsgidav."""
+        if environ["REQUEST_METHOD"] == "PROPFIND":
+            answer = streamed_propfind(self, environ, start_response)
+            if answer is not None:
+                return answer
+        return default_handler(environ, start_response)
 
     def paths_for(self, environ: dict[str, Any]) -> Provider:
         """The path model as the authenticated caller may use it (one per request)."""
