@@ -1,21 +1,29 @@
-"""WebDAV benchmark (not a test): rokkafs vs wsgidav's FilesystemProvider (same cheroot, props
-and locks on) vs nginx's WebDAV module, side by side, each server a separate process.
+"""WebDAV benchmark (not a test): rokkafs vs the servers a user would pick instead: rclone
+serve webdav, nginx's WebDAV module and wsgidav's FilesystemProvider (same cheroot as rokkafs,
+props and locks on), side by side, each server a separate process.
 
 Run: .venv/bin/python bench/webdav.py [--small 200] [--big-mib 200] [--listing 10000]
     [--rounds 5]
 
-Rows: PUT and GET of N files of 256 KiB; PUT and GET of one big file; PROPFIND Depth 1 on a
-folder of --listing files; 8 parallel readers; server-side COPY of the big file; each the best
-of --rounds rounds (every round PUTs new names and new bytes). All servers run at once and
-take turns within each round, in a rotating order, so that the machine's slow spells spread
-over all of them. Then each server's peak RSS after the small files and after the big ones
-(flat = the same). Every request must succeed. nginx is skipped when it is not installed.
+Rows: PUT of N files of 256 KiB one after the other and from 8 clients at once; GET of them;
+GET of one of them from 8 connections for 5 s with wrk (seconds per 1,000 answers); PUT and
+GET of one big file; PROPFIND Depth 1 on a folder of --listing files; 8 parallel readers;
+server-side COPY of the big file; each the best of --rounds rounds (every round PUTs new
+names and new bytes). All servers run at once and take turns within each round, in a
+rotating order, so that the machine's slow spells spread over all of them. Then each server's
+peak RSS after the small files and after the big ones (flat = the same). Every request must
+succeed. Printed next to the table: the disk's own cost of writing the N files durably (write,
+fsync, rename, fsync of the folder), which rokkafs pays and rclone and nginx do not. rclone,
+nginx (Debian's nginx-light + libnginx-mod-http-dav-ext) and wrk are skipped when not
+installed.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +32,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +159,20 @@ def peak_rss_mib(pid: int) -> float:
     return psutil.Process(pid).memory_info().rss / MIB
 
 
+def start_rclone(work: Path) -> tuple[subprocess.Popen[bytes], str, None] | None:
+    rclone = shutil.which("rclone")
+    if rclone is None:
+        return None
+    root = work / "rclone-root"
+    root.mkdir()
+    port = free_port()
+    command = [rclone, "serve", "webdav", str(root), "--addr", f"127.0.0.1:{port}"]
+    process = subprocess.Popen([*command, "--config", str(work / "rclone.conf")])
+    url = f"http://127.0.0.1:{port}"
+    wait_up(url, None)
+    return process, url, None
+
+
 def put_all(client: httpx.Client, folder: str, files: list[bytes]) -> None:
     for i, data in enumerate(files):
         ok(client.put(f"{folder}/{i}.png", content=data))
@@ -157,6 +180,47 @@ def put_all(client: httpx.Client, folder: str, files: list[bytes]) -> None:
 
 def put_one(client: httpx.Client, url: str, data: bytes) -> None:
     ok(client.put(url, content=data))
+
+
+def put_parallel(client: httpx.Client, folder: str, files: list[bytes]) -> None:
+    def put(i: int) -> None:
+        ok(client.put(f"{folder}/p{i}.png", content=files[i]))
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(put, range(len(files))))
+
+
+def wrk_seconds_per_thousand(url: str, auth: tuple[str, str] | None) -> float:
+    """wrk against one file: 8 connections, 2 threads, 5 s; seconds per 1,000 answers."""
+    header = []
+    if auth is not None:
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        header = ["-H", f"Authorization: Basic {token}"]
+    command = ["wrk", "-t2", "-c8", "-d5s", *header, url]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    if "Non-2xx" in output:
+        raise RuntimeError(f"wrk saw failures: {output}")
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    return 1000 / rate
+
+
+def durable_writes(folder: Path, files: list[bytes]) -> float:
+    """The disk's own cost of writing the files so that they survive a power loss."""
+    folder.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    directory = os.open(folder, os.O_RDONLY)
+    try:
+        for i, data in enumerate(files):
+            temporary = folder / f".{i}.tmp"
+            with temporary.open("wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            temporary.rename(folder / f"{i}.png")
+            os.fsync(directory)
+    finally:
+        os.close(directory)
+    return time.perf_counter() - start
 
 
 def get_all(client: httpx.Client, folder: str, count: int) -> None:
@@ -181,18 +245,28 @@ def request(client: httpx.Client, method: str, url: str, headers: dict[str, str]
     ok(client.request(method, url, headers=headers))
 
 
-def small_round(client: httpx.Client, url: str, round_: int, files: list[bytes]) -> Rows:
+def small_round(
+    client: httpx.Client, url: str, round_: int, files: list[bytes], auth: tuple[str, str] | None
+) -> Rows:
     folder = f"{url}/small{round_}"
     ok(client.request("MKCOL", f"{folder}/"))
     listing = (client, "PROPFIND", f"{url}/listing/", {"Depth": "1"})
-    return {
+    rows = {
         "PUT small files": timed(put_all, client, folder, files),
+        "PUT small files, 8 clients": timed(put_parallel, client, folder, files),
         "GET small files": timed(get_all, client, folder, len(files)),
         "PROPFIND Depth 1 of the listing folder": timed(request, *listing),
     }
+    if shutil.which("wrk"):
+        rows["GET one small file (wrk, 8 conn.), s/1000"] = wrk_seconds_per_thousand(
+            f"{folder}/0.png", auth
+        )
+    return rows
 
 
-def big_round(client: httpx.Client, url: str, round_: int, big: bytes) -> Rows:
+def big_round(
+    client: httpx.Client, url: str, round_: int, big: bytes, auth: tuple[str, str] | None
+) -> Rows:
     name = f"{url}/big{round_}.png"
     copy = {"Destination": f"{url}/copy{round_}.png"}
     return {
@@ -217,7 +291,8 @@ def run_rows(servers: dict[str, Server], small: list[list[bytes]], big: bytes) -
             for name in turn:
                 url = servers[name][1]
                 payload: Any = small[round_] if label == "small" else big
-                for row, seconds in phase(clients[name], url, round_, payload).items():
+                auth = servers[name][2]
+                for row, seconds in phase(clients[name], url, round_, payload, auth).items():
                     times[name].setdefault(row, []).append(seconds)
         for name, (process, _, _) in servers.items():
             peaks[name][f"peak RSS MiB after the {label} files"] = peak_rss_mib(process.pid)
@@ -234,7 +309,8 @@ def fill_listing(name: str, work: Path, count: int, sample: bytes) -> None:
     if name == "rokkafs":
         fill_rows(work / "rokkafs", "bench", "listing", count, sample)
         return
-    folder = work / ("wsgidav" if name == "wsgidav" else "nginx-root") / "listing"
+    folder = work / {"wsgidav": "wsgidav", "nginx": "nginx-root", "rclone": "rclone-root"}[name]
+    folder = folder / "listing"
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(count):
         (folder / f"{i}.png").write_bytes(sample)
@@ -257,8 +333,9 @@ def main() -> None:
         try:
             for name, start in (
                 ("rokkafs", start_rokkafs),
-                ("wsgidav", start_wsgidav),
+                ("rclone", start_rclone),
                 ("nginx", start_nginx),
+                ("wsgidav", start_wsgidav),
             ):
                 started = start(work)
                 if started is None:
@@ -267,18 +344,24 @@ def main() -> None:
                 servers[name] = started
                 fill_listing(name, work, args.listing, small[0][0])
             results = run_rows(servers, small, big)
+            floor = min(durable_writes(work / f"floor{r}", small[r]) for r in range(args.rounds))
         finally:
             for process, _, _ in servers.values():
                 process.terminate()
                 process.wait(timeout=30)
     names = list(results)
-    print(f"{'row':42}" + "".join(f"{n:>12}" for n in names) + "   rokkafs / wsgidav")
+    peers = names[1:]
+    print(
+        f"{'row':44}" + "".join(f"{n:>10}" for n in names) + "   rokkafs vs "
+        + ", ".join(peers)
+    )  # fmt: skip
     for row in results["rokkafs"]:
-        cells = "".join(f"{results[n][row]:12.3f}" for n in names)
-        ratio = results["wsgidav"][row] / results["rokkafs"][row] if "wsgidav" in results else 0
-        print(f"{row:42}{cells}   {ratio:8.2f}x")
-    print("(seconds, lower is better; the ratio is how many times faster rokkafs is;")
-    print(" for RSS rows the ratio is wsgidav's / rokkafs's: below 1 means rokkafs uses more)")
+        cells = "".join(f"{results[n][row]:10.3f}" for n in names)
+        ratios = " ".join(f"{results[p][row] / results['rokkafs'][row]:6.2f}x" for p in peers)
+        print(f"{row:44}{cells}   {ratios}")
+    print(f"(the disk's own durable write of the {count} small files: {floor:.3f} s)")
+    print("(seconds, lower is better; a ratio is how many times faster rokkafs is than that")
+    print(" server; for RSS rows it is that server's / rokkafs's: below 1, rokkafs uses more)")
 
 
 if __name__ == "__main__":
