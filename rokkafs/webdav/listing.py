@@ -13,6 +13,7 @@ before, so both give the same answer.
 
 from __future__ import annotations
 
+import functools
 import io
 import mimetypes
 from collections.abc import Callable, Iterable, Iterator
@@ -112,6 +113,9 @@ def _answer(
     for member in members:
         if member.is_dir:
             parts.append(folders[member.name])
+        elif names is None:  # (allprop: one template)
+            href = escape(base + _quoted(member.name))
+            parts.append(f"<D:response><D:href>{href}</D:href>{_allprop_file(member)}</D:response>")
         else:
             href = base + _quoted(member.name)
             parts.append(_file_response(href, member, names, provider, environ, path))
@@ -195,6 +199,35 @@ def _file_property(node: Node, name: str) -> Any:
     return None  # (no dead properties here)
 
 
+@functools.lru_cache(maxsize=4096)
+def _http_date(seconds: int) -> str:
+    return str(util.get_rfc1123_time(seconds))
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso_date(seconds: int) -> str:
+    return str(util.get_rfc3339_time(seconds))
+
+
+def _allprop_file(node: Node) -> str:
+    """A file's ``allprop`` answer, the properties in wsgidav's order."""
+    created = f"<D:creationdate>{_iso_date(int(node.ctime))}</D:creationdate>" if node.ctime else ""
+    modified = (
+        f"<D:getlastmodified>{_http_date(int(node.mtime))}</D:getlastmodified>"
+        if node.mtime
+        else ""
+    )
+    etag = f'<D:getetag>"{escape(node.etag)}"</D:getetag>' if node.etag else ""
+    return (
+        f"<D:propstat><D:prop><D:resourcetype/>{created}"
+        f"<D:getcontentlength>{node.size}</D:getcontentlength>"
+        f"<D:getcontenttype>{escape(_content_type(node))}</D:getcontenttype>{modified}"
+        f"<D:displayname>{escape(node.name)}</D:displayname>{etag}<D:lockdiscovery/>"
+        f"<D:supportedlock>{_SUPPORTED_LOCK}</D:supportedlock></D:prop>"
+        f"<D:status>HTTP/1.1 {_OK}</D:status></D:propstat>"
+    )
+
+
 def _content_type(node: Node) -> str:
     if node.kind == "image":
         return node.mimetype
@@ -210,10 +243,10 @@ _DAV_FILE: dict[str, Callable[[Node], str | None]] = {  # (the element, None: ab
     "{DAV:}getcontentlength": lambda node: f"<D:getcontentlength>{node.size}</D:getcontentlength>",
     "{DAV:}getcontenttype": lambda node: _text("getcontenttype", _content_type(node)),
     "{DAV:}getlastmodified": lambda node: (
-        _text("getlastmodified", util.get_rfc1123_time(node.mtime)) if node.mtime else None
+        _text("getlastmodified", _http_date(int(node.mtime))) if node.mtime else None
     ),
     "{DAV:}creationdate": lambda node: (
-        _text("creationdate", util.get_rfc3339_time(node.ctime)) if node.ctime else None
+        _text("creationdate", _iso_date(int(node.ctime))) if node.ctime else None
     ),
     "{DAV:}displayname": lambda node: _text("displayname", node.name),
     "{DAV:}getetag": lambda node: _text("getetag", f'"{node.etag}"') if node.etag else None,
