@@ -36,13 +36,15 @@ def make_server(
     registry: AccessRegistry | None = None,
     database_url: str | None = None,
     side_blobs: BlobStorage | None = None,
+    reuse_port: bool = False,
 ) -> wsgi.Server:
     """A cheroot server for rokkafs's WSGI applications (not started).
 
     With ``data_dir`` WebDAV is served at ``/dav/`` too; its own state (empty folders, side
     files, dead properties, locks) lives there, or with ``database_url`` (several nodes) in
     that PostgreSQL database, the side files' bytes in ``side_blobs``. Windows Explorer
-    opens many connections at once, hence 50 threads by default.
+    opens many connections at once, hence 50 threads by default. ``reuse_port``: several
+    processes listen on the port (``serve --workers``).
     """
     app: Any = make_app(store, api_keys, registry)
     if data_dir is not None:
@@ -59,7 +61,10 @@ def make_server(
         app = DavRoot(
             DispatcherMiddleware(app, {DAV_PATH: dav}), DAV_PATH, _key_check(api_keys, registry)
         )
-    server = wsgi.Server((host, port), AccessLog(app), numthreads=threads, server_name="rokkafs")
+    server = wsgi.Server(
+        (host, port), AccessLog(app), numthreads=threads, server_name="rokkafs",
+        reuse_port=reuse_port,
+    )  # fmt: skip
     server.max_request_body_size = store.config.max_upload_bytes + (1 << 20)
     if tls_cert is not None and tls_key is not None:
         server.ssl_adapter = BuiltinSSLAdapter(str(tls_cert), str(tls_key))

@@ -28,6 +28,14 @@ from rokkafs.store.base import Store
 @click.option(
     "--tls-key", type=click.Path(exists=True, dir_okay=False, resolve_path=True, path_type=Path)
 )
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Server processes sharing the port (one process uses about one CPU; try the number "
+    "of CPUs).",
+)
 @remote_options("Serve a remote rokka-compatible API instead.", "API key for --remote.")
 @click.pass_obj
 def serve(
@@ -36,6 +44,7 @@ def serve(
     port: int,
     tls_cert: Path | None,
     tls_key: Path | None,
+    workers: int,
     remote: str | None,
     api_key: str | None,
 ) -> None:
@@ -47,46 +56,64 @@ def serve(
     \b
     Examples:
       rokkafs --data ./rokkafs-data serve --port 8080
+      rokkafs --data ./rokkafs-data serve --workers 4
       rokkafs --data ./proxy serve --remote https://api.rokka.io --api-key "$KEY"
     """
-    from rokkafs.access.adminkey import ADMIN_KEY_FILE, ensure_admin_key
+    from rokkafs.processes import serve_in_processes
     from rokkafs.server import make_server
 
-    store = obj.store(create=True) if remote is None else remote_store(obj, remote, api_key)
-    registry = open_registry(obj)
-    if shared_database(obj) is not None:  # shared: the first node to start makes the admin
-        key, created = ensure_admin_key(obj.data)  # (written first: never an admin nobody knows)
-        if registry.create_first_admin(key) is None and created:
-            (obj.data / ADMIN_KEY_FILE).unlink()  # another node made the administrator
-            created = False
-            click.echo("the administrator exists in the database (its key is in the data")
-            click.echo("directory of the node that started first)")
-    else:
-        key, created = ensure_admin_key(obj.data)
-        if created or not registry.has_users():  # the administrator, keyed by the key file
-            registry.create_user("admin", superuser=True, key=key)
-    if created:
-        click.echo(f"created the admin API key {key}")
-        click.echo(f"(saved in {obj.data / ADMIN_KEY_FILE}, mode 0600)")
-    server = make_server(
-        store,
-        lambda: [],
-        host=host,
-        port=port,
-        tls_cert=tls_cert,
-        tls_key=tls_key,
-        data_dir=obj.data,
-        registry=registry,
-        database_url=shared_database(obj),
-        side_blobs=side_blobs(obj),
-    )
+    _ensure_admin(obj, remote, api_key)
+
+    def run() -> None:  # (in each worker process: everything opened after the fork)
+        store = obj.store(create=True) if remote is None else remote_store(obj, remote, api_key)
+        registry = open_registry(obj)
+        server = make_server(
+            store,
+            lambda: [],
+            host=host,
+            port=port,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            data_dir=obj.data,
+            registry=registry,
+            database_url=shared_database(obj),
+            side_blobs=side_blobs(obj),
+            reuse_port=workers > 1,
+        )
+        try:
+            server.safe_start()
+        finally:
+            store.close()
+            registry.close()
+
     scheme = "https" if tls_cert else "http"
     click.echo(f"rokkafs serves the REST API at {scheme}://{host}:{port}/ (data: {obj.data})")
     click.echo(f"and WebDAV at {scheme}://{host}:{port}/dav/ (user: anything, password: API key)")
+    serve_in_processes(workers, run)
+
+
+def _ensure_admin(obj: Context, remote: str | None, api_key: str | None) -> None:
+    """On the first start, the administrator and its key file (before any worker starts)."""
+    from rokkafs.access.adminkey import ADMIN_KEY_FILE, ensure_admin_key
+
+    store = obj.store(create=True) if remote is None else remote_store(obj, remote, api_key)
+    store.close()
+    registry = open_registry(obj)
     try:
-        server.safe_start()
+        key, created = ensure_admin_key(obj.data)  # (written first: never an admin nobody knows)
+        if shared_database(obj) is not None:  # shared: the first node to start makes it
+            if registry.create_first_admin(key) is None and created:
+                (obj.data / ADMIN_KEY_FILE).unlink()  # another node made the administrator
+                created = False
+                click.echo("the administrator exists in the database (its key is in the data")
+                click.echo("directory of the node that started first)")
+        elif created or not registry.has_users():  # the administrator, keyed by the key file
+            registry.create_user("admin", superuser=True, key=key)
     finally:
-        store.close()
+        registry.close()
+    if created:
+        click.echo(f"created the admin API key {key}")
+        click.echo(f"(saved in {obj.data / ADMIN_KEY_FILE}, mode 0600)")
 
 
 @cli.command("mount")

@@ -1,0 +1,88 @@
+"""``rokkafs serve --workers N``: N server processes on one port (docs/architecture.md#layers).
+
+One Python process runs Python on about one CPU at a time (the GIL), so one server process
+cannot use a machine's other cores. Each worker is a whole server of its own (store,
+registry, WebDAV state opened after the fork, nothing shared in memory) listening on the same
+port with ``SO_REUSEPORT``, and the kernel spreads the connections over them. What the
+workers share is what several processes on one data directory, or several nodes, already
+share safely: the SQLite files (or PostgreSQL), the blob folder, the WebDAV lock table. The
+first process is a worker too; it stops the others when it stops, and stops when one of them
+dies.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable
+
+__all__ = ["serve_in_processes"]
+
+log = logging.getLogger(__name__)
+
+
+def serve_in_processes(count: int, serve: Callable[[], None]) -> None:
+    """Run ``serve`` (which opens everything it uses and serves until stopped) in ``count``
+    processes: this one and ``count - 1`` forks. Call it before anything has started a thread
+    or opened a database connection. With several, SIGTERM stops them all cleanly."""
+    if count <= 1:
+        serve()
+        return
+    signal.signal(signal.SIGTERM, _exit)  # (inherited by the forks)
+    children: list[int] = []
+    for _ in range(count - 1):
+        pid = os.fork()
+        if pid == 0:  # a worker: serve until stopped, then leave without the parent's cleanup
+            status = 0
+            try:
+                serve()
+            except (KeyboardInterrupt, SystemExit):
+                pass
+            except BaseException:
+                log.exception("a worker process failed")
+                status = 1
+            finally:
+                os._exit(status)
+        children.append(pid)
+    log.info("serving in %d processes (%d and %s)", count, os.getpid(), children)
+    stopping = threading.Event()
+    for pid in children:
+        threading.Thread(
+            target=_watch, args=(pid, stopping), name=f"rokkafs-worker-{pid}", daemon=True
+        ).start()
+    try:
+        serve()
+    finally:
+        stopping.set()
+        _stop(children)
+
+
+def _exit(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+def _watch(pid: int, stopping: threading.Event) -> None:
+    """When a worker dies, stop this process too (whoever runs rokkafs sees it and restarts
+    the whole server) instead of serving on with fewer workers unnoticed."""
+    try:
+        _, status = os.waitpid(pid, 0)
+    except ChildProcessError:
+        return
+    if not stopping.wait(0.5):  # (not when all are stopping: Ctrl-C reaches every worker)
+        log.error("worker %d stopped (status %d): stopping the server", pid, status)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _stop(children: list[int]) -> None:
+    for pid in children:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+    for pid in children:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            continue

@@ -1,0 +1,72 @@
+"""``rokkafs serve --workers N``: N processes answer on one port, share the store and the
+WebDAV locks, and stop together."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import images
+import psutil
+import pytest
+from support import serving
+
+from rokkafs.store.local import LocalStore
+
+pytestmark = pytest.mark.timeout(120)
+
+LOCK_BODY = (
+    '<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope>'
+    "<D:locktype><D:write/></D:locktype><D:owner>me</D:owner></D:lockinfo>"
+)
+
+
+def listening(process: psutil.Process, port: int) -> bool:
+    return any(
+        c.laddr.port == port and c.status == psutil.CONN_LISTEN for c in process.net_connections()
+    )
+
+
+def gone(pids: list[int], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while any(psutil.pid_exists(p) and psutil.Process(p).status() != "zombie" for p in pids):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def test_workers_share_the_port_the_store_and_the_locks(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    LocalStore(data).create_organization("acme")
+    with serving(data, "--workers", "3") as (url, key, server):
+        port = int(url.rsplit(":", 1)[1])
+        parent = psutil.Process(server.pid)
+        workers = [parent, *parent.children()]
+        assert len(workers) == 3 and all(listening(w, port) for w in workers)
+        auth = ("me", key)
+        for i in range(12):  # (each on a connection of its own: the kernel spreads them)
+            put = httpx.put(f"{url}/dav/acme/{i}.png", content=images.png(color=i), auth=auth)
+            assert put.status_code == 201, put.text
+        for i in range(12):
+            assert httpx.get(f"{url}/dav/acme/{i}.png", auth=auth).content == images.png(color=i)
+        locked = httpx.request("LOCK", f"{url}/dav/acme/0.png", content=LOCK_BODY, auth=auth)
+        assert locked.status_code == 200
+        for _ in range(9):  # (whichever worker answers knows the lock)
+            refused = httpx.put(f"{url}/dav/acme/0.png", content=images.png(color=50), auth=auth)
+            assert refused.status_code == 423
+        server.send_signal(signal.SIGTERM)
+        assert gone([w.pid for w in workers], 15), "a worker outlived the server"
+    assert len(LocalStore(data).list_source_images("acme").items) == 12
+
+
+def test_a_dead_worker_stops_the_server(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    LocalStore(data).create_organization("acme")
+    with serving(data, "--workers", "2") as (_, _, server):
+        parent = psutil.Process(server.pid)
+        (child,) = parent.children()
+        child.kill()  # (not serving on, unnoticed, with fewer workers)
+        assert gone([parent.pid], 15)
