@@ -3,7 +3,10 @@ serve webdav, nginx's WebDAV module and wsgidav's FilesystemProvider (same chero
 props and locks on), side by side, each server a separate process.
 
 Run: .venv/bin/python bench/webdav.py [--small 200] [--big-mib 200] [--listing 10000]
-    [--rounds 5]
+    [--rounds 5] [--workers CPUS]
+
+rokkafs runs as ``rokkafs serve --workers`` (by default one process per CPU: rclone's Go
+server uses every CPU, nginx here one worker process).
 
 Rows: PUT of N files of 256 KiB one after the other and from 8 clients at once; GET of them;
 GET of one of them from 8 connections for 5 s with wrk (seconds per 1,000 answers); PUT and
@@ -65,24 +68,17 @@ def wait_up(url: str, auth: tuple[str, str] | None) -> None:
     raise TimeoutError(url)
 
 
-def start_rokkafs(work: Path) -> tuple[subprocess.Popen[bytes], str, tuple[str, str]]:
+def start_rokkafs(work: Path, workers: int) -> tuple[subprocess.Popen[bytes], str, tuple[str, str]]:
+    """``rokkafs serve --workers N`` on its embedded store, as a user starts it."""
     data = work / "rokkafs"
-    script = textwrap.dedent(
-        f"""
-        from pathlib import Path
-        from rokkafs.server import make_server
-        from rokkafs.store.config import StoreConfig
-        from rokkafs.store.local import LocalStore
-        store = LocalStore(Path({str(data)!r}), StoreConfig(max_upload_bytes=400 * 2**20))
-        for org in ("bench", "copy"):
-            try: store.create_organization(org)
-            except Exception: pass
-        server = make_server(store, lambda: [{KEY!r}], port={{port}}, data_dir=Path({str(data)!r}))
-        server.safe_start()
-        """
-    )
+    cli = [sys.executable, "-m", "rokkafs.cli", "--data", str(data)]
+    for org in ("bench", "copy"):
+        subprocess.run([*cli, "org", "create", org], check=True, capture_output=True)
+    (data / "rokkafs.toml").write_text(f"[store]\nmax_upload_bytes = {400 * MIB}\n")
+    (data / "admin-api-key").write_text(KEY)  # (the administrator's key: made on first start)
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-c", script.replace("{port}", str(port))])
+    command = [*cli, "serve", "--port", str(port), "--workers", str(workers)]
+    process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/dav/bench"
     wait_up(url, ("b", KEY))
     return process, url, ("b", KEY)
@@ -152,11 +148,14 @@ def ok(response: httpx.Response) -> httpx.Response:
 
 
 def peak_rss_mib(pid: int) -> float:
-    """The high-water mark of the process's resident memory (VmHWM)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return psutil.Process(pid).memory_info().rss / MIB
+    """The high-water mark of the resident memory (VmHWM) of the process and its children
+    (rokkafs's worker processes, nginx's)."""
+    total = 0.0
+    for process in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]:
+        for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1]) / 1024
+    return total
 
 
 def start_rclone(work: Path) -> tuple[subprocess.Popen[bytes], str, None] | None:
@@ -322,6 +321,9 @@ def main() -> None:
     parser.add_argument("--big-mib", type=int, default=200)
     parser.add_argument("--listing", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=5, help="each row is the best round")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="rokkafs serve --workers"
+    )
     args = parser.parse_args()
     count = args.small
     small = [[random_png(295, r * count + i) for i in range(count)] for r in range(args.rounds)]
@@ -332,7 +334,7 @@ def main() -> None:
         servers: dict[str, Server] = {}
         try:
             for name, start in (
-                ("rokkafs", start_rokkafs),
+                ("rokkafs", lambda work: start_rokkafs(work, args.workers)),
                 ("rclone", start_rclone),
                 ("nginx", start_nginx),
                 ("wsgidav", start_wsgidav),
