@@ -43,11 +43,16 @@ class _Row(tuple[Any, ...]):
     """A row readable by position and by column name (as ``sqlite3.Row`` is)."""
 
     _names: dict[str, int]
+    _columns: tuple[str, ...]
 
     def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):
             return tuple.__getitem__(self, self._names[key])
         return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        """The column names in order (as ``sqlite3.Row.keys``)."""
+        return list(self._columns)
 
 
 @functools.lru_cache(maxsize=512)  # (a statement's columns repeat: one row type each)
@@ -55,7 +60,7 @@ def _row_type(columns: tuple[str, ...]) -> type[_Row]:
     names: dict[str, int] = {}
     for position, name in enumerate(columns):
         names.setdefault(name, position)
-    return type("Row", (_Row,), {"_names": names})
+    return type("Row", (_Row,), {"_names": names, "_columns": columns})
 
 
 def _row_factory(cursor: Any) -> Callable[[Sequence[Any]], _Row]:

@@ -6,9 +6,11 @@ and in a few search functions (:class:`~rokkafs.store.index.sql_search.Dialect`)
 
 from __future__ import annotations
 
+import functools
 import json
 import math
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -114,31 +116,64 @@ def _metadata(text: str) -> dict[str, Any]:
     return {} if text == "{}" else dict(json.loads(text))
 
 
+_STORED_COLUMNS = (
+    "org", "hash", "short_hash", "binary_hash", "name", "format", "mimetype", "size", "width",
+    "height", "created", "mtime", "user_metadata", "dynamic_metadata", "locked", "protected",
+    "opaque", "animated", "deleted_at", "md5", "blob_id",
+)  # fmt: skip
+
+
+@functools.lru_cache(maxsize=64)
+def _record_reader(columns: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    """What reads an image record from a row of these columns, by position (the first of a
+    repeated name, as a lookup by name finds it)."""
+    first: dict[str, int] = {}
+    for position, column in enumerate(columns):
+        first.setdefault(column, position)
+    return operator.itemgetter(*(first[column] for column in _STORED_COLUMNS))
+
+
+def _rows_to_stored(rows: Sequence[Any]) -> tuple[StoredImage, ...]:
+    """Image records from the rows of one result (the columns looked up once: by name, a
+    listing of 10,000 rows would search 210,000 times)."""
+    if not rows:
+        return ()
+    read = _record_reader(tuple(rows[0].keys()))
+    return tuple(_stored(read(row)) for row in rows)
+
+
 def _row_to_stored(row: Any) -> StoredImage:
+    return _rows_to_stored([row])[0]
+
+
+def _stored(values: tuple[Any, ...]) -> StoredImage:
+    (org, image_hash, short_hash, binary_hash, name, image_format, mimetype, size, width, height,
+     created, mtime, user_metadata, dynamic_metadata, locked, protected, opaque, animated,
+     deleted_at, md5, blob_id) = values  # fmt: skip
     image = SourceImage(
-        organization=row["org"],
-        hash=row["hash"],
-        short_hash=row["short_hash"],
-        binary_hash=row["binary_hash"],
-        name=row["name"],
-        format=row["format"],
-        mimetype=row["mimetype"],
-        size=row["size"],
-        width=row["width"],
-        height=row["height"],
-        created=_timestamp(row["created"]),
-        mtime=row["mtime"],
-        user_metadata=_metadata(row["user_metadata"]),
-        dynamic_metadata=_metadata(row["dynamic_metadata"]),
-        locked=bool(row["locked"]),
-        protected=bool(row["protected"]),
-        opaque=_optional_bool(row["opaque"]),
-        animated=_optional_bool(row["animated"]),
-        deleted=row["deleted_at"] is not None,
-        deleted_date=None if row["deleted_at"] is None else _timestamp(row["deleted_at"]),
-        md5=row["md5"],
+        organization=org,
+        hash=image_hash,
+        short_hash=short_hash,
+        binary_hash=binary_hash,
+        name=name,
+        format=image_format,
+        mimetype=mimetype,
+        size=size,
+        width=width,
+        height=height,
+        created=_timestamp(created),
+        mtime=mtime,
+        user_metadata=_metadata(user_metadata),
+        dynamic_metadata=_metadata(dynamic_metadata),
+        locked=bool(locked),
+        protected=bool(protected),
+        opaque=_optional_bool(opaque),
+        animated=_optional_bool(animated),
+        deleted=deleted_at is not None,
+        deleted_date=None if deleted_at is None else _timestamp(deleted_at),
+        md5=md5,
     )
-    return StoredImage(image, row["blob_id"])
+    return StoredImage(image, blob_id)
 
 
 def _row_to_organization(row: Any) -> Organization:
@@ -302,7 +337,7 @@ class SqlTransaction(IndexTransaction):
             ).fetchall()
         key_count = len(sql.sort_exprs)
         last_key = list(tuple(rows[-1])[-key_count:]) if rows else None
-        return SearchPage(count, tuple(_row_to_stored(r) for r in rows), last_key)
+        return SearchPage(count, _rows_to_stored(rows), last_key)
 
     def purge_images(self, *, deleted_before: float) -> int:
         cursor = self._db.execute(
