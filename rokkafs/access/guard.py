@@ -69,6 +69,10 @@ class AuthorizedStore(Store):
         self.require(name, "read")
         return self._store.get_organization(name)
 
+    def require_organization(self, name: str) -> None:
+        self.require(name, "read")
+        self._store.require_organization(name)
+
     def set_organization_options(self, name: str, options: Mapping[str, object]) -> Organization:
         self.require(name, "admin")
         return self._store.set_organization_options(name, options)

@@ -38,7 +38,7 @@ class Writer:
         if location.in_trash:
             raise NotPermitted("nothing can be written into .trash; move things out to restore")
         assert location.org is not None
-        self.store.get_organization(location.org)
+        self.store.require_organization(location.org)
         return location
 
     def existing(self, location: Location) -> Node | None:

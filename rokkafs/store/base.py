@@ -74,6 +74,14 @@ class Store(SourceImageChanges):
             OrganizationNotFound: no such organization.
         """
 
+    def require_organization(self, name: str) -> None:
+        """That an organization exists (stores that never delete one remember it).
+
+        Raises:
+            OrganizationNotFound: no such organization.
+        """
+        self.get_organization(name)
+
     @abc.abstractmethod
     def list_organizations(self) -> list[Organization]:
         """Return every organization, sorted by name."""

@@ -269,6 +269,11 @@ class LocalStore(LocalChanges, Store):
                 self._require_known_org(tx, org)
         return (None if found is None else found.image), inside
 
+    def require_organization(self, name: str) -> None:
+        if name not in self._known_orgs:
+            with self._index.lookup() as tx:
+                self._require_known_org(tx, name)
+
     def _require_known_org(self, tx: IndexTransaction, org: str) -> None:
         """That the organization exists, asked of the index once per process (organizations
         are never deleted)."""

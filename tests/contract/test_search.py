@@ -193,6 +193,9 @@ def test_find_by_name_in_an_unknown_organization(library: Store) -> None:
         library.find_by_name("nobody", "dir0/img4.png")
     with pytest.raises(OrganizationNotFound):
         library.find_by_name_or_folder("nobody", "dir0")
+    with pytest.raises(OrganizationNotFound):
+        library.require_organization("nobody")
+    library.require_organization("acme")  # (no error)
 
 
 def test_find_by_name_or_folder_tells_a_file_a_folder_and_nothing_apart(
