@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 from rokkafs.db.sqlite import IDLE_CONNECTIONS, Database
 
@@ -67,3 +69,38 @@ def test_autocommit_reads_see_each_commit_and_hold_no_snapshot(tmp_path: Path) -
     with database.reading() as db:  # (a snapshot would have said 0 both times)
         assert db.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 1
     database.close()
+
+
+def _open_and_write(path: str, barrier: Any, errors: Any) -> None:
+    barrier.wait()
+    try:
+        database = Database(Path(path), "CREATE TABLE IF NOT EXISTS t (v INTEGER);")
+        with database.transaction() as db:
+            db.execute("INSERT INTO t VALUES (1)")
+        database.close()
+    except Exception as exc:  # (reported to the test, which fails on any)
+        errors.put(repr(exc))
+
+
+def test_processes_opening_a_new_database_at_once_all_succeed(tmp_path: Path) -> None:
+    """``serve --workers`` opens each new database file in every worker at the same moment:
+    SQLite refuses the losers' switch to WAL at once ("database is locked"); they ask again."""
+    context = multiprocessing.get_context("fork")
+    for trial in range(15):
+        path = str(tmp_path / f"{trial}.sqlite3")
+        barrier, errors = context.Barrier(6), context.Queue()
+        workers = [
+            context.Process(target=_open_and_write, args=(path, barrier, errors)) for _ in range(6)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(60)
+        reported = []
+        while not errors.empty():
+            reported.append(errors.get())
+        assert reported == [] and all(w.exitcode == 0 for w in workers)
+        database = Database(Path(path), "")
+        with database.reading() as db:
+            assert db.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 6
+        database.close()

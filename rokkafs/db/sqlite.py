@@ -8,6 +8,7 @@ a connection per thread would leak one file descriptor per thread ever started.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,21 @@ from typing import Any
 __all__ = ["Database", "Transaction"]
 
 IDLE_CONNECTIONS = 16
+
+
+def _write_ahead_log(connection: sqlite3.Connection) -> None:
+    """Put the file in WAL mode. Processes opening a new file at the same moment (``serve
+    --workers``, a server and a mount started together) race for it, and SQLite answers
+    the losers "database is locked" at once, without waiting the busy timeout: ask again."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 class Database:
@@ -33,7 +49,7 @@ class Database:
         )
         if self._rows:
             connection.row_factory = sqlite3.Row
-        connection.execute("PRAGMA journal_mode = WAL")
+        _write_ahead_log(connection)
         connection.execute("PRAGMA synchronous = NORMAL")
         connection.execute("PRAGMA foreign_keys = ON")
         connection.executescript(f"BEGIN IMMEDIATE; {self._schema} COMMIT;")
