@@ -63,6 +63,8 @@ def serve(
     from rokkafs.server import make_server
 
     _ensure_admin(obj, remote, api_key)
+    if workers > 1:
+        _prepare_state(obj)
 
     def run() -> None:  # (in each worker process: everything opened after the fork)
         store = obj.store(create=True) if remote is None else remote_store(obj, remote, api_key)
@@ -90,6 +92,18 @@ def serve(
     click.echo(f"rokkafs serves the REST API at {scheme}://{host}:{port}/ (data: {obj.data})")
     click.echo(f"and WebDAV at {scheme}://{host}:{port}/dav/ (user: anything, password: API key)")
     serve_in_processes(workers, run)
+
+
+def _prepare_state(obj: Context) -> None:
+    """Open the face state and WebDAV state once before the workers start, so that what a
+    first opening does (creating tables, importing an older version's files) runs in one
+    process, not in all at once."""
+    from rokkafs.provider.facestate import FaceState
+    from rokkafs.webdav.davstate import DavState
+
+    database_url = shared_database(obj)
+    FaceState(obj.data, database_url=database_url, blobs=side_blobs(obj)).close()
+    DavState(obj.data, database_url=database_url).close()
 
 
 def _ensure_admin(obj: Context, remote: str | None, api_key: str | None) -> None:
