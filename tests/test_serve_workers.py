@@ -4,8 +4,11 @@ WebDAV locks, and stop together."""
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import images
@@ -70,3 +73,27 @@ def test_a_dead_worker_stops_the_server(tmp_path: Path) -> None:
         (child,) = parent.children()
         child.kill()  # (not serving on, unnoticed, with fewer workers)
         assert gone([parent.pid], 15)
+
+
+def test_workers_on_postgresql_and_a_bucket(
+    postgres: Any, s3: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the first start opens (a database pool, the S3 client's runtime) is opened in a
+    child of its own: a worker forked from a process that had them would hang on S3."""
+    for name, value in s3.environment.items():
+        monkeypatch.setenv(name, value)
+    options = ("--index", postgres.new_database(), "--blobs", s3.new_url())
+    data = tmp_path / "data"
+    cli = [sys.executable, "-m", "rokkafs.cli", "--data", str(data), *options]
+    subprocess.run([*cli, "org", "create", "acme"], check=True, capture_output=True)
+    with serving(data, "--workers", "2", before=options) as (url, key, server):
+        parent = psutil.Process(server.pid)
+        assert len(parent.children()) == 1
+        auth = ("me", key)
+        for i in range(8):
+            put = httpx.put(f"{url}/dav/acme/{i}.png", content=images.png(color=i), auth=auth)
+            assert put.status_code == 201, put.text
+        for i in range(8):
+            assert httpx.get(f"{url}/dav/acme/{i}.png", auth=auth).content == images.png(color=i)
+        server.send_signal(signal.SIGTERM)
+        assert gone([parent.pid, *(c.pid for c in parent.children())], 15)

@@ -16,6 +16,7 @@ from rokkafs.cli.base import (
     shared_database,
     side_blobs,
 )
+from rokkafs.errors import RokkaFSError
 from rokkafs.store.base import Store
 
 
@@ -59,12 +60,26 @@ def serve(
       rokkafs --data ./rokkafs-data serve --workers 4
       rokkafs --data ./proxy serve --remote https://api.rokka.io --api-key "$KEY"
     """
-    from rokkafs.processes import serve_in_processes
+    from rokkafs.processes import in_a_child, serve_in_processes
     from rokkafs.server import make_server
 
-    _ensure_admin(obj, remote, api_key)
-    if workers > 1:
-        _prepare_state(obj)
+    if workers == 1:
+        _ensure_admin(obj, remote, api_key)
+    else:  # (in a child: nothing it opens may live in the process the workers fork from)
+
+        def prepare() -> None:
+            try:
+                try:
+                    _ensure_admin(obj, remote, api_key, prepare=True)
+                except RokkaFSError as exc:  # (said as the command line says it: one line)
+                    raise click.ClickException(f"rokkafs: {exc.message}") from exc
+            except click.ClickException as exc:
+                exc.show()
+                raise SystemExit(exc.exit_code) from exc
+
+        status = in_a_child(prepare)
+        if status:
+            raise SystemExit(status)
 
     def run() -> None:  # (in each worker process: everything opened after the fork)
         store = obj.store(create=True) if remote is None else remote_store(obj, remote, api_key)
@@ -106,8 +121,11 @@ def _prepare_state(obj: Context) -> None:
     DavState(obj.data, database_url=database_url).close()
 
 
-def _ensure_admin(obj: Context, remote: str | None, api_key: str | None) -> None:
-    """On the first start, the administrator and its key file (before any worker starts)."""
+def _ensure_admin(
+    obj: Context, remote: str | None, api_key: str | None, *, prepare: bool = False
+) -> None:
+    """On the first start, the administrator and its key file (before any worker starts);
+    with ``prepare`` the states that workers would otherwise all create at once."""
     from rokkafs.access.adminkey import ADMIN_KEY_FILE, ensure_admin_key
 
     store = obj.store(create=True) if remote is None else remote_store(obj, remote, api_key)
@@ -128,6 +146,8 @@ def _ensure_admin(obj: Context, remote: str | None, api_key: str | None) -> None
     if created:
         click.echo(f"created the admin API key {key}")
         click.echo(f"(saved in {obj.data / ADMIN_KEY_FILE}, mode 0600)")
+    if prepare:
+        _prepare_state(obj)
 
 
 @cli.command("mount")
