@@ -81,6 +81,9 @@ def serve_in_processes(count: int, serve: Callable[[], None]) -> None:
 
 
 def _exit(signum: int, frame: object) -> None:
+    """The first SIGTERM stops this process cleanly; more while it stops are ignored (one
+    arriving inside the server's stop would leave its threads running)."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise SystemExit(0)
 
 

@@ -100,6 +100,7 @@ def serve(
         try:
             server.safe_start()
         finally:
+            server.stop()  # (again: its threads must end, or this process never exits)
             store.close()
             registry.close()
 
