@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable
 
@@ -73,11 +74,23 @@ def serve_in_processes(count: int, serve: Callable[[], None]) -> None:
         threading.Thread(
             target=_watch, args=(pid, stopping), name=f"rokkafs-worker-{pid}", daemon=True
         ).start()
+    status = 0
     try:
         serve()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    except BaseException:
+        log.exception("the server failed")
+        status = 1
     finally:
         stopping.set()
         _stop(children)
+    # a server whose stop was cut short keeps threads that would hold this process at exit
+    # (seen once in a test run): everything is closed, so nothing is left to wait for
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(status)
 
 
 def _exit(signum: int, frame: object) -> None:
