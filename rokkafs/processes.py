@@ -29,20 +29,28 @@ def in_a_child(prepare: Callable[[], None]) -> int:
     reports its own errors). What it starts, a database pool's threads, the S3 client's
     runtime, then never exists in this process, from which the workers are forked: those do
     not survive a fork (a worker would hang on its first S3 request)."""
-    pid = os.fork()
-    if pid == 0:
-        status = 1
-        try:
-            prepare()
-            status = 0
-        except SystemExit as exc:
-            status = exc.code if isinstance(exc.code, int) else 1
-        except BaseException:
-            log.exception("preparing the store failed")
-        finally:
-            os._exit(status)
-    _, status = os.waitpid(pid, 0)
+    _, status = os.waitpid(_forked(prepare), 0)
     return os.waitstatus_to_exitcode(status)
+
+
+def _forked(run: Callable[[], None]) -> int:
+    """Fork; the child runs ``run`` and leaves with its status (0, a SystemExit's code, 1
+    after an error), without the parent's cleanup. Returns the child's pid."""
+    pid = os.fork()
+    if pid:
+        return pid
+    status = 1
+    try:
+        run()
+        status = 0
+    except KeyboardInterrupt:
+        status = 0
+    except SystemExit as exc:
+        status = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:
+        log.exception("a forked process of rokkafs failed")
+    finally:
+        os._exit(status)
 
 
 def serve_in_processes(count: int, serve: Callable[[], None]) -> None:
@@ -53,21 +61,7 @@ def serve_in_processes(count: int, serve: Callable[[], None]) -> None:
         serve()
         return
     signal.signal(signal.SIGTERM, _exit)  # (inherited by the forks)
-    children: list[int] = []
-    for _ in range(count - 1):
-        pid = os.fork()
-        if pid == 0:  # a worker: serve until stopped, then leave without the parent's cleanup
-            status = 0
-            try:
-                serve()
-            except (KeyboardInterrupt, SystemExit):
-                pass
-            except BaseException:
-                log.exception("a worker process failed")
-                status = 1
-            finally:
-                os._exit(status)
-        children.append(pid)
+    children = [_forked(serve) for _ in range(count - 1)]
     log.info("serving in %d processes (%d and %s)", count, os.getpid(), children)
     stopping = threading.Event()
     for pid in children:
