@@ -3,12 +3,12 @@
 Data directory layout::
 
     index.sqlite3 (+ -wal, -shm)    the metadata index (WAL)
-    blobs/ab/cd/<sha1>              blob files, shared by every image with those bytes
+    blobs/ab/<sha1>                 blob files, shared by every image with those bytes
     tmp/                            staging files of uploads in progress
 
-Consistency: an upload is staged and fsynced (or a face's staging file is moved in), then —
-inside one exclusive index transaction — its blob is moved into place (atomic rename) and its
-records are written. Garbage collection
+Consistency: an upload is staged and fsynced (or a face's staging file is moved in), its blob
+is linked into place (before, never inside, the index transaction), then one exclusive index
+transaction writes its records. Garbage collection
 first commits that blobs are unreferenced, then deletes the unrecorded files inside a second
 exclusive transaction, so it can neither race an upload of the same bytes nor, by crashing,
 leave an image whose file is gone (see :func:`rokkafs.store.maintenance.purge`). A crash at

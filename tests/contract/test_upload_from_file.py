@@ -77,7 +77,7 @@ def test_local_store_moves_the_file_instead_of_copying(tmp_path: Path) -> None:
     with HandedOver(staged) as handed:
         image = store.create_source_image("acme", handed, name="a.png")
     assert not path.exists()
-    blob = tmp_path / "data" / "blobs" / binary_hash[:2] / binary_hash[2:4] / binary_hash
+    blob = tmp_path / "data" / "blobs" / binary_hash[:2] / binary_hash
     assert blob.stat().st_ino == inode
     assert store.get_source_image("acme", image.hash).binary_hash == binary_hash
 
@@ -130,7 +130,7 @@ def test_local_store_waits_for_the_callers_fsync_before_publishing(tmp_path: Pat
     store.create_organization("acme")
     data = images.png()
     blob_id = hashlib.sha1(data).hexdigest()
-    flush = _Flush(tmp_path / "data" / "blobs" / blob_id[:2] / blob_id[2:4] / blob_id)
+    flush = _Flush(tmp_path / "data" / "blobs" / blob_id[:2] / blob_id)
     with HandedOver(_staging_file(tmp_path, data, flush)) as handed:
         store.create_source_image("acme", handed, name="a.png")
     assert flush.published_early is False  # waited for, before the rename into place
@@ -143,7 +143,7 @@ def test_a_failed_fsync_stores_nothing(tmp_path: Path) -> None:
     data = images.png()
     blob_id = hashlib.sha1(data).hexdigest()
     broken = OSError(errno.EIO, "Input/output error")
-    flush = _Flush(tmp_path / "data" / "blobs" / blob_id[:2] / blob_id[2:4] / blob_id, broken)
+    flush = _Flush(tmp_path / "data" / "blobs" / blob_id[:2] / blob_id, broken)
     handed = HandedOver(_staging_file(tmp_path, data, flush))
     with pytest.raises(OSError, match="Input/output"), handed:
         store.create_source_image("acme", handed, name="a.png")

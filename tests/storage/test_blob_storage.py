@@ -20,26 +20,48 @@ def _stage(storage: FileBlobStorage, data: bytes) -> tuple[Path, str]:
     return path, hashlib.sha1(data).hexdigest()
 
 
-def test_new_blob_folders_are_fsynced_in_their_parents(
+def test_blob_folders_are_made_once_and_a_blob_costs_one_fsync(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    storage = FileBlobStorage(tmp_path)
     synced: list[Path] = []
     real = blobs._fsync
     monkeypatch.setattr(blobs, "_fsync", lambda path: (synced.append(path), real(path)))
+    storage = FileBlobStorage(tmp_path)
+    root = tmp_path / "blobs"
+    assert sorted(p.name for p in root.iterdir()) == [f"{n:02x}" for n in range(256)]
+    assert synced == [root, tmp_path]  # the folders' entries, and blobs/ in its parent
+    synced.clear()
     path, blob_id = _stage(storage, b"first")
     assert storage.publish(path, blob_id)
-    root = tmp_path / "blobs"
-    first, second = root / blob_id[:2], root / blob_id[:2] / blob_id[2:4]
-    assert synced == [root, first, second]  # ab in blobs/, cd in ab/, the blob in cd/
+    assert synced == [root / blob_id[:2]]  # only the blob's own entry
+    assert storage.path(blob_id) == root / blob_id[:2] / blob_id
     assert storage.path(blob_id).read_bytes() == b"first"
+    synced.clear()
+    FileBlobStorage(tmp_path)  # opened again: nothing to make
+    assert synced == []
 
-    synced.clear()  # a second blob in the same folders: only its own entry
-    twin = blob_id[:4] + "0" * 36
-    handle, staged = storage.new_staging_file()
-    handle.close()
-    assert storage.publish(staged, twin)
-    assert synced == [second]
+
+def test_blobs_of_the_older_two_level_layout_are_found_and_not_published_again(
+    tmp_path: Path,
+) -> None:
+    storage = FileBlobStorage(tmp_path)
+    old_id = hashlib.sha1(b"old").hexdigest()
+    legacy = tmp_path / "blobs" / old_id[:2] / old_id[2:4] / old_id
+    legacy.parent.mkdir()
+    legacy.write_bytes(b"old")
+    path, new_id = _stage(storage, b"new")
+    assert storage.publish(path, new_id)
+    assert storage.exists(old_id) and storage.path(old_id) == legacy
+    with storage.open(old_id) as handle:
+        assert handle.read() == b"old"
+    assert [b.blob_id for b in storage.iter_blobs()] == sorted([old_id, new_id])
+    again, _ = _stage(storage, b"old")
+    assert not storage.publish(again, old_id)  # (already there, in the older place)
+    assert not (tmp_path / "blobs" / old_id[:2] / old_id).exists()
+    copy = storage.stage_copy(old_id)
+    assert copy.read_bytes() == b"old"
+    storage.delete(old_id)
+    assert not storage.exists(old_id) and not legacy.exists()
 
 
 def test_fsync_soon_still_syncs_when_no_thread_can_start(
