@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import IO, BinaryIO
 
 from rokkafs.access.registry import AccessRegistry, Principal
@@ -72,6 +72,10 @@ class AuthorizedStore(Store):
     def require_organization(self, name: str) -> None:
         self.require(name, "read")
         self._store.require_organization(name)
+
+    def organization_created(self, name: str) -> datetime:
+        self.require(name, "read")
+        return self._store.organization_created(name)
 
     def set_organization_options(self, name: str, options: Mapping[str, object]) -> Organization:
         self.require(name, "admin")

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from rokkafs.errors import NotFound
-from rokkafs.model import Organization, SourceImage
+from rokkafs.model import SourceImage
 from rokkafs.provider.faces import Faces
 from rokkafs.provider.facestate import FaceEntry, SideFile
 from rokkafs.provider.nodes import Node, NodeKind
@@ -48,9 +48,9 @@ def _shown(side: SideFile) -> bool:
     return time.time() - side.created < PLACEHOLDER_SECONDS
 
 
-def org_node(organization: Organization) -> Node:
-    stamp = _stamp(organization.created)
-    return Node("organization", organization.name, organization.name, mtime=stamp, ctime=stamp)
+def org_node(name: str, created: datetime) -> Node:
+    stamp = _stamp(created)
+    return Node("organization", name, name, mtime=stamp, ctime=stamp)
 
 
 def image_node(name: str, image: SourceImage, *, in_trash: bool) -> Node:
@@ -121,7 +121,7 @@ class Reader:
             if location.in_trash:
                 self.store.get_organization(location.org)
                 return folder_node(location)
-            return org_node(self.store.get_organization(location.org))
+            return org_node(location.org, self.store.organization_created(location.org))
         # the index first: an image there is the answer in one lookup (a write at a path
         # replaces an image there by a side file or the other way round, never keeps both)
         named, images_inside = self.store.find_by_name_or_folder(
@@ -173,7 +173,7 @@ class Reader:
         location = parse_path(path)
         node = self.stat_location(location)
         if node.kind == "root":
-            return [org_node(o) for o in self.store.list_organizations()]
+            return [org_node(o.name, o.created) for o in self.store.list_organizations()]
         if not node.is_dir:
             raise NotFound(f"{path} is not a folder")
         return self.list_location(location)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import IO, BinaryIO
 
 from rokkafs.errors import InvalidInput
@@ -80,7 +80,15 @@ class Store(SourceImageChanges):
         Raises:
             OrganizationNotFound: no such organization.
         """
-        self.get_organization(name)
+        self.organization_created(name)
+
+    def organization_created(self, name: str) -> datetime:
+        """When an organization was created (it never changes: stores may remember it).
+
+        Raises:
+            OrganizationNotFound: no such organization.
+        """
+        return self.get_organization(name).created
 
     @abc.abstractmethod
     def list_organizations(self) -> list[Organization]:

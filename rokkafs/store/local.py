@@ -96,7 +96,7 @@ class LocalStore(LocalChanges, Store):
         self._clock = clock
         self._blobs = blobs or FileBlobStorage(self.data_dir)
         self._index = index or SqliteIndex(self.data_dir / "index.sqlite3")
-        self._known_orgs: set[str] = set()  # (never deleted: once seen, an organization exists)
+        self._known_orgs: dict[str, datetime] = {}  # (never deleted; name -> created)
 
     # ----------------------------------------------------------------- organizations
 
@@ -270,16 +270,21 @@ class LocalStore(LocalChanges, Store):
         return (None if found is None else found.image), inside
 
     def require_organization(self, name: str) -> None:
-        if name not in self._known_orgs:
+        self.organization_created(name)
+
+    def organization_created(self, name: str) -> datetime:
+        created = self._known_orgs.get(name)
+        if created is None:
             with self._index.lookup() as tx:
                 self._require_known_org(tx, name)
+            created = self._known_orgs[name]
+        return created
 
     def _require_known_org(self, tx: IndexTransaction, org: str) -> None:
         """That the organization exists, asked of the index once per process (organizations
         are never deleted)."""
         if org not in self._known_orgs:
-            require_org(tx, org)
-            self._known_orgs.add(org)
+            self._known_orgs[org] = require_org(tx, org).created
 
     def open_source_image(self, org: str, ref: str) -> BinaryIO:
         with self._index.lookup() as tx:

@@ -196,6 +196,11 @@ def test_find_by_name_in_an_unknown_organization(library: Store) -> None:
     with pytest.raises(OrganizationNotFound):
         library.require_organization("nobody")
     library.require_organization("acme")  # (no error)
+    with pytest.raises(OrganizationNotFound):
+        library.organization_created("nobody")
+    created = library.get_organization("acme").created
+    assert library.organization_created("acme") == created
+    assert library.organization_created("acme") == created  # (also when remembered)
 
 
 def test_find_by_name_or_folder_tells_a_file_a_folder_and_nothing_apart(
