@@ -123,6 +123,19 @@ def test_truncated_big_jpeg_is_refused(tmp_path: Path) -> None:
         detect(path, max_pixels=10**9)
 
 
+@pytest.mark.parametrize(
+    "data", [b"\x89PNG\r\n\x1a\n cut short", b"%PDF-1.4 cut", b"<svg <<"], ids=["png", "pdf", "svg"]
+)
+def test_unreadable_files_are_refused_without_naming_the_servers_files(
+    tmp_path: Path, data: bytes
+) -> None:
+    path = tmp_path / "stage-1234"
+    path.write_bytes(data)
+    with pytest.raises(InvalidImage, match=r"^unreadable") as refused:
+        detect(path, max_pixels=10**9)
+    assert str(tmp_path) not in str(refused.value) and "stage-1234" not in str(refused.value)
+
+
 def test_huge_png_refused_without_memory(tmp_path: Path) -> None:
     """A 16000x16000 PNG of 250 KB is refused from its header in a fresh process whose peak
     memory stays far below the ~256 MB a decode would need."""

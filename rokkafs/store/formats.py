@@ -143,7 +143,7 @@ def _detect_raster(path: Path) -> ImageInfo:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         if _is_video_ftyp(path):
             raise UnsupportedMediaType("video files are stored only when allow-listed") from exc
-        raise InvalidImage(f"unreadable image data: {exc}") from exc
+        raise InvalidImage(f"unreadable image data: {_without(path, exc)}") from exc
     with image:
         known = _PILLOW_FORMATS.get(image.format or "")
         if known is None:
@@ -159,6 +159,11 @@ def _detect_raster(path: Path) -> ImageInfo:
         if fmt in _ANIMATABLE:
             animated = bool(getattr(image, "is_animated", False))
     return ImageInfo(fmt, mimetype, width, height, opaque=opaque, animated=animated)
+
+
+def _without(path: Path, exc: Exception) -> str:
+    """A decoder's message without the server's staging file name (Pillow names the file)."""
+    return str(exc).replace(f" '{path}'", "").replace(str(path), "the upload")
 
 
 def _is_video_ftyp(path: Path) -> bool:
@@ -190,7 +195,7 @@ def _detect_pdf(path: Path) -> ImageInfo:
         box = reader.pages[0].mediabox
         width, height = round(float(box.width)), round(float(box.height))
     except (PyPdfError, OSError, ValueError, KeyError, IndexError, TypeError) as exc:
-        raise InvalidImage(f"unreadable PDF: {exc}") from exc
+        raise InvalidImage(f"unreadable PDF: {_without(path, exc)}") from exc
     if width <= 0 or height <= 0:
         raise InvalidImage("the PDF's first page has no size")
     return ImageInfo("pdf", "application/pdf", width, height, opaque=True)
@@ -210,7 +215,7 @@ def _detect_svg(path: Path) -> ImageInfo:
         what = f" (it declares {declared!r})" if declared else ""
         raise InvalidImage(f"an SVG with entity declarations is refused{what}") from exc
     except (SafeET.ParseError, StopIteration, OSError) as exc:
-        raise InvalidImage(f"unreadable SVG: {exc}") from exc
+        raise InvalidImage(f"unreadable SVG: {_without(path, exc)}") from exc
     if root.tag not in (_SVG_NS, "svg"):
         raise UnsupportedMediaType("XML files other than SVG are not accepted")
     width, height = _svg_length(root.get("width")), _svg_length(root.get("height"))
