@@ -29,6 +29,7 @@ from rokkafs.provider import Provider
 from rokkafs.webdav.browser import Browser
 from rokkafs.webdav.conditions import Resolver
 from rokkafs.webdav.davstate import DavState, request_started
+from rokkafs.webdav.listing import SENT_IN_CHUNKS
 from rokkafs.webdav.resources import RokkaDavProvider, dav_errors
 from rokkafs.webdav.root import basic_password
 
@@ -163,6 +164,8 @@ def _plain_errors(app: Any, environ: dict[str, Any], start_response: Any) -> Ite
         return int(status.split()[0]) >= 400 or not page_ok
 
     def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        if environ.get(SENT_IN_CHUNKS):  # (wsgidav closes after an answer without length)
+            headers = [(k, v) for k, v in headers if (k.lower(), v) != ("connection", "close")]
         captured[:] = [status, headers, exc_info]
         return lambda data: None
 

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import functools
 import io
+import logging
 import mimetypes
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -32,7 +34,11 @@ from rokkafs.webdav import properties
 if TYPE_CHECKING:
     from rokkafs.webdav.resources import RokkaDavProvider
 
-__all__ = ["streamed_propfind"]
+__all__ = ["SENT_IN_CHUNKS", "streamed_propfind"]
+
+SENT_IN_CHUNKS = "rokkafs.sent_in_chunks"
+"""environ key set for an answer without Content-Length, sent in chunks (HTTP/1.1): wsgidav
+would close the connection after it (rokkafs.webdav.app keeps it open)."""
 
 _ALLPROP_FILE = (
     "{DAV:}resourcetype",
@@ -57,6 +63,22 @@ _CHUNK_ENTRIES = 200
 _OK = "200 OK"
 _NOT_FOUND_STATUS = get_http_status_string(HTTP_NOT_FOUND)
 _MISSING = object()
+
+
+_STREAMING = threading.local()  # (.active: this thread is sending a streamed answer)
+_NO_LENGTH = ("Missing required Content-Length header in 207", "Adding 'Connection: close'")
+
+
+class _NoLengthIsFine(logging.Filter):
+    """wsgidav logs an error and a warning for every answer without Content-Length (when its
+    first chunk is sent); for a streamed answer they say nothing wrong."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        active = getattr(_STREAMING, "active", False)
+        return not (active and record.getMessage().startswith(_NO_LENGTH))
+
+
+logging.getLogger("wsgidav.wsgidav_app").addFilter(_NoLengthIsFine())
 
 
 def streamed_propfind(
@@ -92,6 +114,7 @@ def streamed_propfind(
         for m in members
         if m.is_dir
     }
+    environ[SENT_IN_CHUNKS] = True
     start_response(
         "207 Multi-Status",
         [("Content-Type", "application/xml; charset=utf-8"), ("Date", util.get_rfc1123_time())],
@@ -110,20 +133,26 @@ def _answer(
     path: str,
 ) -> Iterator[bytes]:
     parts = ['<?xml version="1.0" encoding="utf-8" ?>\n<D:multistatus xmlns:D="DAV:">', *first]
-    for member in members:
-        if member.is_dir:
-            parts.append(folders[member.name])
-        elif names is None:  # (allprop: one template)
-            href = escape(base + _quoted(member.name))
-            parts.append(f"<D:response><D:href>{href}</D:href>{_allprop_file(member)}</D:response>")
-        else:
-            href = base + _quoted(member.name)
-            parts.append(_file_response(href, member, names, provider, environ, path))
-        if len(parts) >= _CHUNK_ENTRIES:
-            yield "".join(parts).encode()
-            parts = []
-    parts.append("</D:multistatus>")
-    yield "".join(parts).encode()
+    _STREAMING.active = True
+    try:
+        for member in members:
+            if member.is_dir:
+                parts.append(folders[member.name])
+            elif names is None:  # (allprop: one template)
+                href = escape(base + _quoted(member.name))
+                parts.append(
+                    f"<D:response><D:href>{href}</D:href>{_allprop_file(member)}</D:response>"
+                )
+            else:
+                href = base + _quoted(member.name)
+                parts.append(_file_response(href, member, names, provider, environ, path))
+            if len(parts) >= _CHUNK_ENTRIES:
+                yield "".join(parts).encode()
+                parts = []
+        parts.append("</D:multistatus>")
+        yield "".join(parts).encode()
+    finally:
+        _STREAMING.active = False
 
 
 def _wanted(environ: dict[str, Any]) -> tuple[bool, tuple[str, ...] | None]:

@@ -4,6 +4,7 @@ dead property in the folder, wsgidav answers."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 from xml.etree import ElementTree
@@ -134,3 +135,15 @@ def test_a_folder_with_a_lock_or_a_dead_property_is_answered_by_wsgidav(
     assert not streamed("/acme/f/", "1") and streamed("/acme/")  # (f/sub is a member of f)
     found = library.request("PROPFIND", "/acme/f/", headers={"Depth": "1"})
     assert "opaquelocktoken" in found.text  # (the member's lock, shown in the listing)
+
+
+def test_a_streamed_answer_keeps_the_connection_open_and_logs_nothing_wrong(
+    library: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="wsgidav"):
+        found = library.request("PROPFIND", "/acme/f/", headers={"Depth": "1"})
+        again = library.request("PROPFIND", "/acme/f/", headers={"Depth": "1"})
+    assert found.status_code == again.status_code == 207
+    assert "content-length" not in found.headers  # (streamed, in chunks)
+    assert found.headers.get("connection") != "close"
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
