@@ -282,12 +282,18 @@ class DavState:
         here = ref_url.rstrip("/")
         if any(shown(key) for key in self._tables["properties"].keys_now()):
             return True
+        return any(shown(url) or here.startswith(url + "/") for url in self._locked_urls())
+
+    def locked_at_or_above(self, ref_url: str) -> bool:
+        """Whether a lock is recorded on ``ref_url`` or on a folder above it (writing there
+        may need its token: a lock of any depth on a folder guards its members list)."""
+        here = ref_url.rstrip("/")
+        return any(url == here or here.startswith(url + "/") for url in self._locked_urls())
+
+    def _locked_urls(self) -> Iterator[str]:
         for key in self._tables["locks"].keys_now():
             if key.startswith(_URL_KEY):
-                locked = key.removeprefix(_URL_KEY).rstrip("/")
-                if shown(locked) or here.startswith(locked + "/"):
-                    return True
-        return False
+                yield key.removeprefix(_URL_KEY).rstrip("/")
 
     def lock_manager(self) -> LockManager:
         """wsgidav's lock manager, taking locks under :meth:`exclusive`."""

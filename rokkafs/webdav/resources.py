@@ -22,6 +22,7 @@ from rokkafs.provider.uploads import Upload
 from rokkafs.staging import Staged
 from rokkafs.webdav import properties
 from rokkafs.webdav.listing import streamed_propfind
+from rokkafs.webdav.put import direct_put
 
 if TYPE_CHECKING:
     from rokkafs.webdav.davstate import DavState
@@ -258,7 +259,9 @@ class FileResource(_Resource, DAVNonCollection):
         self._upload = self.paths.new_upload()
         return _Writer(self._upload)
 
-    def end_write(self, *, with_errors: bool) -> None:
+    def end_write(self, *, with_errors: bool, mtime: float | None = None) -> None:
+        """Commit the upload (``mtime``: the file's modification time, if the client sent
+        one; wsgidav sets it afterwards instead)."""
         upload, self._upload = self._upload, None
         if upload is None:
             return
@@ -276,7 +279,7 @@ class FileResource(_Resource, DAVNonCollection):
             except BaseException:
                 staged.path.unlink(missing_ok=True)
                 raise
-            self.node = self.paths.commit_staged(self.path, staged)
+            self.node = self.paths.commit_staged(self.path, staged, mtime)
         self._forget()
 
 
@@ -342,12 +345,15 @@ class RokkaDavProvider(DAVProvider):
         self, environ: dict[str, Any], start_response: Any, default_handler: Any
     ) -> Any:
         """PROPFIND of a folder without locks or dead properties: answered from its listing
-        (:mod:`rokkafs.webdav.listing`); everything else by wsgidav."""
-        if environ["REQUEST_METHOD"] == "PROPFIND":
+        (:mod:`rokkafs.webdav.listing`); PUT where no lock or condition is in view: written
+        directly (:mod:`rokkafs.webdav.put`); everything else by wsgidav."""
+        method = environ["REQUEST_METHOD"]
+        answer = None
+        if method == "PROPFIND":
             answer = streamed_propfind(self, environ, start_response)
-            if answer is not None:
-                return answer
-        return default_handler(environ, start_response)
+        elif method == "PUT":
+            answer = direct_put(self, environ, start_response)
+        return default_handler(environ, start_response) if answer is None else answer
 
     def paths_for(self, environ: dict[str, Any]) -> Provider:
         """The path model as the authenticated caller may use it (one per request)."""
