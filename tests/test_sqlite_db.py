@@ -47,6 +47,16 @@ def test_a_failed_transaction_rolls_back(tmp_path: Path) -> None:
     database.close()
 
 
+def test_a_commit_is_on_disk_when_it_returns(tmp_path: Path) -> None:
+    """WAL with synchronous=FULL: each commit fsyncs the log (NORMAL would only fsync at
+    checkpoints, and an acknowledged upload could be lost to a power cut)."""
+    database = Database(tmp_path / "x.sqlite3", "CREATE TABLE IF NOT EXISTS t (v INTEGER);")
+    with database.transaction() as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # (FULL)
+    database.close()
+
+
 def test_query_reads_without_a_transaction_left_open(tmp_path: Path) -> None:
     database = Database(tmp_path / "x.sqlite3", "CREATE TABLE IF NOT EXISTS t (v INTEGER);")
     with database.transaction() as db:

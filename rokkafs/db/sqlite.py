@@ -50,7 +50,7 @@ class Database:
         if self._rows:
             connection.row_factory = sqlite3.Row
         _write_ahead_log(connection)
-        connection.execute("PRAGMA synchronous = NORMAL")
+        connection.execute("PRAGMA synchronous = FULL")  # (a commit is durable when it returns)
         connection.execute("PRAGMA foreign_keys = ON")
         connection.executescript(f"BEGIN IMMEDIATE; {self._schema} COMMIT;")
         return connection
