@@ -37,6 +37,13 @@ __all__ = [
 class StagingArea(Protocol):
     """Where staging files are made (a blob storage, the faces' side-file storage)."""
 
+    @property
+    def syncs_staging(self) -> bool:
+        """Whether a staging file's bytes must reach the disk before they are published (a
+        folder of files links the staging file into place; an object store copies the bytes
+        and acknowledges them durably itself)."""
+        ...
+
     def new_staging_file(self) -> tuple[BinaryIO, Path]:
         """Create an empty staging file; the caller writes and closes it."""
         ...
@@ -105,7 +112,8 @@ class Staged:
 
     ``binary_hash`` is the sha1 of the bytes as uploaded; ``blob_id`` the sha1 of the bytes
     that will be stored (different only after ``optimize_source``). ``synced`` is an fsync of
-    the file still running (:func:`fsync_soon`); None means its bytes are durable already.
+    the file still running (:func:`fsync_soon`); None means nothing to wait for (its bytes are
+    durable already, or need not be: ``StagingArea.syncs_staging``).
     Whoever publishes the file calls :meth:`wait_durable` first.
     """
 
@@ -160,8 +168,9 @@ def stage_chunks(area: StagingArea, chunks: Iterable[bytes], *, max_bytes: int) 
                     raise PayloadTooLarge(f"the upload is larger than {max_bytes} bytes")
                 digests.update(chunk)
                 handle.write(chunk)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if area.syncs_staging:
+                handle.flush()
+                os.fsync(handle.fileno())
     except BaseException:
         path.unlink(missing_ok=True)
         raise

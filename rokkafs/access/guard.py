@@ -73,6 +73,9 @@ class AuthorizedStore(Store):
         self.require(name, "read")
         self._store.require_organization(name)
 
+    def syncs_staging(self) -> bool:
+        return self._store.syncs_staging()
+
     def organization_created(self, name: str) -> datetime:
         self.require(name, "read")
         return self._store.organization_created(name)

@@ -67,8 +67,11 @@ class _Hasher:
 class Upload:
     """A file being written."""
 
-    def __init__(self, faces: Faces, *, max_bytes: int) -> None:
+    def __init__(self, faces: Faces, *, max_bytes: int, sync: bool = True) -> None:
+        """``sync``: flush the bytes to disk when the upload is done (not needed when every
+        storage they may go to copies them elsewhere: ``syncs_staging``)."""
         handle, self.path = faces.blobs.new_staging_file()
+        self._sync = sync
         self._fd = os.dup(handle.fileno())
         handle.close()
         self._digest = _Hasher()
@@ -125,7 +128,11 @@ class Upload:
         a worker thread, so that the flush overlaps the lookups before the commit
         (``Staged.synced``)."""
         with self._lock:
-            synced = fsync_soon(self._fd)  # (which closes the descriptor)
+            synced = None
+            if self._sync:
+                synced = fsync_soon(self._fd)  # (which closes the descriptor)
+            else:
+                os.close(self._fd)
             self._done = True
         digest, md5 = self._digest.hexdigests()
         if not self._in_order:

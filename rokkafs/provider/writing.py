@@ -88,7 +88,8 @@ class Writer:
 
     def new_upload(self) -> Upload:
         """Start a write (spooled and hashed; nothing visible until :meth:`commit`)."""
-        return Upload(self.faces, max_bytes=self.store.config.max_upload_bytes)
+        sync = self.faces.blobs.syncs_staging or self.store.syncs_staging()
+        return Upload(self.faces, max_bytes=self.store.config.max_upload_bytes, sync=sync)
 
     def commit(self, path: str, upload: Upload, *, mtime: float | None = None) -> Node:
         """Commit a finished write at ``path`` (the upload is consumed either way)."""

@@ -82,6 +82,11 @@ class Store(SourceImageChanges):
         """
         self.organization_created(name)
 
+    def syncs_staging(self) -> bool:
+        """Whether bytes handed over as a staging file must be on disk before the store takes
+        them (see ``BlobStorage.syncs_staging``); True unless the store knows otherwise."""
+        return True
+
     def organization_created(self, name: str) -> datetime:
         """When an organization was created (it never changes: stores may remember it).
 

@@ -58,8 +58,9 @@ def optimize_staged(blobs: BlobStorage, staged: Staged, mode: str) -> Staged:
                 if image.mode not in ("1", "L", "LA", "I", "P", "RGB", "RGBA"):
                     image = image.convert("RGB" if staged.info.opaque else "RGBA")
                 image.save(handle, "PNG", optimize=True)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if blobs.syncs_staging:
+                handle.flush()
+                os.fsync(handle.fileno())
     except (OSError, ValueError) as exc:
         target.unlink(missing_ok=True)
         raise InvalidImage(f"cannot optimize the {staged.info.format} source: {exc}") from exc

@@ -272,6 +272,9 @@ class LocalStore(LocalChanges, Store):
     def require_organization(self, name: str) -> None:
         self.organization_created(name)
 
+    def syncs_staging(self) -> bool:
+        return self._blobs.syncs_staging
+
     def organization_created(self, name: str) -> datetime:
         created = self._known_orgs.get(name)
         if created is None:

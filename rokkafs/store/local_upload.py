@@ -155,7 +155,9 @@ def adopt_file(blobs: BlobStorage, handed: Staged, *, max_bytes: int) -> Staged 
     adopted = blobs.adopt_staging_file(handed.path)
     if adopted is None:
         return None
-    synced = handed.synced or fsync_soon(os.open(adopted, os.O_RDONLY))
+    synced = handed.synced
+    if synced is None and blobs.syncs_staging:
+        synced = fsync_soon(os.open(adopted, os.O_RDONLY))
     return Staged(
         adopted, handed.binary_hash, handed.binary_hash, size, synced=synced, md5=handed.md5
     )

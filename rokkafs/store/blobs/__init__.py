@@ -68,6 +68,11 @@ class StagingFolder:
 class BlobStorage(abc.ABC):
     """Where blob bytes live; staging files are on the node's disk (:class:`StagingFolder`)."""
 
+    syncs_staging = True
+    """Whether a staging file's bytes must be on disk before :meth:`publish` (it makes the
+    file itself the blob); False where publishing copies them to storage that acknowledges
+    them durably (nothing on the node's disk has to survive a power cut then)."""
+
     def __init__(self, staging: Path) -> None:
         self.staging = StagingFolder(staging)
 

@@ -23,6 +23,7 @@ class CachedBlobStorage(BlobStorage):
         super().__init__(inner.staging.folder)  # (stages where ``inner`` does)
         self._inner = inner
         self._cache = DownloadCache(folder, max_bytes)
+        self.syncs_staging = inner.syncs_staging
 
     def open(self, blob_id: str) -> BinaryIO:
         def fetch(out: BinaryIO) -> None:

@@ -94,6 +94,8 @@ class _Reader(io.RawIOBase):
 class S3BlobStorage(BlobStorage):
     """Blobs as objects of one bucket, below a prefix; safe for any number of nodes."""
 
+    syncs_staging = False  # (a PUT's answer is the bucket's promise that the bytes are kept)
+
     def __init__(
         self,
         url: str,
