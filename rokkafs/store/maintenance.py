@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
+from rokkafs.errors import BackendUnavailable
 from rokkafs.model import CheckReport, PurgeResult
 from rokkafs.store.blobs import BlobInfo, BlobStorage
-from rokkafs.store.blobs.cleanup import remove_unrecorded_blobs
+from rokkafs.store.blobs.cleanup import BLOB_GRACE_SECONDS, remove_unrecorded_blobs
 from rokkafs.store.index import MetadataIndex
 
 __all__ = ["STALE_STAGING_SECONDS", "check", "purge", "remove_leftovers"]
 
 STALE_STAGING_SECONDS = 86_400.0
 _PAGE = 1000
+
+log = logging.getLogger(__name__)
 
 
 def purge(index: MetadataIndex, blobs: BlobStorage, *, deleted_before: float) -> PurgeResult:
@@ -31,16 +35,28 @@ def purge(index: MetadataIndex, blobs: BlobStorage, *, deleted_before: float) ->
     remove_unrecorded_blobs(index, blobs, released=[blob_id for blob_id, _ in unreferenced])
     for path in blobs.stale_staging_files(STALE_STAGING_SECONDS):
         path.unlink(missing_ok=True)
+    _abort_unfinished_uploads(blobs)
     return PurgeResult(images, len(unreferenced), sum(size for _, size in unreferenced))
 
 
 def remove_leftovers(index: MetadataIndex, blobs: BlobStorage) -> int:
-    """Remove every unrecorded blob at once (no grace period) and the stale staging files."""
+    """Remove every unrecorded blob at once (no grace period), the stale staging files and
+    the multipart uploads a stopped node left."""
     removed = remove_unrecorded_blobs(index, blobs, grace_seconds=0) or 0
     for path in blobs.stale_staging_files(STALE_STAGING_SECONDS):
         path.unlink(missing_ok=True)
         removed += 1
-    return removed
+    return removed + _abort_unfinished_uploads(blobs)
+
+
+def _abort_unfinished_uploads(blobs: BlobStorage) -> int:
+    """Abort the multipart uploads a stopped node left (begun over an hour ago); a store that
+    refuses to list them is logged, not an error of the purge."""
+    try:
+        return blobs.abort_unfinished_uploads(BLOB_GRACE_SECONDS)
+    except BackendUnavailable as exc:
+        log.warning("unfinished multipart uploads were not removed: %s", exc)
+        return 0
 
 
 def _recorded(index: MetadataIndex) -> Iterator[tuple[str, bool]]:
@@ -92,4 +108,9 @@ def check(index: MetadataIndex, blobs: BlobStorage, *, deep: bool) -> CheckRepor
     ]
     notes += [f"blob {b} is being removed by a clean-up" for b, _ in being_deleted]
     notes += [f"stale staging file {p.name}" for p in blobs.stale_staging_files(0)]
+    notes += [
+        f"unfinished multipart upload of {u.key.rsplit('/', 1)[-1]} (its parts are removed "
+        "an hour after it began)"
+        for u in blobs.unfinished_uploads()
+    ]
     return CheckReport(tuple(problems), tuple(notes))

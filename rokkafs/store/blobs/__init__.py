@@ -26,7 +26,7 @@ from typing import BinaryIO
 
 from rokkafs.staging import read_chunks
 
-__all__ = ["BlobInfo", "BlobStorage", "StagingFolder", "blob_key"]
+__all__ = ["BlobInfo", "BlobStorage", "StagingFolder", "UnfinishedUpload", "blob_key"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +36,15 @@ class BlobInfo:
     blob_id: str
     size: int
     published: float
+
+
+@dataclass(frozen=True, slots=True)
+class UnfinishedUpload:
+    """A multipart upload an object store holds, begun and neither completed nor aborted."""
+
+    key: str
+    upload_id: str
+    initiated: float  # (epoch seconds)
 
 
 class StagingFolder:
@@ -123,6 +132,23 @@ class BlobStorage(abc.ABC):
     @abc.abstractmethod
     def iter_blobs(self) -> Iterator[BlobInfo]:
         """Every blob present, in the order of their ids (listed lazily)."""
+
+    def unfinished_uploads(self) -> Iterator[UnfinishedUpload]:
+        """Uploads begun and never finished that still hold bytes (an object store's
+        multipart uploads a stopped node left); none for a folder of files."""
+        return iter(())
+
+    def abort_upload(self, upload: UnfinishedUpload) -> None:
+        """Abort one unfinished upload, dropping its bytes (only storages that list some)."""
+        raise NotImplementedError(f"{type(self).__name__} has no unfinished uploads")
+
+    def abort_unfinished_uploads(self, older_than_seconds: float) -> int:
+        """Abort the unfinished uploads begun longer ago than that; how many."""
+        cutoff = time.time() - older_than_seconds
+        stale = [upload for upload in self.unfinished_uploads() if upload.initiated < cutoff]
+        for upload in stale:
+            self.abort_upload(upload)
+        return len(stale)
 
     def verify(self, blob_id: str) -> bool:
         """Whether the blob's bytes hash to its id (read as a stream)."""

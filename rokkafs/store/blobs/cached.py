@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from rokkafs.store.blobs import BlobInfo, BlobStorage
+from rokkafs.store.blobs import BlobInfo, BlobStorage, UnfinishedUpload
 from rokkafs.store.remote.cache import DownloadCache
 
 __all__ = ["CachedBlobStorage"]
@@ -49,3 +49,9 @@ class CachedBlobStorage(BlobStorage):
 
     def verify(self, blob_id: str) -> bool:
         return self._inner.verify(blob_id)  # (the storage's bytes, not the local copy)
+
+    def unfinished_uploads(self) -> Iterator[UnfinishedUpload]:
+        return self._inner.unfinished_uploads()
+
+    def abort_upload(self, upload: UnfinishedUpload) -> None:
+        self._inner.abort_upload(upload)

@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import parse_qs, urlsplit
 
 from rokkafs.errors import BackendUnavailable, InvalidInput
-from rokkafs.store.blobs import BlobInfo, BlobStorage, blob_key
+from rokkafs.store.blobs import BlobInfo, BlobStorage, UnfinishedUpload, blob_key
+from rokkafs.store.blobs.s3_uploads import MultipartUploads
 
 if TYPE_CHECKING:
     from obstore.store import S3Config
@@ -118,9 +119,16 @@ class S3BlobStorage(BlobStorage):
         self.bucket = parts.netloc
         self.endpoint = options.get("endpoint")
         prefix = "/".join(p for p in (parts.path.strip("/"), area) if p)
-        config: S3Config = {
-            "region": options.get("region") or os.environ.get("AWS_REGION") or "us-east-1"
-        }
+        region = options.get("region") or os.environ.get("AWS_REGION") or "us-east-1"
+        config: S3Config = {"region": region}
+        self._uploads = MultipartUploads(
+            self.bucket,
+            prefix,
+            endpoint=self.endpoint,
+            region=region,
+            access_key_id=access_key_id,
+            secret_access_key=secret_access_key,
+        )
         if self.endpoint:
             config["endpoint"] = self.endpoint
         if access_key_id and secret_access_key:
@@ -222,6 +230,12 @@ class S3BlobStorage(BlobStorage):
                 obstore.delete(self._store, blob_key(blob_id))
         except FileNotFoundError:
             pass
+
+    def unfinished_uploads(self) -> Iterator[UnfinishedUpload]:
+        return self._uploads.unfinished()
+
+    def abort_upload(self, upload: UnfinishedUpload) -> None:
+        self._uploads.abort(upload)
 
     def iter_blobs(self) -> Iterator[BlobInfo]:
         import obstore

@@ -1,0 +1,98 @@
+"""Multipart uploads a stopped node leaves in the bucket (S3 lists their parts as no object)
+are reported by ``check`` and aborted by the purge once they are older than the grace period;
+those of other prefixes are never touched."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from httpx_auth import AWS4Auth
+from s3server import ACCESS_KEY, BUCKET, SECRET_KEY, S3Server
+
+from rokkafs.store import maintenance
+from rokkafs.store.blobs.s3 import S3BlobStorage
+from rokkafs.store.local import LocalStore
+
+
+def begin_upload(s3: S3Server, key: str) -> str:
+    """A multipart upload begun with one part sent, as a node stopped in the middle leaves."""
+    auth = AWS4Auth(access_id=ACCESS_KEY, secret_key=SECRET_KEY, region="us-east-1", service="s3")
+    with httpx.Client(auth=auth, base_url=s3.endpoint) as client:
+        begun = client.post(f"/{BUCKET}/{key}", params={"uploads": ""})
+        assert begun.status_code == 200, begun.text
+        found = re.search(r"<UploadId>(.*?)</UploadId>", begun.text)
+        assert found is not None
+        part = client.put(
+            f"/{BUCKET}/{key}", params={"partNumber": "1", "uploadId": found[1]}, content=b"x" * 999
+        )
+        assert part.status_code == 200
+        return found[1]
+
+
+def test_unfinished_uploads_are_noted_kept_for_an_hour_then_aborted(
+    s3: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, other_url = s3.new_url(), s3.new_url()
+    blobs = S3BlobStorage(url, tmp_path / "staging")
+    other = S3BlobStorage(other_url, tmp_path / "other")
+    mine = begin_upload(s3, f"{prefix_of(url)}/blobs/ab/cd/{'ab' * 20}")
+    theirs = begin_upload(s3, f"{prefix_of(other_url)}/blobs/ef/01/{'ef' * 20}")
+    assert [u.upload_id for u in blobs.unfinished_uploads()] == [mine]
+    assert abs(next(blobs.unfinished_uploads()).initiated - time.time()) < 60
+    store = LocalStore(tmp_path / "data", blobs=blobs)
+    assert any("unfinished multipart upload of " + "ab" * 20 in n for n in store.check().notes)
+    store.purge_trash()
+    assert [u.upload_id for u in blobs.unfinished_uploads()] == [mine]  # (begun just now)
+    monkeypatch.setattr(maintenance, "BLOB_GRACE_SECONDS", 0.0)  # (an hour later)
+    store.purge_trash()
+    assert list(blobs.unfinished_uploads()) == []
+    assert not any("multipart" in n for n in store.check().notes)
+    assert [u.upload_id for u in other.unfinished_uploads()] == [theirs]
+    store.close()
+
+
+def prefix_of(url: str) -> str:
+    return url.split(BUCKET + "/", 1)[1].split("?", 1)[0]
+
+
+def test_a_node_killed_in_the_middle_of_a_big_upload_leaves_parts_the_purge_removes(
+    s3: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = s3.new_url()
+    big = tmp_path / "big"
+    with big.open("wb") as out:
+        for _ in range(200):
+            out.write(os.urandom(1 << 20))
+    uploader = textwrap.dedent(f"""
+        from pathlib import Path
+        from rokkafs.store.blobs.s3 import S3BlobStorage
+        S3BlobStorage({url!r}, Path({str(tmp_path / "staging")!r})).publish(
+            Path({str(big)!r}), "ab" * 20)
+    """)
+    env = {**os.environ, **s3.environment}
+    node = subprocess.Popen([sys.executable, "-c", uploader], env=env)
+    blobs = S3BlobStorage(url, tmp_path / "staging")
+    try:
+        deadline = time.monotonic() + 60
+        while not list(blobs.unfinished_uploads()):
+            assert node.poll() is None and time.monotonic() < deadline, "no upload began"
+            time.sleep(0.02)
+        node.send_signal(signal.SIGKILL)
+    finally:
+        node.kill()
+        node.wait()
+    assert not blobs.exists("ab" * 20) and len(list(blobs.unfinished_uploads())) == 1
+    store = LocalStore(tmp_path / "data", blobs=blobs)
+    monkeypatch.setattr(maintenance, "BLOB_GRACE_SECONDS", 0.0)
+    store.purge_trash()
+    assert list(blobs.unfinished_uploads()) == [] and not blobs.exists("ab" * 20)
+    store.close()
