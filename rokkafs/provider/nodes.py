@@ -7,7 +7,7 @@ from typing import Literal
 
 from rokkafs.model import SourceImage
 
-__all__ = ["Node", "NodeKind"]
+__all__ = ["Node", "NodeKind", "Seen"]
 
 NodeKind = Literal["root", "organization", "trash", "folder", "image", "side"]
 
@@ -35,3 +35,12 @@ class Node:
     @property
     def is_dir(self) -> bool:
         return self.kind in ("root", "organization", "trash", "folder")
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """What a face found at a path just before writing it (``node`` None: nothing), and when
+    (``time.monotonic()``), so the write need not look again while that is fresh."""
+
+    node: Node | None
+    at: float

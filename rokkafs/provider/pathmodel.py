@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 from rokkafs.provider.faces import Faces
-from rokkafs.provider.nodes import Node
+from rokkafs.provider.nodes import Node, Seen
 from rokkafs.provider.reading import Reader
 from rokkafs.provider.transfers import Mover
 from rokkafs.provider.uploads import Upload
@@ -60,9 +60,11 @@ class Provider:
         """Commit a finished write at ``path``."""
         return self.writer.commit(path, upload, mtime=mtime)
 
-    def commit_staged(self, path: str, staged: Staged, mtime: float | None = None) -> Node:
-        """Commit a finished staging file at ``path``."""
-        return self.writer.commit_staged(path, staged, mtime)
+    def commit_staged(
+        self, path: str, staged: Staged, mtime: float | None = None, *, seen: Seen | None = None
+    ) -> Node:
+        """Commit a finished staging file at ``path`` (``seen``: what was there just before)."""
+        return self.writer.commit_staged(path, staged, mtime, seen=seen)
 
     def create_placeholder(self, path: str, *, mtime: float | None = None) -> Node:
         """A 0-byte file (no upload)."""

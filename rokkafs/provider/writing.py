@@ -11,14 +11,16 @@ from typing import BinaryIO
 from rokkafs.errors import AlreadyExists, InvalidInput, Locked, NotFound, NotPermitted
 from rokkafs.model import SourceImage
 from rokkafs.provider.faces import Faces
-from rokkafs.provider.nodes import Node
+from rokkafs.provider.nodes import Node, Seen
 from rokkafs.provider.paths import Location, check_name, is_side_name, parse_path
 from rokkafs.provider.reading import Reader, image_node
 from rokkafs.provider.uploads import Upload
 from rokkafs.staging import HandedOver, Staged
 from rokkafs.store.base import Store
 
-__all__ = ["Writer"]
+__all__ = ["SEEN_FRESH_SECONDS", "Writer"]
+
+SEEN_FRESH_SECONDS = 2.0  # (how long what a face saw at a path stands in for a new look)
 
 
 class Writer:
@@ -100,25 +102,32 @@ class Writer:
             raise
         return self.commit_staged(path, staged, mtime)
 
-    def commit_staged(self, path: str, staged: Staged, mtime: float | None = None) -> Node:
-        """Commit a finished staging file at ``path`` (it is consumed either way)."""
+    def commit_staged(
+        self, path: str, staged: Staged, mtime: float | None = None, *, seen: Seen | None = None
+    ) -> Node:
+        """Commit a finished staging file at ``path`` (it is consumed either way); ``seen``:
+        what the caller found there just before (not looked up again while fresh)."""
         try:
-            return self.commit_at(self.live_target(path), staged, mtime)
+            return self.commit_at(self.live_target(path), staged, mtime, seen)
         finally:
             staged.path.unlink(missing_ok=True)
 
-    def commit_at(self, location: Location, staged: Staged, mtime: float | None) -> Node:
+    def commit_at(
+        self, location: Location, staged: Staged, mtime: float | None, seen: Seen | None = None
+    ) -> Node:
         assert location.org is not None
         when = self._clock() if mtime is None else mtime
+        if seen is None or time.monotonic() - seen.at >= SEEN_FRESH_SECONDS:
+            seen = Seen(self.existing(location), time.monotonic())
         if is_side_name(location.basename) or staged.size == 0:
-            existing = self.existing(location)
+            existing = seen.node
             if existing is not None and existing.kind == "image":
                 self.clear_for(location)
             elif existing is not None and existing.is_dir:
                 raise AlreadyExists(f"{location.name} is a folder")
             self.faces.put_file(location.org, location.name, staged, when)
             return self.reader.stat_location(location)
-        existing = self.existing(location)
+        existing = seen.node
         if existing is not None and existing.is_dir:
             raise AlreadyExists(f"{location.name} is a folder")
         shown = existing.image if existing is not None else None

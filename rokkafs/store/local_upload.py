@@ -15,7 +15,7 @@ from rokkafs.store.blobs.publication import Publication, commit_with_blob
 from rokkafs.store.config import OptimizeSource, StoreConfig
 from rokkafs.store.index import IndexTransaction, MetadataIndex, StoredImage
 from rokkafs.store.ingest import detect_staged, discard, new_source_image, optimize_staged
-from rokkafs.store.lookups import existing_row, require_file_name, require_org, short_hash_for
+from rokkafs.store.lookups import require_file_name, require_org, row_and_short_hash
 from rokkafs.store.path_write import write_in_index
 from rokkafs.store.records import reuploaded
 
@@ -111,7 +111,7 @@ def commit_upload(
 
         def body(tx: IndexTransaction, publication: Publication) -> SourceImage:
             require_org(tx, request.org)
-            existing = existing_row(tx, request.org, image_hash)
+            existing, short_hash = row_and_short_hash(tx, request.org, image_hash)
             if existing is None or existing.image.deleted or existing.image.name != request.name:
                 require_file_name(tx, request.org, request.name, trash_cutoff=now)
             if existing is not None:
@@ -124,7 +124,7 @@ def commit_upload(
                 request.org,
                 ready,
                 image_hash=image_hash,
-                short_hash=short_hash_for(tx, request.org, image_hash),
+                short_hash=short_hash,
                 name=request.name,
                 user_metadata=request.user_metadata,
                 dynamic_metadata=request.dynamic_metadata,

@@ -7,13 +7,14 @@ import math
 from rokkafs.errors import AlreadyExists, ImageNotFound, OrganizationNotFound
 from rokkafs.model import Organization, validate_hash_ref
 from rokkafs.store.index import IndexTransaction, StoredImage
-from rokkafs.store.records import shortest_unique_prefix
+from rokkafs.store.records import MIN_SHORT_HASH, shortest_unique_prefix
 
 __all__ = [
     "existing_row",
     "require_file_name",
     "require_image",
     "require_org",
+    "row_and_short_hash",
     "short_hash_for",
 ]
 
@@ -77,6 +78,18 @@ def require_file_name(
 def existing_row(tx: IndexTransaction, org: str, image_hash: str) -> StoredImage | None:
     """The record of that hash in ``org`` in any state (live, trashed, expired)."""
     return tx.get_image(org, image_hash, include_deleted=True, trash_cutoff=-math.inf)
+
+
+def row_and_short_hash(
+    tx: IndexTransaction, org: str, image_hash: str
+) -> tuple[StoredImage | None, str]:
+    """The record of that hash in ``org`` (any state) and the short hash a new record of it
+    gets, from one look at the hashes sharing its first six characters (usually none)."""
+    near = tx.images_with_hash_prefix(org, image_hash[:MIN_SHORT_HASH])
+    existing = next((stored for stored in near if stored.image.hash == image_hash), None)
+    if all(stored.image.hash == image_hash for stored in near):
+        return existing, image_hash[:MIN_SHORT_HASH]
+    return existing, short_hash_for(tx, org, image_hash)
 
 
 def short_hash_for(tx: IndexTransaction, org: str, image_hash: str) -> str:

@@ -27,7 +27,7 @@ from rokkafs.rokka.search import Filter, SearchQuery
 from rokkafs.staging import HandedOver
 from rokkafs.store.index import IndexTransaction, StoredImage
 from rokkafs.store.ingest import new_source_image
-from rokkafs.store.lookups import existing_row, require_file_name, short_hash_for
+from rokkafs.store.lookups import require_file_name, row_and_short_hash
 from rokkafs.store.records import (
     deleted,
     first_unused_variant,
@@ -84,13 +84,14 @@ def write_in_index(
     for candidate in variant_candidates({}, name):
         dynamic = validate_dynamic_metadata(candidate)
         image_hash = compute_hash(staged.binary_hash, dynamic)
-        if existing_row(tx, org, image_hash) is None:
+        existing, short_hash = row_and_short_hash(tx, org, image_hash)
+        if existing is None:
             break
     image = new_source_image(
         org,
         staged,
         image_hash=image_hash,
-        short_hash=short_hash_for(tx, org, image_hash),
+        short_hash=short_hash,
         name=name,
         user_metadata={},
         dynamic_metadata=dynamic,

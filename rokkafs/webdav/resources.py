@@ -7,6 +7,7 @@ from __future__ import annotations
 import email.utils
 import mimetypes
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -18,6 +19,7 @@ from wsgidav.dav_provider import DAVCollection, DAVNonCollection, DAVProvider
 
 from rokkafs.errors import InvalidInput, RokkaFSError
 from rokkafs.provider import Node, Provider
+from rokkafs.provider.nodes import Seen
 from rokkafs.provider.uploads import Upload
 from rokkafs.staging import Staged
 from rokkafs.webdav import properties
@@ -230,6 +232,7 @@ class FileResource(_Resource, DAVNonCollection):
     def __init__(self, path: str, environ: dict[str, Any], node: Node | None) -> None:
         DAVNonCollection.__init__(self, path, environ)
         self.node = node
+        self._seen = Seen(node, time.monotonic())  # (a write need not look again)
         self._upload: Upload | None = None
 
     def get_content_length(self) -> int:
@@ -279,7 +282,7 @@ class FileResource(_Resource, DAVNonCollection):
             except BaseException:
                 staged.path.unlink(missing_ok=True)
                 raise
-            self.node = self.paths.commit_staged(self.path, staged, mtime)
+            self.node = self.paths.commit_staged(self.path, staged, mtime, seen=self._seen)
         self._forget()
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import io
+from dataclasses import replace
 from pathlib import Path
 
 import images
@@ -20,6 +22,7 @@ from rokkafs.errors import (
     TooManyPixels,
     UnsupportedMediaType,
 )
+from rokkafs.model import SourceImage
 from rokkafs.rokka.metadata import compute_hash
 from rokkafs.store.base import Store
 from rokkafs.store.config import StoreConfig
@@ -230,6 +233,35 @@ def test_short_hash_grows_when_prefix_is_taken(tmp_path: Path) -> None:
     for short, full in seen.items():
         assert full.startswith(short) and len(short) >= 6
         assert store.get_source_image("acme", short).hash == full
+    store.close()
+
+
+@pytest.mark.parametrize("face", ["rest", "files"])
+def test_a_hash_whose_first_six_characters_are_taken_gets_a_longer_short_hash(
+    tmp_path: Path, face: str
+) -> None:
+    store = LocalStore(tmp_path)
+    store.create_organization("acme")
+    data = images.png(color=7)
+    expected = compute_hash(hashlib.sha1(data).hexdigest(), {})
+    other = upload(store, images.png(color=8), "other.png")
+    neighbour = expected[:6] + ("1" if expected[6] == "0" else "0") + expected[7:]
+    with store._index.write() as tx:  # (a record whose hash shares the first six characters)
+        stored = tx.get_image("acme", other.hash, include_deleted=True, trash_cutoff=0)
+        assert stored is not None
+        twin = replace(other, hash=neighbour, short_hash=neighbour[:6], name="twin.png")
+        tx.put_image(replace(stored, image=twin))
+
+    def put() -> SourceImage:
+        if face == "rest":
+            return upload(store, data, "seven.png")
+        return store.write_source_image("acme", io.BytesIO(data), name="seven.png", replacing=None)
+
+    image = put()
+    assert image.hash == expected and image.short_hash == expected[:7]
+    assert store.get_source_image("acme", expected[:7]).hash == expected
+    assert put().hash == expected  # (the same bytes again: the record found, none added)
+    assert store.list_source_images("acme").total == 3
     store.close()
 
 

@@ -4,6 +4,7 @@ docs/architecture.md, checked against the store afterwards."""
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from support import StoreFactory
 from rokkafs.errors import AlreadyExists, InvalidInput, Locked, NotFound, NotPermitted
 from rokkafs.provider import Provider
 from rokkafs.provider.facestate import FaceState
+from rokkafs.provider.nodes import Seen
 from rokkafs.rokka.search import SearchQuery
 from rokkafs.store.base import Store
 
@@ -315,3 +317,20 @@ def test_a_name_stored_too_long_shows_cut_to_fit(tmp_path: Path) -> None:
     assert len(shown.encode()) <= 255 and shown.endswith(f"~{image.short_hash}.png")
     assert read(provider, f"/acme/dir/{shown}") == images.png(color=91)
     assert provider.stat(f"/acme/dir/{shown}").image == image
+
+
+def test_a_write_looks_again_when_what_its_face_saw_is_no_longer_fresh(
+    provider: Provider,
+) -> None:
+    """A face passes what it found at the path before the body came (``Seen``); a commit
+    trusts it only while fresh, else looks again: here a placeholder made meanwhile is
+    replaced, not left hidden behind the image."""
+    for name, seen_at in (("fresh.png", time.monotonic()), ("old.png", time.monotonic() - 60)):
+        provider.create_placeholder(f"/acme/{name}")
+        placeholder = provider.stat(f"/acme/{name}")
+        upload = provider.new_upload()
+        upload.write(images.png(color=len(name)))
+        seen = Seen(placeholder if name == "fresh.png" else None, seen_at)
+        assert provider.commit_staged(f"/acme/{name}", upload.finish(), seen=seen).kind == "image"
+        assert provider.faces.file_or_folder("acme", name).side is None  # (no placeholder left)
+    assert [name for name, _ in live(provider.store)] == ["fresh.png", "old.png"]

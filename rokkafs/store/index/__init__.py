@@ -125,6 +125,10 @@ class IndexTransaction(abc.ABC):
         """Whether another image of ``org`` (in any state) has a hash starting with prefix."""
 
     @abc.abstractmethod
+    def images_with_hash_prefix(self, org: str, prefix: str) -> list[StoredImage]:
+        """Every record of ``org`` (in any state) whose hash starts with ``prefix``."""
+
+    @abc.abstractmethod
     def put_image(self, stored: StoredImage) -> None:
         """Insert or update the record of (organization, hash)."""
 

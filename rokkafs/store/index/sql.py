@@ -313,6 +313,13 @@ class SqlTransaction(IndexTransaction):
         ).fetchone()
         return row is not None
 
+    def images_with_hash_prefix(self, org: str, prefix: str) -> list[StoredImage]:
+        rows = self._db.execute(
+            "SELECT * FROM images WHERE org = ? AND hash >= ? AND hash < ?",
+            (org, prefix, prefix + "g"),
+        ).fetchall()
+        return list(_rows_to_stored(rows))
+
     def put_image(self, stored: StoredImage) -> None:
         self._db.execute(_UPSERT, _record_values(stored))
 
