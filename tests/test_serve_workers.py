@@ -48,6 +48,9 @@ def test_workers_share_the_port_the_store_and_the_locks(tmp_path: Path) -> None:
         port = int(url.rsplit(":", 1)[1])
         parent = psutil.Process(server.pid)
         workers = [parent, *parent.children()]
+        deadline = time.monotonic() + 30  # (the first to listen answered; the others follow)
+        while not all(listening(w, port) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert len(workers) == 3 and all(listening(w, port) for w in workers)
         auth = ("me", key)
         for i in range(12):  # (each on a connection of its own: the kernel spreads them)

@@ -49,6 +49,17 @@ def remove_leftovers(index: MetadataIndex, blobs: BlobStorage) -> int:
     return removed + _abort_unfinished_uploads(blobs)
 
 
+def _unfinished_upload_notes(blobs: BlobStorage) -> list[str]:
+    try:
+        return [
+            f"unfinished multipart upload of {u.key.rsplit('/', 1)[-1]} (its parts are "
+            "removed an hour after it began)"
+            for u in blobs.unfinished_uploads()
+        ]
+    except BackendUnavailable as exc:  # (keys without s3:ListBucketMultipartUploads)
+        return [f"unfinished multipart uploads could not be listed: {exc}"]
+
+
 def _abort_unfinished_uploads(blobs: BlobStorage) -> int:
     """Abort the multipart uploads a stopped node left (begun over an hour ago); a store that
     refuses to list them is logged, not an error of the purge."""
@@ -108,9 +119,5 @@ def check(index: MetadataIndex, blobs: BlobStorage, *, deep: bool) -> CheckRepor
     ]
     notes += [f"blob {b} is being removed by a clean-up" for b, _ in being_deleted]
     notes += [f"stale staging file {p.name}" for p in blobs.stale_staging_files(0)]
-    notes += [
-        f"unfinished multipart upload of {u.key.rsplit('/', 1)[-1]} (its parts are removed "
-        "an hour after it began)"
-        for u in blobs.unfinished_uploads()
-    ]
+    notes += _unfinished_upload_notes(blobs)
     return CheckReport(tuple(problems), tuple(notes))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from urllib.parse import quote
@@ -27,6 +28,7 @@ __all__ = ["MultipartUploads"]
 log = logging.getLogger(__name__)
 
 _NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+_BACKOFF = (0.1, 0.2, 0.4)
 
 
 class MultipartUploads:
@@ -102,13 +104,22 @@ class MultipartUploads:
         params: dict[str, str],
         ok: tuple[int, ...] = (),
     ) -> httpx.Response:
+        """One request (both kinds may be repeated), retried like obstore's: three times
+        more with backoff on a 5xx answer or a failed connection."""
         url = f"{self._base}/{quote(key)}" if key else f"{self._base}/"
-        try:
-            response = client.request(method, url, params=params)
-        except httpx.HTTPError as exc:
-            raise BackendUnavailable("the object store is unavailable, try again later") from exc
-        if response.is_success or response.status_code in ok:
-            return response
+        for delay in (*_BACKOFF, None):
+            try:
+                response = client.request(method, url, params=params)
+            except httpx.HTTPError as exc:
+                if delay is None:
+                    raise BackendUnavailable("the object store is unavailable") from exc
+                time.sleep(delay)
+                continue
+            if response.is_success or response.status_code in ok:
+                return response
+            if response.status_code < 500 or delay is None:
+                break
+            time.sleep(delay)
         log.warning("the object store refused %s of multipart uploads: %s", method,
                     response.status_code)  # fmt: skip
         raise BackendUnavailable(f"the object store answered {response.status_code}")
