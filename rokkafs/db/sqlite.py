@@ -8,6 +8,7 @@ a connection per thread would leak one file descriptor per thread ever started.
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +17,8 @@ from typing import Any
 __all__ = ["Database", "Transaction"]
 
 IDLE_CONNECTIONS = 16
+BUSY_TIMEOUT_SECONDS = 60.0  # (how long a writer waits for another process's write)
+WRITER_WAIT_SECONDS = 60.0  # (how long for a write of its own process, then as above)
 
 
 def _write_ahead_log(connection: sqlite3.Connection) -> None:
@@ -42,10 +45,13 @@ class Database:
         self._rows = rows
         self._idle: list[sqlite3.Connection] = []  # list.pop/append are atomic
         self._closed = False
+        # (this process's writers queue here and are woken at once; SQLite's own busy
+        # handler polls with sleeps that grow to 100 ms, which is for other processes)
+        self.writer = threading.RLock()
 
     def _open(self) -> sqlite3.Connection:
         connection = sqlite3.connect(
-            self._path, timeout=60.0, isolation_level=None, check_same_thread=False
+            self._path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
         )
         if self._rows:
             connection.row_factory = sqlite3.Row
@@ -106,20 +112,28 @@ class Transaction:
     """``with database.transaction() as connection:`` (a class, not a generator: it runs on
     every metadata lookup)."""
 
-    __slots__ = ("_begin", "_connection", "_database")
+    __slots__ = ("_begin", "_connection", "_database", "_holds", "_writes")
 
     def __init__(self, database: Database, begin: str | None) -> None:
         self._database = database
         self._begin = begin
+        self._writes = begin is not None and begin != "BEGIN"
+        self._holds = False
         self._connection: sqlite3.Connection | None = None
 
     def __enter__(self) -> sqlite3.Connection:
-        connection = self._database._borrow()
+        if self._writes:  # (never forever: after the busy timeout SQLite decides, as before)
+            self._holds = self._database.writer.acquire(timeout=WRITER_WAIT_SECONDS)
         try:
-            if self._begin is not None:
-                connection.execute(self._begin)
+            connection = self._database._borrow()
+            try:
+                if self._begin is not None:
+                    connection.execute(self._begin)
+            except BaseException:
+                self._database._give_back(connection)
+                raise
         except BaseException:
-            self._database._give_back(connection)
+            self._release_writer()
             raise
         self._connection = connection
         return connection
@@ -134,3 +148,9 @@ class Transaction:
                 connection.execute("ROLLBACK")
         finally:
             self._database._give_back(connection)
+            self._release_writer()
+
+    def _release_writer(self) -> None:
+        if self._holds:
+            self._holds = False
+            self._database.writer.release()
