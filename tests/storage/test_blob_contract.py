@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 
 import pytest
@@ -22,6 +23,30 @@ def test_publish_makes_a_blob_readable_as_a_stream(blob_storage: BlobStorage) ->
         data.seek(2_999_998)
         assert data.read() == b"xx"
     assert blob_storage.verify(blob_id)
+
+
+def test_a_blob_reads_the_same_whichever_way_it_is_read(blob_storage: BlobStorage) -> None:
+    """Across the 4 MiB windows a bucket is read in, backwards, from the end, past the end;
+    and an empty blob."""
+    content = os.urandom(9 * 1024 * 1024 + 123)
+    path, blob_id = stage(blob_storage, content)
+    blob_storage.publish(path, blob_id)
+    with blob_storage.open(blob_id) as data:
+        assert data.read() == content
+        data.seek(4 * 1024 * 1024 - 10)
+        assert data.read(20) == content[4 * 1024 * 1024 - 10 : 4 * 1024 * 1024 + 10]
+        data.seek(100)
+        assert data.read(50) == content[100:150]
+        assert data.seek(-5, os.SEEK_END) == len(content) - 5
+        assert data.read() == content[-5:]
+        data.seek(len(content) + 10)
+        assert data.read() == b""
+    empty, empty_id = stage(blob_storage, b"")
+    blob_storage.publish(empty, empty_id)
+    with blob_storage.open(empty_id) as data:
+        assert data.read() == b""
+    with pytest.raises(FileNotFoundError):
+        blob_storage.open("ab" * 20)
 
 
 def test_publishing_existing_bytes_changes_nothing(blob_storage: BlobStorage) -> None:

@@ -4,8 +4,9 @@ Objects are content-addressed (``PREFIX/blobs/ab/cd/<sha1>``; side files' bytes 
 ``PREFIX/side/``) and never overwritten: a blob up to 16 MiB is created with a conditional PUT
 (``If-None-Match: *``; "already exists" means the bytes are there), a bigger one in a
 multipart upload (parts of 8 MiB, four at a time, aborted on failure) after a HEAD found it
-missing (a twin racing it writes the same bytes). Reads are Range requests through a
-buffered reader, so memory stays flat with the size of an image. Staging files are on the
+missing (a twin racing it writes the same bytes). Reads are ranged GETs of 4 MiB windows (the
+first one at open, no HEAD: a read of a small image is one request), so memory stays flat
+with the size of an image. Staging files are on the
 node's own disk. The client is obstore (Rust's ``object_store``), chosen by measurement:
 about twice boto3's rate on loopback (``docs/architecture.md#blobs``).
 
@@ -62,10 +63,29 @@ def _unavailable_as_503(what: str) -> Iterator[None]:
 
 
 class _Reader(io.RawIOBase):
-    """A blob read with Range requests (obstore's buffered reader), as a raw stream."""
+    """A blob read in windows of ``READ_BUFFER_BYTES``, each one ranged GET: the first is
+    fetched when the blob is opened (its answer tells the size, and most images fit in it,
+    so a whole read is one request), the others when a read or a seek gets there."""
 
-    def __init__(self, reader: Any) -> None:
-        self._reader = reader
+    def __init__(self, store: Any, key: str) -> None:
+        import obstore
+
+        self._store, self._key = store, key
+        self._window: Any = b""
+        with _unavailable_as_503("open a blob"):
+            try:
+                first = obstore.get(store, key, options={"range": (0, READ_BUFFER_BYTES)})
+            except FileNotFoundError:
+                raise
+            except Exception:  # (an empty object has no byte to start a range at)
+                if obstore.head(store, key)["size"] != 0:
+                    raise
+                self._size = 0
+            else:
+                self._size = int(first.meta["size"])
+                self._window = first.bytes()
+        self._start = 0  # (where the window begins)
+        self._position = 0
 
     def readable(self) -> bool:
         return True
@@ -74,22 +94,32 @@ class _Reader(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
-        with _unavailable_as_503("read a blob"):
-            data = self._reader.read(len(buffer))
-        view = memoryview(data)
-        buffer[: len(view)] = view
-        return len(view)
+        import obstore
+
+        if self._position >= self._size:
+            return 0
+        if not self._start <= self._position < self._start + len(self._window):
+            end = min(self._position + READ_BUFFER_BYTES, self._size)
+            with _unavailable_as_503("read a blob"):
+                self._window = obstore.get_range(
+                    self._store, self._key, start=self._position, end=end
+                )
+            self._start = self._position
+        offset = self._position - self._start
+        count = min(len(buffer), len(self._window) - offset)
+        buffer[:count] = memoryview(self._window)[offset : offset + count]
+        self._position += count
+        return count
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        return int(self._reader.seek(offset, whence))
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._position, os.SEEK_END: self._size}[whence]
+        if base + offset < 0:
+            raise ValueError("negative seek position")
+        self._position = base + offset
+        return self._position
 
     def tell(self) -> int:
-        return int(self._reader.tell())
-
-    def close(self) -> None:
-        if not self.closed:
-            self._reader.close()
-        super().close()
+        return self._position
 
 
 class S3BlobStorage(BlobStorage):
@@ -204,13 +234,7 @@ class S3BlobStorage(BlobStorage):
         return True
 
     def open(self, blob_id: str) -> BinaryIO:
-        import obstore
-
-        with _unavailable_as_503("open a blob"):
-            reader = obstore.open_reader(
-                self._store, blob_key(blob_id), buffer_size=READ_BUFFER_BYTES
-            )
-        return io.BufferedReader(_Reader(reader), buffer_size=256 * 1024)
+        return io.BufferedReader(_Reader(self._store, blob_key(blob_id)), buffer_size=256 * 1024)
 
     def stage_copy(self, blob_id: str) -> Path:
         target = self.staging.new_name()
