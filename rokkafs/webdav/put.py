@@ -47,12 +47,12 @@ def direct_put(
         return None
     path = environ["PATH_INFO"]
     state = provider.dav_state
-    if state is None or state.locked_at_or_above(provider.ref_url_for(path)):
-        return None
     target = _target(provider, environ, path)
-    if target is None:
+    if state is None or target is None:
         return None
     resource, created = target
+    if state.locked_at_or_above(resource.get_ref_url()):
+        return None
     with provider.lock_manager.write_transaction(  # (no LOCK is granted while the body comes)
         url=resource.get_ref_url(), token_list=[], principal=environ["wsgidav.user_name"]
     ):

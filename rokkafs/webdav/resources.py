@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, BinaryIO
+from urllib.parse import quote
 
 from wsgidav import util
 from wsgidav.dav_error import DAVError
@@ -373,7 +374,9 @@ class RokkaDavProvider(DAVProvider):
         return cached
 
     def ref_url_for(self, path: str) -> str:
-        return f"{self.share_path}{path}".replace("//", "/")
+        """The key wsgidav files locks and dead properties under (quoted, as its
+        ``get_ref_url``)."""
+        return quote(f"{self.share_path}{path}".replace("//", "/"))
 
     def resource_for(self, path: str, environ: dict[str, Any], node: Node) -> _Resource:
         if node.is_dir:

@@ -15,7 +15,7 @@ import images
 import pytest
 from davsupport import DavServer
 from test_dav_listing import ASKED, answer
-from test_dav_persistence_tls import LOCK_BODY
+from test_dav_persistence_tls import ASK_COLOUR, LOCK_BODY, PROPPATCH
 
 from rokkafs.webdav import put, resources
 
@@ -140,7 +140,27 @@ def test_a_lock_in_view_sends_the_put_to_wsgidav(
         assert folder.status_code == 200
         assert client.put("/acme/f/new.png", content=images.png(color=3)).status_code == 423
         assert client.put("/acme/b.png", content=images.png(color=4)).status_code == 201
-    assert [direct for _, direct in direct_answers] == [True, False, False, False, True]
+        assert client.request("MKCOL", "/acme/My Fotos Ü").status_code == 201  # (quoted names)
+        spaced = client.request(
+            "LOCK", "/acme/My Fotos Ü", content=LOCK_BODY, headers={"Depth": "0"}
+        )
+        assert spaced.status_code == 200
+        assert client.put("/acme/My Fotos Ü/in.png", content=images.png(5)).status_code == 423
+    assert [direct for _, direct in direct_answers] == [True, False, False, False, True, False]
+
+
+def test_dead_properties_follow_names_that_need_quoting(dav_server: DavServer) -> None:
+    with dav_server.client() as client:
+        assert client.put("/acme/a b Ü.png", content=images.png(color=1)).status_code == 201
+        patched = client.request("PROPPATCH", "/acme/a b Ü.png", content=PROPPATCH)
+        assert patched.status_code == 207
+        moved = client.request(
+            "MOVE", "/acme/a b Ü.png", headers={"Destination": "/dav/acme/c%20d%20%C3%89.png"}
+        )
+        assert moved.status_code == 201
+        found = client.request("PROPFIND", "/acme/c d É.png", headers={"Depth": "0"},
+                               content=ASK_COLOUR)  # fmt: skip
+        assert "blue" in found.text
 
 
 def test_no_lock_is_granted_while_a_direct_put_receives_its_body(
