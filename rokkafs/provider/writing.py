@@ -117,16 +117,16 @@ class Writer:
     ) -> Node:
         assert location.org is not None
         when = self._clock() if mtime is None else mtime
-        if seen is None or time.monotonic() - seen.at >= SEEN_FRESH_SECONDS:
-            seen = Seen(self.existing(location), time.monotonic())
         if is_side_name(location.basename) or staged.size == 0:
-            existing = seen.node
+            existing = self.existing(location)  # (a side file must never hide behind an image)
             if existing is not None and existing.kind == "image":
                 self.clear_for(location)
             elif existing is not None and existing.is_dir:
                 raise AlreadyExists(f"{location.name} is a folder")
             self.faces.put_file(location.org, location.name, staged, when)
             return self.reader.stat_location(location)
+        if seen is None or time.monotonic() - seen.at >= SEEN_FRESH_SECONDS:
+            seen = Seen(self.existing(location), time.monotonic())
         existing = seen.node
         if existing is not None and existing.is_dir:
             raise AlreadyExists(f"{location.name} is a folder")

@@ -60,8 +60,29 @@ def test_blobs_of_the_older_two_level_layout_are_found_and_not_published_again(
     assert not (tmp_path / "blobs" / old_id[:2] / old_id).exists()
     copy = storage.stage_copy(old_id)
     assert copy.read_bytes() == b"old"
+    both = tmp_path / "blobs" / old_id[:2] / old_id  # (a copy in both layouts: one blob)
+    both.write_bytes(b"old")
+    assert [b.blob_id for b in storage.iter_blobs()] == sorted([old_id, new_id])
     storage.delete(old_id)
-    assert not storage.exists(old_id) and not legacy.exists()
+    assert not storage.exists(old_id) and not legacy.exists() and not both.exists()
+
+
+def test_a_twin_linking_first_into_a_folder_just_made_is_no_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage = FileBlobStorage(tmp_path)
+    path, blob_id = _stage(storage, b"twins")
+    folder = tmp_path / "blobs" / blob_id[:2]
+    folder.rmdir()  # (a store whose folders an older version made only as needed)
+    real = storage._make_folders
+
+    def twin_first() -> None:
+        real()
+        (folder / blob_id).write_bytes(b"twins")  # (the twin links it meanwhile)
+
+    monkeypatch.setattr(storage, "_make_folders", twin_first)
+    assert storage.publish(path, blob_id) is False
+    assert storage.path(blob_id).read_bytes() == b"twins"
 
 
 def test_fsync_soon_still_syncs_when_no_thread_can_start(

@@ -77,9 +77,12 @@ class FileBlobStorage(BlobStorage):
         new = True
         try:
             self._link(staged, target)
-        except FileNotFoundError:  # (its folder was removed by hand)
+        except FileNotFoundError:  # (its folder is missing: a store made by older versions)
             self._make_folders()
-            self._link(staged, target)
+            try:
+                self._link(staged, target)
+            except FileExistsError:  # (a twin was quicker)
+                new = False
         except FileExistsError:  # (a twin may have linked it and not yet fsynced the folder)
             new = False
         if new:
@@ -127,7 +130,11 @@ class FileBlobStorage(BlobStorage):
             files = [e for e in first.iterdir() if len(e.name) > 2]
             for second in (e for e in first.iterdir() if len(e.name) == 2 and e.is_dir()):
                 files.extend(second.iterdir())  # (the older layout)
+            previous = ""
             for blob in sorted(files, key=lambda file: file.name):
+                if blob.name == previous:  # (in both layouts: one blob)
+                    continue
+                previous = blob.name
                 try:
                     status = blob.stat()
                 except FileNotFoundError:  # (removed meanwhile)

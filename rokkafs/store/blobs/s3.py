@@ -112,7 +112,10 @@ class _Reader(io.RawIOBase):
         return count
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._position, os.SEEK_END: self._size}[whence]
+        bases = {os.SEEK_SET: 0, os.SEEK_CUR: self._position, os.SEEK_END: self._size}
+        if whence not in bases:
+            raise ValueError(f"invalid whence {whence}")
+        base = bases[whence]
         if base + offset < 0:
             raise ValueError("negative seek position")
         self._position = base + offset

@@ -81,10 +81,13 @@ class MultipartUploads:
                     )
                 if root.findtext(f"{_NS}IsTruncated", "false") != "true":
                     return
-                markers = {
+                following = {
                     "key-marker": root.findtext(f"{_NS}NextKeyMarker", ""),
                     "upload-id-marker": root.findtext(f"{_NS}NextUploadIdMarker", ""),
                 }
+                if following == markers:  # (a store that pages without saying where to)
+                    return
+                markers = following
 
     def abort(self, upload: UnfinishedUpload) -> None:
         """Abort an upload and drop its parts (one already gone is fine)."""
