@@ -91,6 +91,48 @@ def test_writers_of_one_process_wait_their_turn_instead_of_failing(
     database.close()
 
 
+def _write_on(path: str, seconds: float) -> None:
+    """Four threads writing back to back (in a process of its own)."""
+    database = Database(Path(path), "CREATE TABLE IF NOT EXISTS t (v INTEGER);")
+    end = time.monotonic() + seconds
+
+    def write() -> None:
+        while time.monotonic() < end:
+            with database.transaction() as db:
+                db.execute("INSERT INTO t VALUES (1)")
+                time.sleep(0.01)
+
+    writers = [threading.Thread(target=write) for _ in range(4)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
+    database.close()
+
+
+def test_a_process_gets_its_turn_while_another_writes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Processes take turns through an flock that wakes a waiter at once: with SQLite's busy
+    timeout (which polls) shortened here, this process's writes still get their turns while
+    another process's threads write back to back."""
+    path = tmp_path / "x.sqlite3"
+    Database(path, "CREATE TABLE IF NOT EXISTS t (v INTEGER);").query("SELECT 1")
+    other = multiprocessing.get_context("fork").Process(target=_write_on, args=(str(path), 3))
+    other.start()
+    time.sleep(0.5)  # (it is writing on)
+    monkeypatch.setattr(sqlite_db, "BUSY_TIMEOUT_SECONDS", 0.15)
+    database = Database(path, "CREATE TABLE IF NOT EXISTS t (v INTEGER);")
+    for _ in range(10):
+        with database.transaction() as db:
+            db.execute("INSERT INTO t VALUES (-1)")
+    other.join(30)
+    assert other.exitcode == 0
+    with database.reading() as db:
+        assert db.execute("SELECT COUNT(*) FROM t WHERE v = -1").fetchone()[0] == 10
+    database.close()
+
+
 def test_query_reads_without_a_transaction_left_open(tmp_path: Path) -> None:
     database = Database(tmp_path / "x.sqlite3", "CREATE TABLE IF NOT EXISTS t (v INTEGER);")
     with database.transaction() as db:

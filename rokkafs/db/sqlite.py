@@ -7,6 +7,8 @@ a connection per thread would leak one file descriptor per thread ever started.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import threading
 import time
@@ -36,6 +38,51 @@ def _write_ahead_log(connection: sqlite3.Connection) -> None:
             time.sleep(0.02)
 
 
+class WriterTurn:
+    """Whose turn it is to write one database: this process's writers queue on a lock of its
+    own, and processes on an ``flock`` of ``<database>.writer``; both wake a waiter as soon
+    as the turn is free. (SQLite's busy handler polls with sleeps growing to 100 ms, so with
+    it alone a writer of one process seldom gets a turn while another process writes on.)"""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._lock = threading.RLock()
+        self._depth = 0  # (turns taken by the thread holding the lock: they nest)
+        self._fd: int | None = None
+
+    def take(self) -> bool:
+        """Wait for the turn (False after ``WRITER_WAIT_SECONDS``: then SQLite decides)."""
+        if not self._lock.acquire(timeout=WRITER_WAIT_SECONDS):
+            return False
+        try:
+            if self._depth == 0:
+                if self._fd is None:
+                    self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            self._depth += 1
+        except BaseException:
+            self._lock.release()
+            raise
+        return True
+
+    def give(self) -> None:
+        """End a turn taken with :meth:`take`."""
+        self._depth -= 1
+        if self._depth == 0 and self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._lock.release()
+
+    def close(self) -> None:
+        """Close the lock file, unless a turn is taken (it is closed with the process)."""
+        if self._lock.acquire(blocking=False):
+            try:
+                if self._depth == 0 and self._fd is not None:
+                    os.close(self._fd)
+                    self._fd = None
+            finally:
+                self._lock.release()
+
+
 class Database:
     """A pool of connections to one database file, created with ``schema`` on first use."""
 
@@ -45,9 +92,7 @@ class Database:
         self._rows = rows
         self._idle: list[sqlite3.Connection] = []  # list.pop/append are atomic
         self._closed = False
-        # (this process's writers queue here and are woken at once; SQLite's own busy
-        # handler polls with sleeps that grow to 100 ms, which is for other processes)
-        self.writer = threading.RLock()
+        self.writer = WriterTurn(path.with_name(path.name + ".writer"))
 
     def _open(self) -> sqlite3.Connection:
         connection = sqlite3.connect(
@@ -101,6 +146,7 @@ class Database:
     def close(self) -> None:
         """Close the idle connections; borrowed ones are closed when given back."""
         self._closed = True
+        self.writer.close()
         while True:
             try:
                 self._idle.pop().close()
@@ -123,7 +169,7 @@ class Transaction:
 
     def __enter__(self) -> sqlite3.Connection:
         if self._writes:  # (never forever: after the busy timeout SQLite decides, as before)
-            self._holds = self._database.writer.acquire(timeout=WRITER_WAIT_SECONDS)
+            self._holds = self._database.writer.take()
         try:
             connection = self._database._borrow()
             try:
@@ -153,4 +199,4 @@ class Transaction:
     def _release_writer(self) -> None:
         if self._holds:
             self._holds = False
-            self._database.writer.release()
+            self._database.writer.give()
