@@ -69,10 +69,6 @@ class AuthorizedStore(Store):
         self.require(name, "read")
         return self._store.get_organization(name)
 
-    def require_organization(self, name: str) -> None:
-        self.require(name, "read")
-        self._store.require_organization(name)
-
     def syncs_staging(self) -> bool:
         return self._store.syncs_staging()
 

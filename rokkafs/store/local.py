@@ -269,9 +269,6 @@ class LocalStore(LocalChanges, Store):
                 self._require_known_org(tx, org)
         return (None if found is None else found.image), inside
 
-    def require_organization(self, name: str) -> None:
-        self.organization_created(name)
-
     def syncs_staging(self) -> bool:
         return self._blobs.syncs_staging
 

@@ -22,13 +22,14 @@ from defusedxml import ElementTree
 
 from rokkafs.errors import BackendUnavailable
 from rokkafs.store.blobs import UnfinishedUpload
+from rokkafs.store.remote.http import RETRYABLE, retry_delay
 
 __all__ = ["MultipartUploads"]
 
 log = logging.getLogger(__name__)
 
 _NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
-_BACKOFF = (0.1, 0.2, 0.4)
+_RETRIES = 3
 
 
 class MultipartUploads:
@@ -107,22 +108,23 @@ class MultipartUploads:
         params: dict[str, str],
         ok: tuple[int, ...] = (),
     ) -> httpx.Response:
-        """One request (both kinds may be repeated), retried like obstore's: three times
-        more with backoff on a 5xx answer or a failed connection."""
+        """One request (both kinds may be repeated), retried as the remote store's reads are:
+        on a failed connection or a 429/502/503/504, with backoff."""
         url = f"{self._base}/{quote(key)}" if key else f"{self._base}/"
-        for delay in (*_BACKOFF, None):
+        for attempt in range(_RETRIES + 1):
             try:
                 response = client.request(method, url, params=params)
-            except httpx.HTTPError as exc:
-                if delay is None:
-                    raise BackendUnavailable("the object store is unavailable") from exc
-                time.sleep(delay)
+            except httpx.TransportError as exc:
+                if attempt < _RETRIES:
+                    time.sleep(0.2 * 2.0**attempt)
+                    continue
+                raise BackendUnavailable("the object store is unavailable") from exc
+            if response.status_code in RETRYABLE and attempt < _RETRIES:
+                time.sleep(retry_delay(response, attempt))
                 continue
             if response.is_success or response.status_code in ok:
                 return response
-            if response.status_code < 500 or delay is None:
-                break
-            time.sleep(delay)
+            break
         log.warning("the object store refused %s of multipart uploads: %s", method,
                     response.status_code)  # fmt: skip
         raise BackendUnavailable(f"the object store answered {response.status_code}")
