@@ -172,6 +172,13 @@ class AuthorizedStore(Store):
             raise Forbidden("downloading protected originals needs sourceimages:download:protected")
         return self._store.open_source_image(org, ref)
 
+    def open_image(self, image: SourceImage) -> BinaryIO:
+        org = image.organization
+        self.require(org, "read")
+        if image.protected and not self.principal.may(org, "download_protected"):
+            raise Forbidden("downloading protected originals needs sourceimages:download:protected")
+        return self._store.open_image(image)
+
     # deleting
     def source_image_md5(self, org: str, ref: str) -> str | None:
         self.require(org, "read")

@@ -163,8 +163,8 @@ class AccessRegistry:
             pass
 
     def _rows(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
-        with self._db.reading() as db:
-            return list(db.execute(sql, params).fetchall())
+        # (one statement reads one consistent state by itself: no BEGIN/COMMIT round trips)
+        return list(self._db.query(sql, params))
 
     # ----------------------------------------------------------------- users and keys
 

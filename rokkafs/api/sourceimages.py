@@ -216,7 +216,7 @@ def copy_batch(store: Store, request: Request, org: str) -> Response:
 def download(store: Store, request: Request, org: str, ref: str) -> Response:
     """``GET /sourceimages/{org}/{hash}/download``: the original bytes, Range supported."""
     image = store.get_source_image(org, ref)
-    handle = store.open_source_image(org, image.hash)
+    handle = store.open_image(image)  # (the image just found: no second lookup)
     filename = PurePosixPath(image.name).name
     ascii_name = filename.encode("ascii", "replace").decode().replace('"', "'")
     response = Response(

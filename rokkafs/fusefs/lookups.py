@@ -1,11 +1,13 @@
 """Resolving and listing paths for the mount through its node cache: a name is looked up once
 per cache lifetime, a folder listed once fills the cache for every child, and a name a fresh
 listing does not show is known absent without asking the store (rsync asks for every
-temporary name)."""
+temporary name). Lookups that keep missing in one folder (``find``, ``rsync``, a ``stat`` of
+each file) list it: :data:`LIST_AFTER_MISSES` lookups cost more than one listing."""
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +16,11 @@ from rokkafs.fusefs.nodecache import NodeCache
 from rokkafs.provider import Node, Provider
 from rokkafs.provider.paths import TRASH, split_spelling
 
-__all__ = ["Lookups"]
+__all__ = ["LIST_AFTER_MISSES", "Lookups"]
+
+# (lookups in one folder not listed since, after which that folder is listed instead: one
+# listing of thousands of entries costs about what a few dozen lookups cost)
+LIST_AFTER_MISSES = 32
 
 
 class Lookups:
@@ -34,6 +40,8 @@ class Lookups:
         self._cache = cache
         self._attributes = attributes
         self._list_on_miss = list_on_miss
+        self._misses: dict[str, int] = {}  # (folder -> lookups that missed since its listing)
+        self._misses_lock = threading.Lock()
 
     def node(self, path: str) -> Node:
         """What is at ``path``.
@@ -42,7 +50,7 @@ class Lookups:
             NotFound: nothing.
         """
         hit, node = self._cache.get(path)
-        if not hit and self._list_on_miss and self._list_parent(path):
+        if not hit and self._time_to_list(path) and self._list_parent(path):
             hit, node = self._cache.get(path)
         if not hit and self._unlisted(path):
             hit, node = True, None
@@ -71,6 +79,22 @@ class Lookups:
             entries.append((child.name, self._attributes(child), 0))
         self._cache.put_listing(path, entries, nodes, since)
         return entries
+
+    def _time_to_list(self, path: str) -> bool:
+        """Count a missed lookup in the folder of ``path``; whether it is the one after which
+        the folder is listed (one caller: the others keep looking up while it lists)."""
+        if self._list_on_miss:
+            return True
+        parent = path.rsplit("/", 1)[0]
+        with self._misses_lock:
+            if len(self._misses) > 4096:  # (bounded: counts of folders long passed go)
+                self._misses.clear()
+            count = self._misses.get(parent, 0) + 1
+            self._misses[parent] = count
+            if count == LIST_AFTER_MISSES:
+                del self._misses[parent]  # (counted again after the listing expires)
+                return True
+            return False
 
     def _list_parent(self, path: str) -> bool:
         """List the folder of ``path`` if it is not cached; whether it was listed."""

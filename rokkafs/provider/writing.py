@@ -84,7 +84,7 @@ class Writer:
             raise InvalidInput(f"{path} is a folder")
         if node.in_trash:
             raise NotPermitted("restore the image before reading it")
-        return self.store.open_source_image(node.image.organization, node.image.hash)
+        return self.store.open_image(node.image)
 
     # ----------------------------------------------------------------- writing
 

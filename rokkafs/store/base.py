@@ -283,6 +283,16 @@ class Store(SourceImageChanges):
             ImageNotFound: no such live image.
         """
 
+    def open_image(self, image: SourceImage) -> BinaryIO:
+        """Open the stored bytes of a live image this store returned (seekable; caller
+        closes): stores that remember where those bytes are skip looking the image up again,
+        so an image deleted since may still be read.
+
+        Raises:
+            ImageNotFound: it is not there (any more).
+        """
+        return self.open_source_image(image.organization, image.hash)
+
     # ----------------------------------------------------------------- deleting
 
     def source_image_md5(self, org: str, ref: str) -> str | None:

@@ -20,14 +20,14 @@ Thread-safe, and safe for several processes opening the same directory (a server
 
 from __future__ import annotations
 
-import hashlib
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO
 
 from rokkafs.db.retry import retried_on_conflict
 from rokkafs.errors import AlreadyExists, ImageExists, ImageNotFound, InvalidInput
@@ -39,14 +39,13 @@ from rokkafs.model import (
     Organization,
     PurgeResult,
     SourceImage,
-    SourceImageList,
     validate_hash_ref,
     validate_image_name,
     validate_organization_name,
     validate_organization_options,
 )
 from rokkafs.rokka.metadata import validate_dynamic_metadata, validate_user_metadata
-from rokkafs.rokka.search import Filter, SearchQuery, encode_cursor
+from rokkafs.rokka.search import Filter, SearchQuery
 from rokkafs.staging import HandedOver, Staged, read_chunks, stage_chunks
 from rokkafs.store import maintenance
 from rokkafs.store.arguments import binary_hash_argument
@@ -56,9 +55,9 @@ from rokkafs.store.blobs.files import FileBlobStorage
 from rokkafs.store.config import OptimizeSource, StoreConfig
 from rokkafs.store.copying import copy_all, copy_batch, copy_one
 from rokkafs.store.fetch import fetch_url
-from rokkafs.store.index import IndexTransaction, MetadataIndex
+from rokkafs.store.index import MetadataIndex
 from rokkafs.store.index.sqlite import SqliteIndex
-from rokkafs.store.local_changes import LocalChanges
+from rokkafs.store.local_reading import LocalReading
 from rokkafs.store.local_upload import (
     PathWrite,
     UploadRequest,
@@ -78,7 +77,7 @@ from rokkafs.store.records import (
 __all__ = ["LocalStore"]
 
 
-class LocalStore(LocalChanges, Store):
+class LocalStore(LocalReading, Store):
     """The embedded store in a data directory."""
 
     def __init__(
@@ -97,6 +96,7 @@ class LocalStore(LocalChanges, Store):
         self._blobs = blobs or FileBlobStorage(self.data_dir)
         self._index = index or SqliteIndex(self.data_dir / "index.sqlite3")
         self._known_orgs: dict[str, datetime] = {}  # (never deleted; name -> created)
+        self._last_found = threading.local()
 
     # ----------------------------------------------------------------- organizations
 
@@ -228,86 +228,6 @@ class LocalStore(LocalChanges, Store):
         return commit_upload(
             self._index, self._blobs, self.config, request, staged, now=self._clock()
         )
-
-    # ----------------------------------------------------------------- reading
-
-    def get_source_image(self, org: str, ref: str, *, deleted: bool = False) -> SourceImage:
-        with self._index.lookup() as tx:
-            return self._require_image(tx, org, ref, include_deleted=deleted).image
-
-    def list_source_images(self, org: str, query: SearchQuery | None = None) -> SourceImageList:
-        query = query or SearchQuery()
-        scope = self._index.read() if query.with_total else self._index.lookup()  # (count = items)
-        with scope as tx:
-            try:
-                page = tx.search(org, query, trash_cutoff=self._trash_cutoff())
-            except InvalidInput:
-                require_org(tx, org)  # an unknown organization is the first thing to say
-                raise
-            if not page.items:  # (images found prove their organization exists)
-                self._require_known_org(tx, org)
-        cursor: str | None = None
-        if query.offset is None:
-            cursor = encode_cursor(page.last_key) if page.last_key else query.cursor
-        return SourceImageList(page.total, tuple(s.image for s in page.items), cursor)
-
-    def find_by_name(self, org: str, name: str, *, deleted: bool = False) -> SourceImage | None:
-        cutoff = self._trash_cutoff()
-        with self._index.lookup() as tx:
-            found = tx.image_named(org, name, deleted=deleted, trash_cutoff=cutoff)
-            if found is None:
-                self._require_known_org(tx, org)
-        return None if found is None else found.image
-
-    def find_by_name_or_folder(
-        self, org: str, name: str, *, deleted: bool = False
-    ) -> tuple[SourceImage | None, bool]:
-        cutoff = self._trash_cutoff()
-        with self._index.lookup() as tx:
-            found, inside = tx.image_named_or_below(org, name, deleted=deleted, trash_cutoff=cutoff)
-            if found is None and not inside:
-                self._require_known_org(tx, org)
-        return (None if found is None else found.image), inside
-
-    def syncs_staging(self) -> bool:
-        return self._blobs.syncs_staging
-
-    def organization_created(self, name: str) -> datetime:
-        created = self._known_orgs.get(name)
-        if created is None:
-            with self._index.lookup() as tx:
-                self._require_known_org(tx, name)
-            created = self._known_orgs[name]
-        return created
-
-    def _require_known_org(self, tx: IndexTransaction, org: str) -> None:
-        """That the organization exists, asked of the index once per process (organizations
-        are never deleted)."""
-        if org not in self._known_orgs:
-            self._known_orgs[org] = require_org(tx, org).created
-
-    def open_source_image(self, org: str, ref: str) -> BinaryIO:
-        with self._index.lookup() as tx:
-            stored = self._require_image(tx, org, ref)
-        try:
-            return self._blobs.open(stored.blob_id)
-        except FileNotFoundError:
-            raise ImageNotFound(f"source image {ref} was removed while opening it") from None
-
-    @retried_on_conflict
-    def source_image_md5(self, org: str, ref: str) -> str | None:
-        with self._index.lookup() as tx:
-            stored = self._require_image(tx, org, ref)
-        if stored.image.md5 is not None:
-            return stored.image.md5
-        digest = hashlib.md5(usedforsecurity=False)  # (stored before MD5s were kept)
-        with self._blobs.open(stored.blob_id) as data:
-            for chunk in read_chunks(data):
-                digest.update(chunk)
-        md5 = digest.hexdigest()
-        with self._index.write() as tx:
-            tx.set_md5(stored.blob_id, md5)
-        return md5
 
     # ----------------------------------------------------------------- deleting
 

@@ -49,6 +49,23 @@ def test_plain_upload_has_rokkas_fields_and_hash(store: Store) -> None:
         assert handle.read() == data
 
 
+def test_an_image_found_opens_with_its_bytes(store: Store) -> None:
+    data = images.png(color=7)
+    upload(store, data, "found/it.png")
+    found = store.find_by_name("acme", "found/it.png")
+    assert found is not None
+    with store.open_image(found) as handle:
+        assert handle.read() == data
+    named, _ = store.find_by_name_or_folder("acme", "found/it.png")
+    assert named is not None
+    with store.open_image(named) as handle:
+        assert handle.read() == data
+    store.delete_source_image("acme", named.hash)
+    deleted = store.get_source_image("acme", named.hash, deleted=True)
+    with pytest.raises(ImageNotFound):
+        store.open_image(deleted)  # (a deleted image is restored before it is read)
+
+
 def test_names_are_nfc_normalized(store: Store) -> None:
     image = upload(store, images.png(), "Cafe\u0301.png")
     assert image.name == "Caf\u00e9.png"

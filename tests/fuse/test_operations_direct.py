@@ -14,6 +14,7 @@ import pytest
 
 from rokkafs.errors import RokkaFSError, all_error_classes
 from rokkafs.fusefs.binding import load
+from rokkafs.fusefs.lookups import LIST_AFTER_MISSES
 from rokkafs.fusefs.operations import UTIME_NOW, UTIME_OMIT, build_operations
 from rokkafs.provider import Provider
 from rokkafs.provider.facestate import FaceState
@@ -261,6 +262,37 @@ def test_on_a_remote_store_a_lookup_lists_the_folder_once(tmp_path: Path) -> Non
     with pytest.raises(fuse.FuseOSError) as missing:
         ops.getattr("/acme/.2.png.Ab12Cd")
     assert missing.value.errno == errno.ENOENT
+    ops.destroy("/")
+    store.close()
+
+
+def test_lookups_that_keep_missing_in_a_folder_list_it_once(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "data")
+    store.create_organization("acme")
+    provider = Provider(store, FaceState(tmp_path / "data"))
+    count = LIST_AFTER_MISSES + 8
+    for number in range(count):
+        provider.commit(f"/acme/f/{number}.png", filled(provider, images.png(color=number)))
+    ops = build_operations(fuse, provider, tmp_path)
+    listings: list[str] = []
+    children = ops.paths.children
+    ops.paths.children = lambda path: listings.append(path) or children(path)
+    for number in range(LIST_AFTER_MISSES - 1):  # a few lookups: each asks the store
+        assert ops.getattr(f"/acme/f/{number}.png")["st_size"] > 0
+    assert listings == []
+
+    def unreachable(*args: object) -> None:
+        raise OSError(errno.EIO, "the store must not be asked")
+
+    assert ops.getattr(f"/acme/f/{LIST_AFTER_MISSES - 1}.png")["st_size"] > 0  # lists /acme/f
+    assert listings == ["/acme/f"]
+    ops.paths.stat = unreachable  # a fault: any lookup now fails with EIO
+    for number in range(LIST_AFTER_MISSES, count):
+        assert ops.getattr(f"/acme/f/{number}.png")["st_size"] > 0
+    with pytest.raises(fuse.FuseOSError) as missing:
+        ops.getattr("/acme/f/none.png")
+    assert missing.value.errno == errno.ENOENT
+    assert listings == ["/acme/f"]
     ops.destroy("/")
     store.close()
 

@@ -334,3 +334,21 @@ def test_a_write_looks_again_when_what_its_face_saw_is_no_longer_fresh(
         assert provider.commit_staged(f"/acme/{name}", upload.finish(), seen=seen).kind == "image"
         assert provider.faces.file_or_folder("acme", name).side is None  # (no placeholder left)
     assert [name for name, _ in live(provider.store)] == ["fresh.png", "old.png"]
+
+
+def test_reading_a_file_looks_up_its_image_once(tmp_path: Path) -> None:
+    from rokkafs.store.local import LocalStore
+
+    store = LocalStore(tmp_path / "data")
+    store.create_organization("acme")
+    provider = Provider(store, FaceState(tmp_path / "data"))
+    data = images.png(color=9)
+    write(provider, "/acme/one.png", data)
+    lookups: list[object] = []
+    index = store._index
+    lookup = index.lookup
+    index.lookup = lambda: lookups.append(1) or lookup()  # type: ignore[method-assign]
+    with provider.open_node(provider.stat("/acme/one.png")) as handle:
+        assert handle.read() == data
+    assert len(lookups) == 1  # the stat's: the open reads the blob that lookup named
+    store.close()
