@@ -37,6 +37,14 @@ from rokkafs.store.base import Store
     help="Server processes sharing the port (one process uses about one CPU; try the number "
     "of CPUs).",
 )
+@click.option(
+    "--read-cache-mib",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Keep uploaded and read images in a local cache of this size (DATA/read-cache), "
+    "for bytes in a bucket: later reads of them need no request to it.",
+)
 @remote_options("Serve a remote rokka-compatible API instead.", "API key for --remote.")
 @click.pass_obj
 def serve(
@@ -46,6 +54,7 @@ def serve(
     tls_cert: Path | None,
     tls_key: Path | None,
     workers: int,
+    read_cache_mib: int,
     remote: str | None,
     api_key: str | None,
 ) -> None:
@@ -82,7 +91,11 @@ def serve(
             raise SystemExit(status)
 
     def run() -> None:  # (in each worker process: everything opened after the fork)
-        store = obj.store(create=True) if remote is None else remote_store(obj, remote, api_key)
+        store = (
+            obj.store(create=True, read_cache_bytes=read_cache_mib * 1024 * 1024)
+            if remote is None
+            else remote_store(obj, remote, api_key)
+        )
         registry = open_registry(obj)
         server = make_server(
             store,
@@ -162,7 +175,7 @@ def _ensure_admin(
     "--read-cache-mib",
     type=click.IntRange(min=0),
     default=None,
-    help="Keep read images in a local cache of this size (DATA/read-cache). "
+    help="Keep read and written images in a local cache of this size (DATA/read-cache). "
     "Default: 1024 when the bytes are in a bucket, else 0 (off).",
 )
 @remote_options(

@@ -57,9 +57,11 @@ def nodes(
     tmp_path: Path,
     started: list[Any] | None = None,
     environment: dict[str, str] | None = None,
+    serve_options: tuple[str, ...] = (),
 ) -> Iterator[list[str]]:
     """Start ``count`` serve nodes at the same moment (each its own --data); yield their URLs
-    (their processes are appended to ``started``); ``environment`` adds variables."""
+    (their processes are appended to ``started``); ``environment`` adds variables,
+    ``serve_options`` options of ``serve``."""
     import os
 
     ports = [free_port() for _ in range(count)]
@@ -67,7 +69,7 @@ def nodes(
     started += [
         subprocess.Popen(
             [sys.executable, "-m", "rokkafs.cli", "--data", str(tmp_path / f"node{i}"),
-             *options, "serve", "--port", str(port)],
+             *options, "serve", "--port", str(port), *serve_options],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

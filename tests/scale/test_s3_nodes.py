@@ -89,6 +89,27 @@ def test_nodes_share_one_bucket(postgres: PostgresCluster, s3: S3Server, tmp_pat
     assert check.returncode == 0 and "problem" not in check.stdout, check.stdout
 
 
+def test_a_node_with_a_read_cache_keeps_what_it_stores_and_serves_it_without_the_bucket(
+    postgres: PostgresCluster, tmp_path: Path
+) -> None:
+    with s3_server() as s3:  # (its own server: this one is stopped)
+        options = ("--index", postgres.new_database(), "--blobs", s3.new_url())
+        cli = [sys.executable, "-m", "rokkafs.cli", "--data", str(tmp_path / "node0"), *options]
+        env = {**os.environ, **s3.environment}
+        made = subprocess.run([*cli, "org", "create", "demo"], capture_output=True, env=env)
+        assert made.returncode == 0
+        with nodes(1, options, tmp_path, environment=s3.environment,
+                   serve_options=("--read-cache-mib", "64")) as (url,):  # fmt: skip
+            auth = ("me", admin_key(tmp_path, 1))
+            data = images.png(color=5)
+            assert httpx.put(f"{url}/dav/demo/kept.png", content=data, auth=auth).status_code == 201
+            kept = tmp_path / "node0" / "read-cache" / "blobs" / hashlib.sha1(data).hexdigest()
+            assert kept.read_bytes() == data
+            s3.stop()
+            answer = httpx.get(f"{url}/dav/demo/kept.png", auth=auth, timeout=60)
+            assert answer.status_code == 200 and answer.content == data
+
+
 def test_the_object_store_going_away_is_a_clear_503_and_rokkafs_recovers(
     postgres: PostgresCluster, tmp_path: Path
 ) -> None:

@@ -96,10 +96,12 @@ def test_a_mounts_read_cache_serves_what_it_read_once(s3: S3Server, tmp_path: Pa
     with faulty_proxy(s3.endpoint) as (proxy, endpoint):
         url = s3.new_url().replace(s3.endpoint, endpoint)
         bucket = S3BlobStorage(url, tmp_path / "staging")
-        cached = CachedBlobStorage(bucket, tmp_path / "read-cache", 3 * 1024 * 1024)
+        cached = CachedBlobStorage(
+            bucket, tmp_path / "read-cache", 3 * 1024 * 1024, max_blob_bytes=2_000_000
+        )
         first, second = (staged_blob(bucket, bytes([n]) * 2_000_000) for n in (1, 2))
         for blob in (first, second):
-            cached.publish(blob.path, blob.blob_id)
+            bucket.publish(blob.path, blob.blob_id)  # (by another node: not in this cache)
         with cached.open(first.blob_id) as data:
             assert data.read() == bytes([1]) * 2_000_000
         proxy.fail = lambda method, path, count: method == "GET"  # (the bucket stops reading)
@@ -113,6 +115,45 @@ def test_a_mounts_read_cache_serves_what_it_read_once(s3: S3Server, tmp_path: Pa
         assert [p.name for p in (tmp_path / "read-cache").rglob("*") if p.is_file()] == [
             second.blob_id
         ]
+
+
+def test_what_a_node_with_a_read_cache_uploads_is_read_back_without_the_bucket(
+    s3: S3Server, tmp_path: Path
+) -> None:
+    with faulty_proxy(s3.endpoint) as (proxy, endpoint):
+        url = s3.new_url().replace(s3.endpoint, endpoint)
+        bucket = S3BlobStorage(url, tmp_path / "staging")
+        cached = CachedBlobStorage(
+            bucket, tmp_path / "read-cache", 5 * 1024 * 1024, max_blob_bytes=2_000_000
+        )
+        blobs = [staged_blob(bucket, bytes([n]) * 2_000_000) for n in (1, 2, 3)]
+        for blob in blobs:
+            assert cached.publish(blob.path, blob.blob_id)
+            blob.path.unlink()  # (the uploader removes its staging file)
+        proxy.fail = lambda method, path, count: method == "GET"  # (the bucket stops reading)
+        for blob, n in zip(blobs[1:], (2, 3), strict=True):  # (the newest that fit: kept)
+            with cached.open(blob.blob_id) as data:
+                assert data.read() == bytes([n]) * 2_000_000
+        with pytest.raises(BackendUnavailable):  # (the oldest went when the third came)
+            cached.open(blobs[0].blob_id).read()
+        proxy.fail = lambda method, path, count: False
+        with bucket.open(blobs[0].blob_id) as data:  # (in the bucket all along)
+            assert data.read(10) == bytes([1]) * 10
+        kept = sorted(p.name for p in (tmp_path / "read-cache").rglob("*") if p.is_file())
+        assert kept == sorted(b.blob_id for b in blobs[1:])
+
+
+def test_a_blob_too_big_for_the_read_cache_streams_from_the_bucket(
+    s3: S3Server, tmp_path: Path
+) -> None:
+    bucket = S3BlobStorage(s3.new_url(), tmp_path / "staging")
+    cached = CachedBlobStorage(bucket, tmp_path / "read-cache", 8 * 1024 * 1024)  # (1 MiB each)
+    big = staged_blob(bucket, bytes(range(256)) * 8192)  # 2 MiB
+    assert cached.publish(big.path, big.blob_id)
+    with cached.open(big.blob_id) as data:
+        data.seek(2 * 1024 * 1024 - 4)
+        assert data.read() == bytes([252, 253, 254, 255])
+    assert not [p for p in (tmp_path / "read-cache").rglob("*") if p.is_file()]
 
 
 def test_a_missing_bucket_is_a_clear_error(s3: S3Server, tmp_path: Path) -> None:
