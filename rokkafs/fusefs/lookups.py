@@ -1,13 +1,15 @@
 """Resolving and listing paths for the mount through its node cache: a name is looked up once
 per cache lifetime, a folder listed once fills the cache for every child, and a name a fresh
 listing does not show is known absent without asking the store (rsync asks for every
-temporary name). Lookups that keep missing in one folder (``find``, ``rsync``, a ``stat`` of
-each file) list it: :data:`LIST_AFTER_MISSES` lookups cost more than one listing."""
+temporary name). A burst of lookups missing in one folder (``find``, ``rsync``, a ``stat`` of
+each file) lists it: :data:`LIST_AFTER_MISSES` lookups within :data:`LIST_WITHIN_SECONDS`
+cost more than one listing."""
 
 from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -16,11 +18,12 @@ from rokkafs.fusefs.nodecache import NodeCache
 from rokkafs.provider import Node, Provider
 from rokkafs.provider.paths import TRASH, split_spelling
 
-__all__ = ["LIST_AFTER_MISSES", "Lookups"]
+__all__ = ["LIST_AFTER_MISSES", "LIST_WITHIN_SECONDS", "Lookups"]
 
-# (lookups in one folder not listed since, after which that folder is listed instead: one
-# listing of thousands of entries costs about what a few dozen lookups cost)
+# (missed lookups in one folder within LIST_WITHIN_SECONDS after which it is listed instead: a
+# burst of lookups, as find, rsync or a stat of every file make, costs more than one listing)
 LIST_AFTER_MISSES = 32
+LIST_WITHIN_SECONDS = 2.0
 
 
 class Lookups:
@@ -40,7 +43,7 @@ class Lookups:
         self._cache = cache
         self._attributes = attributes
         self._list_on_miss = list_on_miss
-        self._misses: dict[str, int] = {}  # (folder -> lookups that missed since its listing)
+        self._misses: dict[str, tuple[int, float]] = {}  # (folder -> misses, since when)
         self._misses_lock = threading.Lock()
 
     def node(self, path: str) -> Node:
@@ -81,19 +84,21 @@ class Lookups:
         return entries
 
     def _time_to_list(self, path: str) -> bool:
-        """Count a missed lookup in the folder of ``path``; whether it is the one after which
-        the folder is listed (one caller: the others keep looking up while it lists)."""
+        """Count a missed lookup in the folder of ``path``; whether it completes a burst after
+        which the folder is listed (one caller: the others keep looking up while it lists)."""
         if self._list_on_miss:
             return True
-        parent = path.rsplit("/", 1)[0]
+        parent, now = path.rsplit("/", 1)[0], time.monotonic()
         with self._misses_lock:
             if len(self._misses) > 4096:  # (bounded: counts of folders long passed go)
                 self._misses.clear()
-            count = self._misses.get(parent, 0) + 1
-            self._misses[parent] = count
-            if count == LIST_AFTER_MISSES:
-                del self._misses[parent]  # (counted again after the listing expires)
+            count, since = self._misses.get(parent, (0, now))
+            if now - since > LIST_WITHIN_SECONDS:  # (a lookup now and then: no burst)
+                count, since = 0, now
+            if count + 1 >= LIST_AFTER_MISSES:
+                self._misses.pop(parent, None)
                 return True
+            self._misses[parent] = (count + 1, since)
             return False
 
     def _list_parent(self, path: str) -> bool:

@@ -50,6 +50,10 @@ class Provider:
         """Open a file already resolved by :meth:`stat`."""
         return self.writer.open_node(node)
 
+    def open_found(self, node: Node) -> BinaryIO:
+        """Open a file this very request just resolved by :meth:`stat`."""
+        return self.writer.open_found(node)
+
     # ----------------------------------------------------------------- writing
 
     def new_upload(self) -> Upload:

@@ -84,7 +84,15 @@ class Writer:
             raise InvalidInput(f"{path} is a folder")
         if node.in_trash:
             raise NotPermitted("restore the image before reading it")
-        return self.store.open_image(node.image)
+        return self.store.open_source_image(node.image.organization, node.image.hash)
+
+    def open_found(self, node: Node) -> BinaryIO:
+        """Open a file this very request just resolved by :meth:`stat` (the store may read
+        the bytes that lookup named without looking again; a node remembered longer, as the
+        mount's, goes through :meth:`open_node`, which notices a change)."""
+        if node.kind == "image" and node.image is not None and not node.in_trash:
+            return self.store.open_image(node.image)
+        return self.open_node(node)
 
     # ----------------------------------------------------------------- writing
 

@@ -284,9 +284,9 @@ class Store(SourceImageChanges):
         """
 
     def open_image(self, image: SourceImage) -> BinaryIO:
-        """Open the stored bytes of a live image this store returned (seekable; caller
-        closes): stores that remember where those bytes are skip looking the image up again,
-        so an image deleted since may still be read.
+        """Open the stored bytes of a live image this store just returned to the same request
+        (seekable; caller closes): stores that remember where those bytes are skip looking the
+        image up again, so an image changed in the last moment may still be read as it was.
 
         Raises:
             ImageNotFound: it is not there (any more).

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from datetime import datetime
 from typing import BinaryIO
 
@@ -18,7 +19,11 @@ from rokkafs.store.index import IndexTransaction, StoredImage
 from rokkafs.store.local_changes import LocalChanges
 from rokkafs.store.lookups import require_org
 
-__all__ = ["LocalReading"]
+__all__ = ["FOUND_FRESH_SECONDS", "LocalReading"]
+
+# (how long the record a lookup found may stand for the image when its bytes are opened: a
+# request resolves a path and opens it within this)
+FOUND_FRESH_SECONDS = 1.0
 
 
 class LocalReading(LocalChanges):
@@ -27,7 +32,7 @@ class LocalReading(LocalChanges):
 
     _blobs: BlobStorage
     _known_orgs: dict[str, datetime]
-    _last_found: threading.local  # (.stored: what a lookup by name found last on this thread)
+    _last_found: threading.local  # (.stored: the record a lookup found last on this thread)
 
     # ----------------------------------------------------------------- reading
 
@@ -70,7 +75,7 @@ class LocalReading(LocalChanges):
         return (None if found is None else self._found(found)), inside
 
     def _found(self, stored: StoredImage) -> SourceImage:
-        self._last_found.stored = stored
+        self._last_found.stored = (stored, time.monotonic())
         return stored.image
 
     def syncs_staging(self) -> bool:
@@ -99,13 +104,14 @@ class LocalReading(LocalChanges):
             raise ImageNotFound(f"source image {ref} was removed while opening it") from None
 
     def open_image(self, image: SourceImage) -> BinaryIO:
-        last: StoredImage | None = getattr(self._last_found, "stored", None)
-        if last is None or last.image is not image or image.deleted:
+        stored, when = getattr(self._last_found, "stored", (None, 0.0))
+        fresh = time.monotonic() - when < FOUND_FRESH_SECONDS
+        if stored is None or stored.image is not image or image.deleted or not fresh:
             return self.open_source_image(image.organization, image.hash)
-        # (the very record a lookup just returned on this thread: its blob, without a
-        # second lookup; a blob outlives its last record by the clean-up's grace period)
+        # (the very record a lookup just returned on this thread, for the same request: its
+        # blob, without a second lookup)
         try:
-            return self._blobs.open(last.blob_id)
+            return self._blobs.open(stored.blob_id)
         except FileNotFoundError:
             raise ImageNotFound(f"source image {image.hash} was removed") from None
 

@@ -94,10 +94,11 @@ def open_store(
     clock: Callable[[], float] = time.time,
 ) -> LocalStore:
     """The store of a node: rokka's semantics over the index and blob storage named
-    (``read_cache_bytes``: read through a local cache of that size, ``DATA/read-cache``)."""
+    (``read_cache_bytes``: bytes in a bucket are read through a local cache of that size,
+    ``DATA/read-cache``)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     storage = open_blobs(blobs, data_dir, credentials=credentials)
-    if read_cache_bytes > 0:
+    if read_cache_bytes > 0 and (blobs or "").startswith("s3:"):  # (files: read in place)
         from rokkafs.store.blobs.cached import CachedBlobStorage
 
         storage = CachedBlobStorage(storage, data_dir / "read-cache", read_cache_bytes)

@@ -257,7 +257,7 @@ class FileResource(_Resource, DAVNonCollection):
         with dav_errors():
             if self.node is None:
                 return self.paths.open(self.path)
-            return self.paths.open_node(self.node)
+            return self.paths.open_found(self.node)  # (resolved by this request)
 
     def begin_write(self, *, content_type: str | None = None) -> _Writer:
         self._upload = self.paths.new_upload()

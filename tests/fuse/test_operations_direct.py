@@ -13,8 +13,9 @@ import images
 import pytest
 
 from rokkafs.errors import RokkaFSError, all_error_classes
+from rokkafs.fusefs import lookups
 from rokkafs.fusefs.binding import load
-from rokkafs.fusefs.lookups import LIST_AFTER_MISSES
+from rokkafs.fusefs.lookups import LIST_AFTER_MISSES, LIST_WITHIN_SECONDS
 from rokkafs.fusefs.operations import UTIME_NOW, UTIME_OMIT, build_operations
 from rokkafs.provider import Provider
 from rokkafs.provider.facestate import FaceState
@@ -293,6 +294,28 @@ def test_lookups_that_keep_missing_in_a_folder_list_it_once(tmp_path: Path) -> N
         ops.getattr("/acme/f/none.png")
     assert missing.value.errno == errno.ENOENT
     assert listings == ["/acme/f"]
+    ops.destroy("/")
+    store.close()
+
+
+def test_lookups_missing_now_and_then_never_list_the_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = LocalStore(tmp_path / "data")
+    store.create_organization("acme")
+    provider = Provider(store, FaceState(tmp_path / "data"))
+    for number in range(LIST_AFTER_MISSES):
+        provider.commit(f"/acme/{number}.png", filled(provider, images.png(color=number)))
+    ops = build_operations(fuse, provider, tmp_path)
+    listings: list[str] = []
+    children = ops.paths.children
+    ops.paths.children = lambda path: listings.append(path) or children(path)
+    clock = [1000.0]
+    monkeypatch.setattr(lookups.time, "monotonic", lambda: clock[0])
+    for number in range(LIST_AFTER_MISSES):
+        clock[0] += LIST_WITHIN_SECONDS / 8  # (32 misses over 8 s: never a burst)
+        assert ops.getattr(f"/acme/{number}.png")["st_size"] > 0
+    assert listings == []
     ops.destroy("/")
     store.close()
 

@@ -348,7 +348,12 @@ def test_reading_a_file_looks_up_its_image_once(tmp_path: Path) -> None:
     index = store._index
     lookup = index.lookup
     index.lookup = lambda: lookups.append(1) or lookup()  # type: ignore[method-assign]
-    with provider.open_node(provider.stat("/acme/one.png")) as handle:
+    with provider.open_found(provider.stat("/acme/one.png")) as handle:
         assert handle.read() == data
     assert len(lookups) == 1  # the stat's: the open reads the blob that lookup named
+    node = provider.stat("/acme/one.png")  # (a node kept longer, as the mount keeps them)
+    newer = images.png(color=10)
+    write(provider, "/acme/one.png", newer)
+    with pytest.raises(NotFound):  # (it looks again: the image it names is in the trash)
+        provider.open_node(node)
     store.close()

@@ -104,6 +104,9 @@ def test_a_node_with_a_read_cache_keeps_what_it_stores_and_serves_it_without_the
             data = images.png(color=5)
             assert httpx.put(f"{url}/dav/demo/kept.png", content=data, auth=auth).status_code == 201
             kept = tmp_path / "node0" / "read-cache" / "blobs" / hashlib.sha1(data).hexdigest()
+            deadline = time.monotonic() + 10  # (named once a worker thread flushed it)
+            while not kept.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
             assert kept.read_bytes() == data
             s3.stop()
             answer = httpx.get(f"{url}/dav/demo/kept.png", auth=auth, timeout=60)

@@ -130,6 +130,7 @@ def test_what_a_node_with_a_read_cache_uploads_is_read_back_without_the_bucket(
         for blob in blobs:
             assert cached.publish(blob.path, blob.blob_id)
             blob.path.unlink()  # (the uploader removes its staging file)
+            cached.wait_kept()  # (kept in the order they came)
         proxy.fail = lambda method, path, count: method == "GET"  # (the bucket stops reading)
         for blob, n in zip(blobs[1:], (2, 3), strict=True):  # (the newest that fit: kept)
             with cached.open(blob.blob_id) as data:
@@ -150,6 +151,7 @@ def test_a_blob_too_big_for_the_read_cache_streams_from_the_bucket(
     cached = CachedBlobStorage(bucket, tmp_path / "read-cache", 8 * 1024 * 1024)  # (1 MiB each)
     big = staged_blob(bucket, bytes(range(256)) * 8192)  # 2 MiB
     assert cached.publish(big.path, big.blob_id)
+    cached.wait_kept()
     with cached.open(big.blob_id) as data:
         data.seek(2 * 1024 * 1024 - 4)
         assert data.read() == bytes([252, 253, 254, 255])

@@ -5,6 +5,7 @@ Blobs never change, so a cached copy is never stale."""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from collections.abc import Iterator
@@ -15,6 +16,8 @@ from rokkafs.store.blobs import BlobInfo, BlobStorage, UnfinishedUpload
 from rokkafs.store.remote.cache import DownloadCache
 
 __all__ = ["CachedBlobStorage"]
+
+log = logging.getLogger(__name__)
 
 
 class CachedBlobStorage(BlobStorage):
@@ -45,10 +48,18 @@ class CachedBlobStorage(BlobStorage):
             raise
         if size > self._max_blob_bytes:
             return data
-        with data:
-            return self._cache.open(
-                "blobs", blob_id, lambda out: shutil.copyfileobj(data, out, 1024 * 1024)
-            )
+        try:
+            with data:
+                return self._cache.open(
+                    "blobs", blob_id, lambda out: shutil.copyfileobj(data, out, 1024 * 1024)
+                )
+        except OSError as exc:  # (a full or failing local disk: read from ``inner`` instead)
+            log.warning("read cache: %s; reading blob %s from the storage", exc, blob_id)
+            return self._inner.open(blob_id)
+
+    def wait_kept(self) -> None:
+        """Wait until the blobs just published are in the cache (for tests)."""
+        self._cache.wait_kept()
 
     def stage_copy(self, blob_id: str) -> Path:
         return self._inner.stage_copy(blob_id)

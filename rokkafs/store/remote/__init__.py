@@ -260,12 +260,6 @@ class RemoteStore(Store):
         image = self.get_source_image(org, ref)
         return self._downloads.open(org, image.hash, lambda out: self._fetch(org, image.hash, out))
 
-    def open_image(self, image: SourceImage) -> BinaryIO:
-        if image.deleted:
-            return self.open_source_image(image.organization, image.hash)  # (refused there)
-        org, image_hash = image.organization, image.hash  # (known: no metadata request)
-        return self._downloads.open(org, image_hash, lambda out: self._fetch(org, image_hash, out))
-
     def _fetch(self, org: str, image_hash: str, out: IO[bytes]) -> None:
         try:
             with self._client.stream("GET", self._path(org, image_hash, "download")) as response:
