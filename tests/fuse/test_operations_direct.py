@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -267,17 +268,28 @@ def test_on_a_remote_store_a_lookup_lists_the_folder_once(tmp_path: Path) -> Non
     store.close()
 
 
-def test_lookups_that_keep_missing_in_a_folder_list_it_once(tmp_path: Path) -> None:
+@pytest.fixture
+def listed(tmp_path: Path) -> Iterator[tuple[Any, list[str]]]:
+    """Operations on a store with LIST_AFTER_MISSES + 8 images in /acme/f, and the folders
+    they list."""
     store = LocalStore(tmp_path / "data")
     store.create_organization("acme")
     provider = Provider(store, FaceState(tmp_path / "data"))
-    count = LIST_AFTER_MISSES + 8
-    for number in range(count):
+    for number in range(LIST_AFTER_MISSES + 8):
         provider.commit(f"/acme/f/{number}.png", filled(provider, images.png(color=number)))
     ops = build_operations(fuse, provider, tmp_path)
     listings: list[str] = []
     children = ops.paths.children
     ops.paths.children = lambda path: listings.append(path) or children(path)
+    yield ops, listings
+    ops.destroy("/")
+    store.close()
+
+
+def test_lookups_that_keep_missing_in_a_folder_list_it_once(
+    listed: tuple[Any, list[str]],
+) -> None:
+    ops, listings = listed
     for number in range(LIST_AFTER_MISSES - 1):  # a few lookups: each asks the store
         assert ops.getattr(f"/acme/f/{number}.png")["st_size"] > 0
     assert listings == []
@@ -288,36 +300,24 @@ def test_lookups_that_keep_missing_in_a_folder_list_it_once(tmp_path: Path) -> N
     assert ops.getattr(f"/acme/f/{LIST_AFTER_MISSES - 1}.png")["st_size"] > 0  # lists /acme/f
     assert listings == ["/acme/f"]
     ops.paths.stat = unreachable  # a fault: any lookup now fails with EIO
-    for number in range(LIST_AFTER_MISSES, count):
+    for number in range(LIST_AFTER_MISSES, LIST_AFTER_MISSES + 8):
         assert ops.getattr(f"/acme/f/{number}.png")["st_size"] > 0
     with pytest.raises(fuse.FuseOSError) as missing:
         ops.getattr("/acme/f/none.png")
     assert missing.value.errno == errno.ENOENT
     assert listings == ["/acme/f"]
-    ops.destroy("/")
-    store.close()
 
 
 def test_lookups_missing_now_and_then_never_list_the_folder(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    listed: tuple[Any, list[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = LocalStore(tmp_path / "data")
-    store.create_organization("acme")
-    provider = Provider(store, FaceState(tmp_path / "data"))
-    for number in range(LIST_AFTER_MISSES):
-        provider.commit(f"/acme/{number}.png", filled(provider, images.png(color=number)))
-    ops = build_operations(fuse, provider, tmp_path)
-    listings: list[str] = []
-    children = ops.paths.children
-    ops.paths.children = lambda path: listings.append(path) or children(path)
+    ops, listings = listed
     clock = [1000.0]
     monkeypatch.setattr(lookups.time, "monotonic", lambda: clock[0])
-    for number in range(LIST_AFTER_MISSES):
-        clock[0] += LIST_WITHIN_SECONDS / 8  # (32 misses over 8 s: never a burst)
-        assert ops.getattr(f"/acme/{number}.png")["st_size"] > 0
+    for number in range(LIST_AFTER_MISSES + 8):
+        clock[0] += LIST_WITHIN_SECONDS / 8  # (40 misses over 10 s: never a burst)
+        assert ops.getattr(f"/acme/f/{number}.png")["st_size"] > 0
     assert listings == []
-    ops.destroy("/")
-    store.close()
 
 
 def filled(provider: Provider, data: bytes) -> Any:
