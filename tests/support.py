@@ -6,6 +6,7 @@ import io
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -39,6 +40,16 @@ def upload(
 ) -> SourceImage:
     """Upload bytes as a source image."""
     return store.create_source_image(org, io.BytesIO(data), name=name, **options)
+
+
+def in_threads(target: Callable[..., object], arguments: list[tuple[Any, ...]]) -> None:
+    """Run ``target`` once per argument tuple, each in a thread of its own, all at once;
+    return when all have ended (the target collects its own failures)."""
+    threads = [threading.Thread(target=target, args=args) for args in arguments]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 def free_port() -> int:

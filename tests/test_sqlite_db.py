@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import in_threads
 
 from rokkafs.db import sqlite as sqlite_db
 from rokkafs.db.sqlite import IDLE_CONNECTIONS, Database
@@ -80,11 +81,7 @@ def test_writers_of_one_process_wait_their_turn_instead_of_failing(
         except sqlite3.OperationalError as exc:
             failures.append(exc)
 
-    writers = [threading.Thread(target=write, args=(i,)) for i in range(6)]
-    for writer in writers:
-        writer.start()
-    for writer in writers:
-        writer.join()
+    in_threads(write, [(i,) for i in range(6)])
     assert failures == []
     with database.reading() as db:
         assert db.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 6
@@ -102,11 +99,7 @@ def _write_on(path: str, seconds: float) -> None:
                 db.execute("INSERT INTO t VALUES (1)")
                 time.sleep(0.01)
 
-    writers = [threading.Thread(target=write) for _ in range(4)]
-    for writer in writers:
-        writer.start()
-    for writer in writers:
-        writer.join()
+    in_threads(write, [()] * 4)
     database.close()
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import images
 import pytest
-from support import StoreFactory, upload
+from support import StoreFactory, in_threads, upload
 from test_provider import live, names, read, trash, write
 
 from rokkafs.provider import Provider
@@ -114,11 +114,7 @@ def test_eight_writers_of_one_path_leave_one_file(
             errors.append(exc)
 
     for round_ in range(3):
-        threads = [threading.Thread(target=writer, args=(10 * round_ + i,)) for i in range(8)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        in_threads(writer, [(10 * round_ + i,) for i in range(8)])
     assert errors == []
     assert names(provider, "/acme") == ["a.png"]
     assert len(live(store)) == 1
@@ -144,11 +140,7 @@ def test_eight_moves_onto_one_path_leave_one_file(
         except BaseException as exc:  # collected: every move must succeed
             errors.append(exc)
 
-    threads = [threading.Thread(target=mover, args=(i,)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    in_threads(mover, [(i,) for i in range(8)])
     assert errors == []
     assert names(provider, "/acme") == ["target.png"]
     assert trash(store) == ["target.png"] * 8  # the first target and seven of the moved

@@ -20,7 +20,7 @@ import pytest
 from blobsupport import staged_blob
 from davsupport import put_at_once
 from postgres import PostgresCluster
-from support import free_port, rokkafs_mount
+from support import free_port, in_threads, rokkafs_mount
 
 from rokkafs.access.registry import AccessRegistry
 from rokkafs.model import SourceImage
@@ -170,11 +170,7 @@ def test_what_one_node_stores_the_others_serve(
                 ).status_code
             )
 
-        racers = [threading.Thread(target=take, args=(u,)) for u in (one, two, three) * 3][:8]
-        for racer in racers:
-            racer.start()
-        for racer in racers:
-            racer.join()
+        in_threads(take, [(u,) for u in (one, two, three) * 3][:8])
         # (201 if its LOCK made the name, 200 if another request's placeholder came first)
         assert sorted(answers)[1:] == [423] * 7 and sorted(answers)[0] in (200, 201), answers
         # eight writers of one path, spread over the nodes: one file, the rest in the trash

@@ -19,6 +19,7 @@ import psutil
 from blobsupport import staged_blob
 from postgres import PostgresCluster
 from s3server import S3Server, s3_server
+from support import in_threads
 from test_nodes import nodes
 
 from rokkafs.store.opening import open_blobs
@@ -51,13 +52,7 @@ def test_nodes_share_one_bucket(postgres: PostgresCluster, s3: S3Server, tmp_pat
             start.wait()
             answers.append(httpx.put(f"{url}/dav/demo/{name}", content=same, auth=auth).status_code)
 
-        racers = [
-            threading.Thread(target=put, args=pair) for pair in ((one, "a.png"), (two, "b.png"))
-        ]
-        for racer in racers:
-            racer.start()
-        for racer in racers:
-            racer.join()
+        in_threads(put, [(one, "a.png"), (two, "b.png")])
         assert answers == [201, 201]
         stored = [b.blob_id for b in open_blobs(bucket, tmp_path / "look").iter_blobs()]
         assert stored == [hashlib.sha1(same).hexdigest()]

@@ -9,6 +9,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+from support import in_threads
 
 from rokkafs.access.registry import MAX_KEYS_PER_USER, AccessRegistry
 from rokkafs.errors import AlreadyExists, InvalidInput, NotFound
@@ -77,11 +78,7 @@ def test_nodes_starting_together_make_one_administrator(make_registry: RegistryF
         start.wait()
         made.append(registry.create_first_admin(f"{n}" * 64))
 
-    threads = [threading.Thread(target=first, args=(r, n)) for n, r in enumerate(openings)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    in_threads(first, [(r, n) for n, r in enumerate(openings)])
     assert len([m for m in made if m is not None]) == 1
     assert [u.superuser for u in openings[0].users()] == [True]
 
