@@ -15,6 +15,7 @@ from cheroot.ssl.builtin import BuiltinSSLAdapter
 from rokkafs.access.registry import AccessRegistry, principal_for
 from rokkafs.accesslog import AccessLog
 from rokkafs.api import make_app
+from rokkafs.cherootio import Connection, SocketBodies
 from rokkafs.store.base import Store
 from rokkafs.store.blobs import BlobStorage
 
@@ -62,9 +63,10 @@ def make_server(
             DispatcherMiddleware(app, {DAV_PATH: dav}), DAV_PATH, _key_check(api_keys, registry)
         )
     server = wsgi.Server(
-        (host, port), AccessLog(app), numthreads=threads, server_name="rokkafs",
+        (host, port), SocketBodies(AccessLog(app)), numthreads=threads, server_name="rokkafs",
         reuse_port=reuse_port,
     )  # fmt: skip
+    server.ConnectionClass = Connection
     server.max_request_body_size = store.config.max_upload_bytes + (1 << 20)
     if tls_cert is not None and tls_key is not None:
         server.ssl_adapter = BuiltinSSLAdapter(str(tls_cert), str(tls_key))

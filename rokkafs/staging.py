@@ -83,7 +83,7 @@ class Digests:
         self.sha1 = hashlib.sha1()
         self.md5 = hashlib.md5(usedforsecurity=False)
 
-    def update(self, data: bytes) -> None:
+    def update(self, data: bytes | memoryview) -> None:
         self.sha1.update(data)
         self.md5.update(data)
 

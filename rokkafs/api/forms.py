@@ -22,6 +22,7 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wrappers import Request
 
+from rokkafs.cherootio import SocketBody
 from rokkafs.errors import InvalidInput
 from rokkafs.store.config import OptimizeSource
 
@@ -47,6 +48,18 @@ class _CountedInput:
         data = self._stream.readline(size)
         self.received += len(data)
         return data
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        """Into the parser's buffer: straight from the socket where the server's body can
+        (:class:`rokkafs.cherootio.SocketBody`), else through :meth:`read`."""
+        if isinstance(self._stream, SocketBody):
+            received = self._stream.readinto(buffer)
+        else:
+            data = self.read(len(buffer))
+            buffer[: len(data)] = data
+            return len(data)
+        self.received += received
+        return received
 
 
 class ApiRequest(Request):

@@ -36,9 +36,10 @@ class _Hasher:
         self._queue: queue.Queue[bytes | None] | None = None
         self._thread: threading.Thread | None = None
 
-    def add(self, data: bytes) -> None:
+    def add(self, data: bytes | memoryview) -> None:
+        """Hash ``data`` (copied if it must wait: the caller may reuse its buffer)."""
         if self._queue is not None:
-            self._queue.put(data)
+            self._queue.put(bytes(data))
             return
         self._digests.update(data)
         self._inline += len(data)
@@ -86,11 +87,11 @@ class Upload:
         while chunk := source.read(CHUNK):
             self.write(chunk)
 
-    def write(self, data: bytes) -> int:
-        """Append bytes."""
+    def write(self, data: bytes | memoryview) -> int:
+        """Append bytes (not kept after the call)."""
         return self.pwrite(data, self.size)
 
-    def pwrite(self, data: bytes, offset: int) -> int:
+    def pwrite(self, data: bytes | memoryview, offset: int) -> int:
         """Write bytes at an offset.
 
         Raises:
@@ -103,7 +104,7 @@ class Upload:
             if offset != self.size:
                 self._in_order = False
             elif self._in_order:
-                self._digest.add(bytes(data))
+                self._digest.add(data)
             os.pwrite(self._fd, data, offset)
             self.size = max(self.size, end)
             return len(data)

@@ -12,18 +12,23 @@ folder or has no folder above it) goes to wsgidav, which says what is wrong.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from wsgidav import util
 from wsgidav.dav_error import HTTP_CREATED, HTTP_NO_CONTENT, DAVError
 
+from rokkafs.cherootio import SocketBody
 from rokkafs.errors import RokkaFSError
 
 if TYPE_CHECKING:
     from rokkafs.webdav.resources import FileResource, RokkaDavProvider
 
 __all__ = ["direct_put"]
+
+_BLOCK_BYTES = 256 * 1024
+_buffers = threading.local()
 
 _NOT_COVERED = (
     "HTTP_IF",
@@ -91,10 +96,26 @@ def _target(
 
 
 def _copy_body(environ: dict[str, Any], write: Any) -> None:
-    """The request body, as it arrives, in wsgidav's block size."""
+    """The request body, as it arrives: from the socket into this thread's buffer (which
+    ``write`` must not keep), or else in wsgidav's block size."""
     body = environ["wsgi.input"]
-    block_size = environ["wsgidav.config"].get("block_size", 1 << 20)
-    while data := body.read(block_size):
-        environ["wsgidav.some_input_read"] = 1
-        write(data)
+    if isinstance(body, SocketBody):
+        view = _block()
+        while filled := body.fill(view):
+            environ["wsgidav.some_input_read"] = 1
+            write(view[:filled])
+    else:
+        block_size = environ["wsgidav.config"].get("block_size", 1 << 20)
+        while data := body.read(block_size):
+            environ["wsgidav.some_input_read"] = 1
+            write(data)
     environ["wsgidav.all_input_read"] = 1
+
+
+def _block() -> memoryview:
+    """This thread's buffer for bodies (reused: a fresh one per request costs more than
+    receiving into it)."""
+    block: memoryview | None = getattr(_buffers, "block", None)
+    if block is None:
+        block = _buffers.block = memoryview(bytearray(_BLOCK_BYTES))
+    return block

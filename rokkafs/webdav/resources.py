@@ -65,7 +65,7 @@ class _Writer:
     def __init__(self, upload: Upload) -> None:
         self._upload = upload
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: bytes | memoryview) -> int:
         with dav_errors():
             return self._upload.write(data)
 
