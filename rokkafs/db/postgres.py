@@ -21,7 +21,7 @@ import re
 import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import Any
 
 from rokkafs.errors import BackendUnavailable, InvalidInput, TransactionConflict
@@ -103,6 +103,24 @@ class PgConnection:
             return cursor
 
 
+def _locked(
+    connection: Any, lock: int, errors: tuple[type[BaseException], ...]
+) -> Iterator[PgConnection]:
+    """A READ COMMITTED transaction holding advisory lock ``lock``, begun in one round trip
+    (both statements in one text: a write pays for one wait on the database, not two);
+    committed at the end, rolled back on any exception."""
+    connection.execute(
+        f"BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({lock:d})".encode()
+    )
+    try:
+        yield PgConnection(connection)
+    except BaseException:
+        with suppress(*errors):  # (a broken connection: the pool discards it)
+            connection.rollback()
+        raise
+    connection.commit()
+
+
 def safe_url(url: str) -> str:
     """The URL without its password (for messages and logs)."""
     url = re.sub(r"(password=)[^&\s]*", r"\1…", url)
@@ -175,10 +193,15 @@ class PgDatabase:
                 )
 
     @contextmanager
-    def _connection(self, *, transaction: bool, read_only: bool = False) -> Iterator[PgConnection]:
+    def _connection(
+        self, *, transaction: bool, read_only: bool = False, lock: int | None = None
+    ) -> Iterator[PgConnection]:
         try:
             with self._pool.connection() as connection:
                 try:
+                    if lock is not None:
+                        yield from _locked(connection, lock, self._errors)
+                        return
                     if not transaction:
                         yield PgConnection(connection)
                         return
@@ -209,9 +232,8 @@ class PgDatabase:
         """A write transaction (under the component's lock), or with ``"BEGIN"`` a snapshot
         read."""
         reading = begin.strip().upper() == "BEGIN"
-        with self._connection(transaction=True, read_only=reading) as db:
-            if not reading:
-                db.execute("SELECT pg_advisory_xact_lock(?)", (self._write_lock,))
+        lock = None if reading else self._write_lock
+        with self._connection(transaction=True, read_only=reading, lock=lock) as db:
             yield db
 
     def reading(self) -> AbstractContextManager[PgConnection]:
