@@ -8,10 +8,18 @@ workers share is what several processes on one data directory, or several nodes,
 share safely: the SQLite files (or PostgreSQL), the blob folder, the WebDAV lock table. The
 first process is a worker too; it stops the others when it stops, and stops when one of them
 dies.
+
+:func:`limit_malloc_arenas` keeps a server's memory flat: glibc gives threads up to eight
+arenas per CPU, and the S3 client's threads, each holding parts of a multipart upload for a
+moment, left a little more in each of them with every big image (peak RSS of one `serve`
+after 20, 60 and 140 MiB images: 101, 149, 175 MiB, then 224 MiB after two more; with two
+arenas 101, 136, 136, 136 MiB).
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import os
 import signal
@@ -19,9 +27,26 @@ import sys
 import threading
 from collections.abc import Callable
 
-__all__ = ["in_a_child", "serve_in_processes"]
+__all__ = ["MALLOC_ARENAS", "in_a_child", "limit_malloc_arenas", "serve_in_processes"]
 
 log = logging.getLogger(__name__)
+
+MALLOC_ARENAS = 2
+_M_ARENA_MAX = -8  # (glibc's mallopt parameter)
+
+
+def limit_malloc_arenas(count: int = MALLOC_ARENAS) -> bool:
+    """Let the C allocator keep at most ``count`` arenas (glibc's ``M_ARENA_MAX``; call it
+    before threads start). A ``MALLOC_ARENA_MAX`` in the environment stands; a C library
+    without ``mallopt`` is left alone. Returns whether the limit was set."""
+    if os.environ.get("MALLOC_ARENA_MAX"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    except OSError:
+        return False
+    mallopt = getattr(libc, "mallopt", None)
+    return mallopt is not None and bool(mallopt(_M_ARENA_MAX, count))
 
 
 def in_a_child(prepare: Callable[[], None]) -> int:

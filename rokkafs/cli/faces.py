@@ -69,9 +69,10 @@ def serve(
       rokkafs --data ./rokkafs-data serve --workers 4
       rokkafs --data ./proxy serve --remote https://api.rokka.io --api-key "$KEY"
     """
-    from rokkafs.processes import in_a_child, serve_in_processes
+    from rokkafs.processes import in_a_child, limit_malloc_arenas, serve_in_processes
     from rokkafs.server import make_server
 
+    limit_malloc_arenas()
     if workers == 1:
         _ensure_admin(obj, remote, api_key)
     else:  # (in a child: nothing it opens may live in the process the workers fork from)
@@ -204,9 +205,11 @@ def mount_command(
       rsync -a ~/Pictures/ /mnt/images/demo/pictures/
     """
     from rokkafs.fusefs.mount import mount
+    from rokkafs.processes import limit_malloc_arenas
     from rokkafs.provider import Provider
     from rokkafs.provider.facestate import FaceState
 
+    limit_malloc_arenas()
     if os.path.ismount(mountpoint):
         raise click.ClickException(f"{mountpoint} is mounted already (rokkafs umount it first)")
 
