@@ -18,7 +18,8 @@ same kind: each piece is copied into its buffer, copied again into a ``bytes`` o
 ``send``, and what the socket did not take is moved to the buffer's front. A
 :class:`Connection` (the server's ``ConnectionClass``) sends each piece from where it is,
 one ``send`` after the other, each with the server's timeout, as cheroot's own writer does
-(``sendall`` would apply the timeout to the whole piece and cut off slow clients). Measured
+(``sendall`` would apply the timeout to the whole piece and cut off slow clients; over TLS
+Python sends a piece whole in one ``send``, as it did through cheroot's writer). Measured
 the same way: 400 GETs of 256 KiB from one client 0.23-0.29 s instead of 0.35-0.44 s.
 """
 
@@ -35,7 +36,9 @@ from cheroot.server import HTTPConnection, KnownLengthRFile
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
-__all__ = ["Connection", "SocketBodies", "SocketBody", "SocketWriter"]
+__all__ = ["PIECE_BYTES", "Connection", "SocketBodies", "SocketBody", "SocketWriter"]
+
+PIECE_BYTES = 1 << 20
 
 
 class SocketBody(io.RawIOBase):
@@ -76,13 +79,23 @@ class SocketBody(io.RawIOBase):
         return filled
 
     def read(self, size: int | None = -1) -> bytes:
-        """``size`` bytes (all that is left if None or negative), fewer only at the end."""
-        wanted = self._body.remaining if size is None or size < 0 else size
-        buffer = bytearray(min(wanted, self._body.remaining))
-        with memoryview(buffer) as view:
-            filled = self.fill(view)
-        del buffer[filled:]
-        return bytes(buffer)
+        """``size`` bytes (all that is left if None or negative), fewer only at the end;
+        received in pieces of at most :data:`PIECE_BYTES`, so memory grows only with the
+        bytes that arrive, not with a length a client declares."""
+        wanted = min(self._body.remaining if size is None or size < 0 else size,
+                     self._body.remaining)  # fmt: skip
+        pieces = []
+        while wanted > 0:
+            asked = min(wanted, PIECE_BYTES)
+            buffer = bytearray(asked)
+            with memoryview(buffer) as view:
+                filled = self.fill(view)
+            del buffer[filled:]
+            pieces.append(bytes(buffer))
+            wanted -= filled
+            if filled < asked:  # (the body ended)
+                break
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
     def readall(self) -> bytes:
         return self.read(-1)
@@ -103,14 +116,21 @@ class SocketBody(io.RawIOBase):
 
 
 class SocketBodies:
-    """WSGI middleware: a body of a known length comes as a :class:`SocketBody`."""
+    """WSGI middleware: a body of a known length comes as a :class:`SocketBody` over plain
+    HTTP. Over TLS cheroot's reader stays: the end of a body and the next pipelined request
+    can arrive in one TLS record, and what the socket decrypted beyond the body would wait
+    unseen in the TLS layer (cheroot only asks its own buffer whether more is there)."""
 
     def __init__(self, app: Any) -> None:
         self._app = app
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         body = environ.get("wsgi.input")
-        if type(body) is KnownLengthRFile and type(body.rfile) is StreamReader:
+        if (
+            environ.get("wsgi.url_scheme") == "http"  # (see below)
+            and type(body) is KnownLengthRFile
+            and type(body.rfile) is StreamReader
+        ):
             environ["wsgi.input"] = SocketBody(body, body.rfile)
         result: Iterable[bytes] = self._app(environ, start_response)
         return result

@@ -1,5 +1,6 @@
-"""``rokkafs serve`` and ``mount`` keep the C allocator to two arenas (rokkafs.processes):
-counted with glibc's own ``malloc_info`` in a process whose eight threads allocate at once."""
+"""``limit_malloc_arenas`` (rokkafs.processes; ``serve`` and ``mount`` call it first) keeps
+the C allocator to two arenas: counted with glibc's own ``malloc_info`` in a process whose
+eight threads allocate at once."""
 
 from __future__ import annotations
 

@@ -109,9 +109,8 @@ def _locked(
     """A READ COMMITTED transaction holding advisory lock ``lock``, begun in one round trip
     (both statements in one text: a write pays for one wait on the database, not two);
     committed at the end, rolled back on any exception."""
-    connection.execute(
-        f"BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({lock:d})".encode()
-    )
+    begin = "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE"
+    connection.execute(f"{begin}; SELECT pg_advisory_xact_lock({lock:d})".encode())
     try:
         yield PgConnection(connection)
     except BaseException:
