@@ -127,7 +127,7 @@ class SocketBodies:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         body = environ.get("wsgi.input")
         if (
-            environ.get("wsgi.url_scheme") == "http"  # (see below)
+            environ.get("wsgi.url_scheme") == "http"  # (not over TLS: see above)
             and type(body) is KnownLengthRFile
             and type(body.rfile) is StreamReader
         ):

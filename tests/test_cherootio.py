@@ -87,6 +87,32 @@ def _pieces(size: int, piece_mib: int) -> Iterator[bytes]:
         yield piece[: size - start]
 
 
+def _two_answers(sock: socket.socket, requests: bytes, reader: bytes) -> bytes:
+    """Send two requests in one write; what comes back until both are answered."""
+    sock.sendall(requests)
+    received = b""
+    while received.count(reader) < 2:
+        chunk = sock.recv(65536)
+        assert chunk, received
+        received += chunk
+    return received
+
+
+def _cut_short(url: str, path: str, declared: int, data: bytes) -> bytes:
+    """A PUT declaring ``declared`` bytes whose client sends ``data`` and stops; the answer."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(
+            f"PUT {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {declared}\r\n\r\n".encode()
+        )
+        sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)  # (the client stops sending)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    return received
+
+
 @pytest.fixture(scope="module")
 def url() -> Iterator[str]:
     server = wsgi.Server(("127.0.0.1", 0), SocketBodies(_app), numthreads=4)
@@ -110,15 +136,12 @@ def test_the_next_request_on_the_connection_is_left_alone(url: str) -> None:
     host, port = url.removeprefix("http://").split(":")
     first, second = b"a" * 10, b"b" * 20
     with socket.create_connection((host, int(port))) as sock:
-        sock.sendall(
+        received = _two_answers(
+            sock,
             b"PUT /fill HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n" + first
-            + b"PUT /read HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\n" + second
+            + b"PUT /read HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\n" + second,
+            b"SocketBody",
         )  # fmt: skip
-        received = b""
-        while received.count(b"SocketBody") < 2:
-            chunk = sock.recv(65536)
-            assert chunk, received
-            received += chunk
     assert f"SocketBody 10 {hashlib.sha1(first).hexdigest()}".encode() in received
     assert f"SocketBody 20 {hashlib.sha1(second).hexdigest()}".encode() in received
 
@@ -127,14 +150,7 @@ def test_a_length_declared_but_never_sent_takes_no_memory(url: str) -> None:
     """read() with a declared 200 MB of which 12,345 bytes come: what the read allocates
     follows the bytes that arrive, not the declared length (traced inside the application;
     cheroot's own read-off of the rest afterwards is cheroot's)."""
-    host, port = url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port))) as sock:
-        sock.sendall(b"PUT /traced HTTP/1.1\r\nHost: x\r\nContent-Length: 200000000\r\n\r\n")
-        sock.sendall(b"y" * 12_345)
-        sock.shutdown(socket.SHUT_WR)
-        received = b""
-        while chunk := sock.recv(65536):
-            received += chunk
+    received = _cut_short(url, "/traced", 200_000_000, b"y" * 12_345)
     answer = received.split(b"\r\n\r\n", 1)[1].split()
     assert answer[:3] == [b"SocketBody", b"12345", hashlib.sha1(b"y" * 12_345).hexdigest().encode()]
     assert int(answer[3]) < 5_000_000  # (bytes allocated at most while reading)
@@ -157,15 +173,12 @@ def test_over_tls_pipelined_requests_are_answered(tmp_path: Path) -> None:
             context.wrap_socket(raw) as sock,
         ):
             sock.settimeout(3)  # (a stall fails the test instead of hanging it)
-            sock.sendall(
+            received = _two_answers(
+                sock,
                 b"PUT /read-5000 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
-                + b"PUT /read HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nde"
+                + b"PUT /read HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nde",
+                b"KnownLengthRFile",
             )  # fmt: skip
-            received = b""
-            while received.count(b"KnownLengthRFile") < 2:
-                chunk = sock.recv(65536)
-                assert chunk, received
-                received += chunk
     assert f"KnownLengthRFile 3 {hashlib.sha1(b'abc').hexdigest()}".encode() in received
     assert f"KnownLengthRFile 2 {hashlib.sha1(b'de').hexdigest()}".encode() in received
 
@@ -178,14 +191,7 @@ def test_a_chunked_body_keeps_the_servers_reader(url: str) -> None:
 
 
 def test_a_body_cut_short_ends_early_without_error(url: str) -> None:
-    host, port = url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port))) as sock:
-        sock.sendall(b"PUT /read-5000 HTTP/1.1\r\nHost: x\r\nContent-Length: 50000\r\n\r\n")
-        sock.sendall(b"x" * 12_345)
-        sock.shutdown(socket.SHUT_WR)  # (the client stops sending)
-        received = b""
-        while chunk := sock.recv(65536):
-            received += chunk
+    received = _cut_short(url, "/read-5000", 50_000, b"x" * 12_345)
     assert f"SocketBody 12345 {hashlib.sha1(b'x' * 12_345).hexdigest()}".encode() in received
 
 

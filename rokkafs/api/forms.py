@@ -52,12 +52,11 @@ class _CountedInput:
     def readinto(self, buffer: bytearray | memoryview) -> int:
         """Into the parser's buffer: straight from the socket where the server's body can
         (:class:`rokkafs.cherootio.SocketBody`), else through :meth:`read`."""
-        if isinstance(self._stream, SocketBody):
-            received = self._stream.readinto(buffer)
-        else:
-            data = self.read(len(buffer))
+        if not isinstance(self._stream, SocketBody):
+            data = self.read(len(buffer))  # (counted there)
             buffer[: len(data)] = data
             return len(data)
+        received = self._stream.readinto(buffer)
         self.received += received
         return received
 
