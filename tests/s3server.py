@@ -6,6 +6,7 @@ gets a prefix of its own in one bucket."""
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import shutil
 import signal
@@ -19,11 +20,29 @@ from pathlib import Path
 
 from support import free_port
 
-__all__ = ["ACCESS_KEY", "BUCKET", "SECRET_KEY", "S3Server", "s3_server", "weed"]
+__all__ = ["ACCESS_KEY", "BUCKET", "LIMITED_KEYS", "SECRET_KEY", "S3Server", "s3_server", "weed"]
 
 BUCKET = "rokkafs-test"
 ACCESS_KEY = "rokkafs-test-key"
 SECRET_KEY = "rokkafs-test-secret-0123456789"
+# (keys with fewer rights, for the errors a key short of a permission meets)
+LIMITED_KEYS = {
+    "no-list": ("rokkafs-no-list-key", "rokkafs-no-list-secret-0123456789", ["Read", "Write"]),
+    "read-only": ("rokkafs-read-only-key", "rokkafs-read-only-secret-0123", ["Read", "List"]),
+}
+
+
+def _identities() -> str:
+    """SeaweedFS's S3 identities: the tests' full key and the limited ones."""
+    full = ("admin", ACCESS_KEY, SECRET_KEY, ["Admin", "Read", "List", "Tagging", "Write"])
+    keys = [full, *((name, *limited) for name, limited in LIMITED_KEYS.items())]
+    return json.dumps({
+        "identities": [
+            {"name": name, "credentials": [{"accessKey": key, "secretKey": secret}],
+             "actions": actions}
+            for name, key, secret, actions in keys
+        ]
+    })  # fmt: skip
 
 
 def weed() -> str:
@@ -70,11 +89,13 @@ class S3Server:
 
     def start(self) -> None:
         ports = [f"-{name}={port}" for name, port in self._ports.items()]
+        identities = self._folder / "s3-identities.json"
+        identities.write_text(_identities())
         command = [
             weed(), "mini", f"-dir={self._folder}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
             "-master.telemetry=false", "-admin.ui=false", "-webdav=false",
             "-s3.port.iceberg=0", "-s3.port.lance=0", f"-s3.port={self.port}", *ports,
-            f"-bucket={BUCKET}",
+            f"-bucket={BUCKET}", f"-s3.config={identities}",
         ]  # fmt: skip
         log = (self._folder / "weed.log").open("ab")
         self._server = subprocess.Popen(

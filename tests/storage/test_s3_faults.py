@@ -13,12 +13,13 @@ import images
 import pytest
 from blobsupport import staged_blob
 from s3proxy import FaultyProxy, faulty_proxy
-from s3server import BUCKET, S3Server
+from s3server import ACCESS_KEY, BUCKET, LIMITED_KEYS, S3Server
 
 from rokkafs.errors import BackendUnavailable, InvalidInput
 from rokkafs.rokka.search import SearchQuery
 from rokkafs.store.blobs.cached import CachedBlobStorage
 from rokkafs.store.blobs.s3 import SINGLE_PUT_BYTES, S3BlobStorage
+from rokkafs.store.blobs.s3_errors import refusal
 from rokkafs.store.local import LocalStore
 
 
@@ -163,3 +164,50 @@ def test_a_missing_bucket_is_a_clear_error(s3: S3Server, tmp_path: Path) -> None
         S3BlobStorage(f"s3://no-such-bucket/x?endpoint={s3.endpoint}", tmp_path / "staging")
     with pytest.raises(InvalidInput, match="unknown --blobs options: colour"):
         S3BlobStorage(f"s3://{BUCKET}/x?colour=blue", tmp_path / "staging")
+
+
+@pytest.mark.parametrize(
+    ("key", "secret", "said"),
+    [
+        (ACCESS_KEY, "not-the-secret", r"refused the S3 key \(SignatureDoesNotMatch\): check AWS_"),
+        ("no-such-key", "x", r"refused the S3 key \(InvalidAccessKeyId\): check AWS_"),
+        (*LIMITED_KEYS["no-list"][:2], r"denied the S3 key access \(AccessDenied\): it needs s3:L"),
+    ],
+)
+def test_a_key_the_bucket_refuses_is_said_at_start(
+    s3: S3Server, tmp_path: Path, key: str, secret: str, said: str
+) -> None:
+    """Not "unavailable, try again later": waiting never helps a wrong key or a missing
+    permission, and the sentence names what to check."""
+    with pytest.raises(InvalidInput, match=said):
+        S3BlobStorage(
+            s3.new_url(), tmp_path / "staging", access_key_id=key, secret_access_key=secret
+        )
+
+
+def test_a_permission_missing_while_serving_is_said_and_stores_nothing(
+    s3: S3Server, tmp_path: Path
+) -> None:
+    key, secret, _ = LIMITED_KEYS["read-only"]
+    url = s3.new_url()
+    bucket = S3BlobStorage(url, tmp_path / "staging", access_key_id=key, secret_access_key=secret)
+    blob = staged_blob(bucket, b"bytes of a key that may only read")
+    with pytest.raises(BackendUnavailable, match=r"denied the S3 key access \(AccessDenied\)"):
+        bucket.publish(blob.path, blob.blob_id)
+    assert not S3BlobStorage(url, tmp_path / "other").exists(blob.blob_id)
+
+
+@pytest.mark.parametrize(
+    ("code", "said"),
+    [
+        ("AuthorizationHeaderMalformed", "another region"),
+        ("ExpiredToken", "refused the S3 key"),
+        ("AccessDenied", "denied the S3 key access"),
+        ("SlowDown", None),
+        ("InternalError", None),
+    ],
+)
+def test_which_answers_are_refusals(code: str, said: str | None) -> None:
+    answer = f"403 Forbidden: <?xml version='1.0'?><Error><Code>{code}</Code></Error>"
+    found = refusal(answer)
+    assert (found is None) if said is None else (found is not None and said in found)

@@ -18,11 +18,9 @@ then :class:`~rokkafs.errors.BackendUnavailable` (503 / ``EIO``). Credentials co
 from __future__ import annotations
 
 import io
-import logging
 import os
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -30,6 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from rokkafs.errors import BackendUnavailable, InvalidInput
 from rokkafs.store.blobs import BlobInfo, BlobStorage, UnfinishedUpload, blob_key
+from rokkafs.store.blobs.s3_errors import bucket_problem, unavailable_as_503
 from rokkafs.store.blobs.s3_uploads import MultipartUploads
 
 if TYPE_CHECKING:
@@ -37,29 +36,10 @@ if TYPE_CHECKING:
 
 __all__ = ["S3BlobStorage"]
 
-log = logging.getLogger(__name__)
-
 SINGLE_PUT_BYTES = 16 * 1024 * 1024
 PART_BYTES = 8 * 1024 * 1024
 PARTS_AT_ONCE = 4
 READ_BUFFER_BYTES = 4 * 1024 * 1024
-
-
-@contextmanager
-def _unavailable_as_503(what: str) -> Iterator[None]:
-    """Map the client's errors (after its retries) to one sentence; missing objects stay
-    ``FileNotFoundError``."""
-    from obstore.exceptions import AlreadyExistsError
-
-    try:
-        yield
-    except (FileNotFoundError, AlreadyExistsError):
-        raise
-    except Exception as exc:
-        if type(exc).__module__.startswith("obstore") or isinstance(exc, OSError):
-            log.warning("the object store failed to %s: %s", what, str(exc).splitlines()[0])
-            raise BackendUnavailable("the object store is unavailable, try again later") from exc
-        raise
 
 
 class _Reader(io.RawIOBase):
@@ -72,7 +52,7 @@ class _Reader(io.RawIOBase):
 
         self._store, self._key = store, key
         self._window: Any = b""
-        with _unavailable_as_503("open a blob"):
+        with unavailable_as_503("open a blob"):
             try:
                 first = obstore.get(store, key, options={"range": (0, READ_BUFFER_BYTES)})
             except FileNotFoundError:
@@ -100,7 +80,7 @@ class _Reader(io.RawIOBase):
             return 0
         if not self._start <= self._position < self._start + len(self._window):
             end = min(self._position + READ_BUFFER_BYTES, self._size)
-            with _unavailable_as_503("read a blob"):
+            with unavailable_as_503("read a blob"):
                 self._window = obstore.get_range(
                     self._store, self._key, start=self._position, end=end
                 )
@@ -192,13 +172,12 @@ class S3BlobStorage(BlobStorage):
         import obstore
 
         try:
-            with _unavailable_as_503("list the bucket"):
+            with unavailable_as_503("list the bucket"):
                 next(iter(obstore.list(self._store, prefix="", chunk_size=1)), None)
         except BackendUnavailable as exc:
-            cause = str(exc.__cause__ or "")
-            if "NoSuchBucket" in cause or "404" in cause:
-                where = f" at {self.endpoint}" if self.endpoint else ""
-                raise InvalidInput(f"the bucket {self.bucket!r}{where} does not exist") from None
+            problem = bucket_problem(exc.__cause__ or exc, self.bucket, self.endpoint)
+            if problem is not None:
+                raise InvalidInput(problem) from None
             raise
 
     def publish(self, staged: Path, blob_id: str) -> bool:
@@ -207,7 +186,7 @@ class S3BlobStorage(BlobStorage):
 
         key = blob_key(blob_id)
         size = staged.stat().st_size
-        with _unavailable_as_503("store a blob"), staged.open("rb") as data:
+        with unavailable_as_503("store a blob"), staged.open("rb") as data:
             if size <= SINGLE_PUT_BYTES:
                 try:
                     obstore.put(self._store, key, data, mode="create", use_multipart=False)
@@ -230,7 +209,7 @@ class S3BlobStorage(BlobStorage):
         import obstore
 
         try:
-            with _unavailable_as_503("look up a blob"):
+            with unavailable_as_503("look up a blob"):
                 obstore.head(self._store, blob_key(blob_id))
         except FileNotFoundError:
             return False
@@ -253,7 +232,7 @@ class S3BlobStorage(BlobStorage):
         import obstore
 
         try:
-            with _unavailable_as_503("delete a blob"):
+            with unavailable_as_503("delete a blob"):
                 obstore.delete(self._store, blob_key(blob_id))
         except FileNotFoundError:
             pass
@@ -267,7 +246,7 @@ class S3BlobStorage(BlobStorage):
     def iter_blobs(self) -> Iterator[BlobInfo]:
         import obstore
 
-        with _unavailable_as_503("list the blobs"):
+        with unavailable_as_503("list the blobs"):
             for batch in obstore.list(self._store, prefix="", chunk_size=1000):
                 for meta in batch:
                     blob_id = meta["path"].rsplit("/", 1)[-1]

@@ -22,6 +22,7 @@ from defusedxml import ElementTree
 
 from rokkafs.errors import BackendUnavailable
 from rokkafs.store.blobs import UnfinishedUpload
+from rokkafs.store.blobs.s3_errors import refusal
 from rokkafs.store.remote.http import RETRYABLE, retry_delay
 
 __all__ = ["MultipartUploads"]
@@ -127,4 +128,5 @@ class MultipartUploads:
             break
         log.warning("the object store refused %s of multipart uploads: %s", method,
                     response.status_code)  # fmt: skip
-        raise BackendUnavailable(f"the object store answered {response.status_code}")
+        refused = refusal(response.text)
+        raise BackendUnavailable(refused or f"the object store answered {response.status_code}")
