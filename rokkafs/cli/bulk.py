@@ -14,7 +14,7 @@ from typing import Never
 import click
 from tqdm import tqdm
 
-from rokkafs.cli.base import Context, cli
+from rokkafs.cli.base import Context, cli, side_blobs
 from rokkafs.errors import RokkaFSError
 from rokkafs.model import SourceImage
 from rokkafs.rokka.search import Filter, SearchQuery
@@ -189,6 +189,9 @@ def trash_restore(obj: Context, organization: str, refs: tuple[str, ...]) -> Non
 @click.pass_obj
 def trash_purge(obj: Context, everything: bool) -> None:
     """Remove expired trash (or, with --all, the whole trash) for good."""
+    from rokkafs.store.maintenance import abort_unfinished_uploads
+
     with obj.store() as store:
         result = store.purge_trash(older_than=timedelta(0) if everything else None)
+    abort_unfinished_uploads(side_blobs(obj))  # (side files' bytes have a prefix of their own)
     click.echo(f"purged {result.images} images, freed {result.freed_bytes} bytes")

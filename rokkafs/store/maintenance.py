@@ -11,7 +11,14 @@ from rokkafs.store.blobs import BlobInfo, BlobStorage
 from rokkafs.store.blobs.cleanup import BLOB_GRACE_SECONDS, remove_unrecorded_blobs
 from rokkafs.store.index import MetadataIndex
 
-__all__ = ["STALE_STAGING_SECONDS", "check", "purge", "remove_leftovers"]
+__all__ = [
+    "STALE_STAGING_SECONDS",
+    "abort_unfinished_uploads",
+    "check",
+    "purge",
+    "remove_leftovers",
+    "unfinished_upload_notes",
+]
 
 STALE_STAGING_SECONDS = 86_400.0
 _PAGE = 1000
@@ -35,7 +42,7 @@ def purge(index: MetadataIndex, blobs: BlobStorage, *, deleted_before: float) ->
     remove_unrecorded_blobs(index, blobs, released=[blob_id for blob_id, _ in unreferenced])
     for path in blobs.stale_staging_files(STALE_STAGING_SECONDS):
         path.unlink(missing_ok=True)
-    _abort_unfinished_uploads(blobs)
+    abort_unfinished_uploads(blobs)
     return PurgeResult(images, len(unreferenced), sum(size for _, size in unreferenced))
 
 
@@ -46,10 +53,11 @@ def remove_leftovers(index: MetadataIndex, blobs: BlobStorage) -> int:
     for path in blobs.stale_staging_files(STALE_STAGING_SECONDS):
         path.unlink(missing_ok=True)
         removed += 1
-    return removed + _abort_unfinished_uploads(blobs)
+    return removed + abort_unfinished_uploads(blobs)
 
 
-def _unfinished_upload_notes(blobs: BlobStorage) -> list[str]:
+def unfinished_upload_notes(blobs: BlobStorage) -> list[str]:
+    """The multipart uploads a stopped node left unfinished, as notes of a check."""
     try:
         return [
             f"unfinished multipart upload of {u.key.rsplit('/', 1)[-1]} (its parts are "
@@ -60,7 +68,7 @@ def _unfinished_upload_notes(blobs: BlobStorage) -> list[str]:
         return [f"unfinished multipart uploads could not be listed: {exc}"]
 
 
-def _abort_unfinished_uploads(blobs: BlobStorage) -> int:
+def abort_unfinished_uploads(blobs: BlobStorage) -> int:
     """Abort the multipart uploads a stopped node left (begun over an hour ago); a store that
     refuses to list them is logged, not an error of the purge."""
     try:
@@ -119,5 +127,5 @@ def check(index: MetadataIndex, blobs: BlobStorage, *, deep: bool) -> CheckRepor
     ]
     notes += [f"blob {b} is being removed by a clean-up" for b, _ in being_deleted]
     notes += [f"stale staging file {p.name}" for p in blobs.stale_staging_files(0)]
-    notes += _unfinished_upload_notes(blobs)
+    notes += unfinished_upload_notes(blobs)
     return CheckReport(tuple(problems), tuple(notes))

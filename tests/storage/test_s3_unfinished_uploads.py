@@ -15,9 +15,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
 from httpx_auth import AWS4Auth
 from s3server import ACCESS_KEY, BUCKET, SECRET_KEY, S3Server
 
+from rokkafs.cli import cli
 from rokkafs.store import maintenance
 from rokkafs.store.blobs.s3 import S3BlobStorage
 from rokkafs.store.local import LocalStore
@@ -96,3 +98,27 @@ def test_a_node_killed_in_the_middle_of_a_big_upload_leaves_parts_the_purge_remo
     store.purge_trash()
     assert list(blobs.unfinished_uploads()) == [] and not blobs.exists("ab" * 20)
     store.close()
+
+
+def test_side_files_unfinished_uploads_are_noted_and_aborted_like_the_images(
+    s3: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Side files' bytes (a big ``name~``) have a prefix of their own in the bucket: the
+    commands that clean up after a stopped node look there too."""
+    url = s3.new_url()
+    side = S3BlobStorage(url, tmp_path / "staging", area="side")
+    runner = CliRunner()
+    command = ["--data", str(tmp_path / "data"), "--blobs", url]
+    assert runner.invoke(cli, [*command, "org", "create", "demo"]).exit_code == 0
+    begin_upload(s3, f"{prefix_of(url)}/side/cd/cd/{'cd' * 20}")
+    checked = runner.invoke(cli, [*command, "check"])
+    assert "note: side files: unfinished multipart upload of " + "cd" * 20 in checked.output
+    assert runner.invoke(cli, [*command, "trash", "purge"]).exit_code == 0
+    assert len(list(side.unfinished_uploads())) == 1  # (begun just now)
+    monkeypatch.setattr(maintenance, "BLOB_GRACE_SECONDS", 0.0)  # (an hour later)
+    assert runner.invoke(cli, [*command, "trash", "purge"]).exit_code == 0
+    assert list(side.unfinished_uploads()) == []
+    begin_upload(s3, f"{prefix_of(url)}/side/ef/ef/{'ef' * 20}")
+    repaired = runner.invoke(cli, [*command, "check", "--repair"])
+    assert "repaired: 1 leftovers removed" in repaired.output, repaired.output
+    assert list(side.unfinished_uploads()) == [] and "multipart" not in repaired.output
