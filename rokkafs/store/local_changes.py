@@ -60,7 +60,7 @@ class LocalChanges(SourceImageChanges):
         with self._index.write() as tx:
             stored = self._require_image(tx, org, ref)
             if stored.image.name != name:
-                require_file_name(tx, org, name, trash_cutoff=0)
+                require_file_name(tx, org, name)
             image = replace(stored.image, name=name)
             tx.put_image(replace(stored, image=image))
             return image

@@ -113,7 +113,7 @@ def commit_upload(
             require_org(tx, request.org)
             existing, short_hash = row_and_short_hash(tx, request.org, image_hash)
             if existing is None or existing.image.deleted or existing.image.name != request.name:
-                require_file_name(tx, request.org, request.name, trash_cutoff=now)
+                require_file_name(tx, request.org, request.name)
             if existing is not None:
                 image = reuploaded(
                     existing.image, request.name, request.user_metadata, request.mtime

@@ -54,7 +54,6 @@ def require_file_name(
     org: str,
     name: str,
     *,
-    trash_cutoff: float,
     images_inside: bool | None = None,
 ) -> None:
     """Refuse a name that would make one path both a file and a folder (``x.svg`` next to
@@ -65,10 +64,10 @@ def require_file_name(
         AlreadyExists: a live image is named like one of its folders, or has it as a folder.
     """
     parts = name.split("/")
-    for end in range(1, len(parts)):
-        folder = "/".join(parts[:end])
-        if tx.image_named(org, folder, deleted=False, trash_cutoff=trash_cutoff) is not None:
-            raise AlreadyExists(f"{folder!r} is a file, so it cannot be a folder of {name!r}")
+    folders = ["/".join(parts[:end]) for end in range(1, len(parts))]
+    folder = tx.live_name_among(org, folders)
+    if folder is not None:
+        raise AlreadyExists(f"{folder!r} is a file, so it cannot be a folder of {name!r}")
     if images_inside is None:
         images_inside = tx.has_live_names_below(org, name)
     if images_inside:

@@ -80,7 +80,7 @@ def write_in_index(
     if shown is not None:
         require_unlocked(shown.image, "be replaced")
     else:
-        require_file_name(tx, org, name, trash_cutoff=trash_cutoff, images_inside=images_inside)
+        require_file_name(tx, org, name, images_inside=images_inside)
     for candidate in variant_candidates({}, name):
         dynamic = validate_dynamic_metadata(candidate)
         image_hash = compute_hash(staged.binary_hash, dynamic)
@@ -157,7 +157,7 @@ def move_in_index(
     org = stored.image.organization
     shown = tx.image_named(org, name, deleted=False, trash_cutoff=cutoff)
     if shown is None:
-        require_file_name(tx, org, name, trash_cutoff=cutoff)
+        require_file_name(tx, org, name)
     if shown is not None and shown.image.hash != stored.image.hash:
         require_unlocked(shown.image, "be replaced")
         tx.put_image(replace(shown, image=deleted(shown.image, now)))

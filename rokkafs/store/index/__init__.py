@@ -97,6 +97,10 @@ class IndexTransaction(abc.ABC):
         inside ``name`` as a folder, in one lookup."""
 
     @abc.abstractmethod
+    def live_name_among(self, org: str, names: Sequence[str]) -> str | None:
+        """One of ``names`` that a live image of ``org`` has, or None (one lookup)."""
+
+    @abc.abstractmethod
     def has_live_names_below(self, org: str, folder: str) -> bool:
         """Whether a live image of ``org`` has a name inside ``folder`` (``a/b`` for ``a/b/x``)."""
 

@@ -188,6 +188,10 @@ def _row_to_organization(row: Any) -> Organization:
     )
 
 
+# (a deletion of the blob that is under way, or done after the epoch an uploader read)
+_GOING = "SELECT 1 FROM blob_deletions WHERE blob_id = ? AND (NOT done OR seq > ?) LIMIT 1"
+
+
 class SqlTransaction(IndexTransaction):
     """The operations of one transaction on a connection of either engine."""
 
@@ -262,6 +266,16 @@ class SqlTransaction(IndexTransaction):
         ).fetchall()
         named = [_row_to_stored(row) for row in rows if not row["below"]]
         return (named[0] if named else None), any(row["below"] for row in rows)
+
+    def live_name_among(self, org: str, names: Sequence[str]) -> str | None:
+        if not names:
+            return None
+        row = self._db.execute(
+            f"SELECT name FROM images WHERE org = ? AND name IN ({', '.join('?' * len(names))}) "
+            "AND deleted_at IS NULL LIMIT 1",
+            (org, *names),
+        ).fetchone()
+        return None if row is None else str(row[0])
 
     def has_live_names_below(self, org: str, folder: str) -> bool:
         row = self._db.execute(  # ('0' follows '/': the range is every name below the folder)
@@ -367,16 +381,19 @@ class SqlTransaction(IndexTransaction):
         return row[0] is not None, int(row[1])
 
     def add_blob(self, blob_id: str, size: int, *, epoch: int | None) -> bool:
-        going = self._db.execute(  # (epoch None: bytes known present, unless being deleted)
-            "SELECT 1 FROM blob_deletions WHERE blob_id = ? AND (NOT done OR seq > ?) LIMIT 1",
-            (blob_id, _NO_SEQ if epoch is None else epoch),
-        ).fetchone()
-        if going is not None:
-            raise BlobBeingDeleted(blob_id)
+        # (one statement for a new blob, the usual case: recorded unless being deleted; epoch
+        # None: the bytes are known present, unless being deleted)
+        since = _NO_SEQ if epoch is None else epoch
         cursor = self._db.execute(
-            "INSERT INTO blobs VALUES (?, ?) ON CONFLICT (blob_id) DO NOTHING", (blob_id, size)
+            "INSERT INTO blobs SELECT CAST(? AS TEXT), CAST(? AS BIGINT) WHERE NOT EXISTS "
+            f"({_GOING}) ON CONFLICT (blob_id) DO NOTHING",
+            (blob_id, size, blob_id, since),
         )
-        return bool(cursor.rowcount)
+        if cursor.rowcount:
+            return True
+        if self._db.execute(_GOING, (blob_id, since)).fetchone() is not None:
+            raise BlobBeingDeleted(blob_id)
+        return False
 
     def unreferenced_blobs(self) -> list[tuple[str, int]]:
         rows = self._db.execute(
