@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 MALLOC_ARENAS = 2
 _M_ARENA_MAX = -8  # (glibc's mallopt parameter)
+_PR_SET_PDEATHSIG = 1  # (Linux's prctl option)
 
 
 def limit_malloc_arenas(count: int = MALLOC_ARENAS) -> bool:
@@ -61,11 +62,13 @@ def in_a_child(prepare: Callable[[], None]) -> int:
 def _forked(run: Callable[[], None]) -> int:
     """Fork; the child runs ``run`` and leaves with its status (0, a SystemExit's code, 1
     after an error), without the parent's cleanup. Returns the child's pid."""
+    parent = os.getpid()
     pid = os.fork()
     if pid:
         return pid
     status = 1
     try:
+        _end_with(parent)
         run()
         status = 0
     except KeyboardInterrupt:
@@ -76,6 +79,19 @@ def _forked(run: Callable[[], None]) -> int:
         log.exception("a forked process of rokkafs failed")
     finally:
         os._exit(status)
+
+
+def _end_with(parent: int) -> None:
+    """Have the kernel send this (forked) process SIGTERM when ``parent`` ends, even by
+    SIGKILL (Linux's ``PR_SET_PDEATHSIG``): no worker serves on, holding the port, after
+    the server it belongs to is gone. Elsewhere nothing is done."""
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM) != 0:
+        log.warning("a worker cannot follow its server: %s", os.strerror(ctypes.get_errno()))
+    elif os.getppid() != parent:  # (it ended before the call)
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def serve_in_processes(count: int, serve: Callable[[], None]) -> None:

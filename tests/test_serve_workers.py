@@ -4,6 +4,7 @@ WebDAV locks, and stop together."""
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -100,3 +101,21 @@ def test_workers_on_postgresql_and_a_bucket(
             assert httpx.get(f"{url}/dav/acme/{i}.png", auth=auth).content == images.png(color=i)
         server.send_signal(signal.SIGTERM)
         assert gone([parent.pid, *(c.pid for c in parent.children())], 15)
+
+
+def test_workers_end_with_a_server_killed_outright(tmp_path: Path) -> None:
+    """SIGKILL gives the server no chance to stop its workers: the kernel does (else they
+    would serve on, holding the port)."""
+    data = tmp_path / "data"
+    LocalStore(data).create_organization("acme")
+    with serving(data, "--workers", "3") as (url, _, server):
+        port = int(url.rsplit(":", 1)[1])
+        parent = psutil.Process(server.pid)
+        workers = parent.children()
+        assert len(workers) == 2
+        server.send_signal(signal.SIGKILL)
+        server.wait()
+        assert gone([w.pid for w in workers], 15), "a worker outlived its server"
+        with socket.socket() as probe:  # (nothing listens on the port any more)
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(("127.0.0.1", port))
