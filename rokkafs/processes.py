@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import logging
 import os
 import signal
@@ -42,12 +43,17 @@ def limit_malloc_arenas(count: int = MALLOC_ARENAS) -> bool:
     without ``mallopt`` is left alone. Returns whether the limit was set."""
     if os.environ.get("MALLOC_ARENA_MAX"):
         return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"))
-    except OSError:
-        return False
-    mallopt = getattr(libc, "mallopt", None)
+    mallopt = getattr(_libc(), "mallopt", None)
     return mallopt is not None and bool(mallopt(_M_ARENA_MAX, count))
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    """The C library (None where it cannot be loaded); loaded once, before any fork."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    except OSError:
+        return None
 
 
 def in_a_child(prepare: Callable[[], None]) -> int:
@@ -63,6 +69,7 @@ def _forked(run: Callable[[], None]) -> int:
     """Fork; the child runs ``run`` and leaves with its status (0, a SystemExit's code, 1
     after an error), without the parent's cleanup. Returns the child's pid."""
     parent = os.getpid()
+    _libc()  # (loaded here: a child need not look for it)
     pid = os.fork()
     if pid:
         return pid
@@ -85,10 +92,12 @@ def _end_with(parent: int) -> None:
     """Have the kernel send this (forked) process SIGTERM when ``parent`` ends, even by
     SIGKILL (Linux's ``PR_SET_PDEATHSIG``): no worker serves on, holding the port, after
     the server it belongs to is gone. Elsewhere nothing is done."""
-    if not sys.platform.startswith("linux"):
+    libc = _libc()
+    prctl = getattr(libc, "prctl", None) if sys.platform.startswith("linux") else None
+    if prctl is None:
         return
-    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM) != 0:
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong]
+    if prctl(_PR_SET_PDEATHSIG, signal.SIGTERM) != 0:
         log.warning("a worker cannot follow its server: %s", os.strerror(ctypes.get_errno()))
     elif os.getppid() != parent:  # (it ended before the call)
         os.kill(os.getpid(), signal.SIGTERM)

@@ -29,6 +29,7 @@ SECRET_KEY = "rokkafs-test-secret-0123456789"
 LIMITED_KEYS = {
     "no-list": ("rokkafs-no-list-key", "rokkafs-no-list-secret-0123456789", ["Read", "Write"]),
     "read-only": ("rokkafs-read-only-key", "rokkafs-read-only-secret-0123", ["Read", "List"]),
+    "list-only": ("rokkafs-list-only-key", "rokkafs-list-only-secret-01234", ["List"]),
 }
 
 

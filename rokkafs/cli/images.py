@@ -118,8 +118,8 @@ def check(obj: Context, deep: bool, repair: bool) -> None:
     from rokkafs.store.maintenance import abort_unfinished_uploads, unfinished_upload_notes
 
     store = obj.store()
-    side = side_blobs(obj)  # (side files' bytes: multipart uploads of their own prefix)
     with store:
+        side = side_blobs(obj)  # (side files' bytes: multipart uploads of their own prefix)
         report = store.check(deep=deep)
         side_notes = unfinished_upload_notes(side)
         if repair and (report.notes or side_notes):

@@ -211,3 +211,13 @@ def test_which_answers_are_refusals(code: str, said: str | None) -> None:
     answer = f"403 Forbidden: <?xml version='1.0'?><Error><Code>{code}</Code></Error>"
     found = refusal(answer)
     assert (found is None) if said is None else (found is not None and said in found)
+
+
+def test_a_refusal_without_a_code_is_said_as_a_refusal(s3: S3Server, tmp_path: Path) -> None:
+    """A HEAD's 403 has no body to name the reason: the key or its rights, not a guess."""
+    key, secret, _ = LIMITED_KEYS["list-only"]
+    bucket = S3BlobStorage(
+        s3.new_url(), tmp_path / "staging", access_key_id=key, secret_access_key=secret
+    )
+    with pytest.raises(BackendUnavailable, match=r"refused the S3 key or its rights \(HTTP 403\)"):
+        bucket.exists("ab" * 20)

@@ -174,8 +174,9 @@ class S3BlobStorage(BlobStorage):
         try:
             with unavailable_as_503("list the bucket"):
                 next(iter(obstore.list(self._store, prefix="", chunk_size=1)), None)
-        except BackendUnavailable as exc:
-            problem = bucket_problem(exc.__cause__ or exc, self.bucket, self.endpoint)
+        except (FileNotFoundError, BackendUnavailable) as exc:  # (FileNotFoundError: a 404)
+            cause = exc if isinstance(exc, FileNotFoundError) else exc.__cause__ or exc
+            problem = bucket_problem(cause, self.bucket, self.endpoint)
             if problem is not None:
                 raise InvalidInput(problem) from None
             raise

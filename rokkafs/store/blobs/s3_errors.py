@@ -27,7 +27,7 @@ REQUIRED_PERMISSIONS = (
     "s3:ListBucketMultipartUploads and s3:AbortMultipartUpload"
 )
 
-_CODE = re.compile(r"<Code>\s*([A-Za-z.]+)\s*</Code>")
+_CODE = re.compile(r"<Code>\s*([A-Za-z0-9.]+)\s*</Code>")
 _KEY_REFUSED = {
     "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken",
     "TokenRefreshRequired", "InvalidSecurity",
@@ -38,27 +38,21 @@ _WRONG_REGION = {"AuthorizationHeaderMalformed", "PermanentRedirect"}
 
 def s3_error_code(exc: BaseException | str) -> str | None:
     """The S3 error code an answer carried (``AccessDenied``), if the error (or the answer's
-    text) shows one."""
-    from obstore.exceptions import PermissionDeniedError, UnauthenticatedError
-
+    text) shows one (a HEAD's answer has no body, so none)."""
     found = _CODE.search(str(exc))
-    if found is not None:
-        return found.group(1)
-    if isinstance(exc, UnauthenticatedError):
-        return "InvalidAccessKeyId"
-    if isinstance(exc, PermissionDeniedError):
-        return "AccessDenied"
-    return None
+    return None if found is None else found.group(1)
 
 
 def refusal(exc: BaseException | str) -> str | None:
     """One sentence for a request the object store refused for who asked (the key, its
     permissions, the region it was signed for); None for any other failure."""
+    from obstore.exceptions import PermissionDeniedError, UnauthenticatedError
+
     code = s3_error_code(exc)
     if code in _KEY_REFUSED:
         return (
-            f"the object store refused the S3 key ({code}): check AWS_ACCESS_KEY_ID and "
-            "AWS_SECRET_ACCESS_KEY (or the settings file)"
+            f"the object store refused the S3 key ({code}): check AWS_ACCESS_KEY_ID, "
+            "AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN (or the settings file)"
         )
     if code in _DENIED:
         return (
@@ -69,13 +63,19 @@ def refusal(exc: BaseException | str) -> str | None:
             f"the bucket is in another region ({code}): give it as region=… in the --blobs "
             "URL or as AWS_REGION"
         )
+    if code is None and isinstance(exc, PermissionDeniedError | UnauthenticatedError):
+        status = 401 if isinstance(exc, UnauthenticatedError) else 403
+        return (
+            f"the object store refused the S3 key or its rights (HTTP {status}): check the key "
+            f"and that it has {REQUIRED_PERMISSIONS}"
+        )
     return None
 
 
 def bucket_problem(exc: BaseException, bucket: str, endpoint: str | None) -> str | None:
     """Why the bucket cannot be used at all (missing, or the key refused), or None when the
     failure may pass (the object store is down or slow)."""
-    if s3_error_code(exc) == "NoSuchBucket":
+    if isinstance(exc, FileNotFoundError) or s3_error_code(exc) == "NoSuchBucket":
         where = f" at {endpoint}" if endpoint else ""
         return f"the bucket {bucket!r}{where} does not exist"
     return refusal(exc)
@@ -93,8 +93,9 @@ def unavailable_as_503(what: str) -> Iterator[None]:
         raise
     except Exception as exc:
         if type(exc).__module__.startswith("obstore") or isinstance(exc, OSError):
-            log.warning("the object store failed to %s: %s", what, str(exc).splitlines()[0])
             refused = refusal(exc)
+            said = refused or str(exc).splitlines()[0]
+            log.warning("the object store failed to %s: %s", what, said)
             raise BackendUnavailable(
                 refused or "the object store is unavailable, try again later"
             ) from exc

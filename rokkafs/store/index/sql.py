@@ -272,7 +272,7 @@ class SqlTransaction(IndexTransaction):
             return None
         row = self._db.execute(
             f"SELECT name FROM images WHERE org = ? AND name IN ({', '.join('?' * len(names))}) "
-            "AND deleted_at IS NULL LIMIT 1",
+            "AND deleted_at IS NULL ORDER BY name LIMIT 1",  # (the shallowest: prefixes sort first)
             (org, *names),
         ).fetchone()
         return None if row is None else str(row[0])
