@@ -26,15 +26,23 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 
-__all__ = ["MALLOC_ARENAS", "in_a_child", "limit_malloc_arenas", "serve_in_processes"]
+__all__ = [
+    "MALLOC_ARENAS",
+    "STOP_SECONDS",
+    "in_a_child",
+    "limit_malloc_arenas",
+    "serve_in_processes",
+]
 
 log = logging.getLogger(__name__)
 
 MALLOC_ARENAS = 2
 _M_ARENA_MAX = -8  # (glibc's mallopt parameter)
 _PR_SET_PDEATHSIG = 1  # (Linux's prctl option)
+STOP_SECONDS = 10.0  # (after a SIGTERM, at most this long to stop)
 
 
 def limit_malloc_arenas(count: int = MALLOC_ARENAS) -> bool:
@@ -139,9 +147,19 @@ def serve_in_processes(count: int, serve: Callable[[], None]) -> None:
 
 def _exit(signum: int, frame: object) -> None:
     """The first SIGTERM stops this process cleanly; more while it stops are ignored (one
-    arriving inside the server's stop would leave its threads running)."""
+    arriving inside the server's stop would leave its threads running). A stop still going
+    after :data:`STOP_SECONDS` ends the process anyway: cheroot's thread pool was seen
+    waiting forever for a worker thread that never got its stop request."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    threading.Thread(target=_end_after, args=(STOP_SECONDS,), daemon=True).start()
     raise SystemExit(0)
+
+
+def _end_after(seconds: float) -> None:
+    time.sleep(seconds)
+    message = f"rokkafs: the server did not stop within {seconds:g} s; ending it\n"
+    os.write(sys.stderr.fileno(), message.encode())  # (not logging: its lock may be held)
+    os._exit(1)
 
 
 def _watch(pid: int, stopping: threading.Event) -> None:

@@ -119,3 +119,45 @@ def test_workers_end_with_a_server_killed_outright(tmp_path: Path) -> None:
         with socket.socket() as probe:  # (nothing listens on the port any more)
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind(("127.0.0.1", port))
+
+
+HUNG_STOP = """
+import time
+from rokkafs import processes
+
+processes.STOP_SECONDS = 1.0
+
+
+def serve() -> None:  # a stop that never ends (cheroot's thread pool once waited forever)
+    while True:
+        try:
+            time.sleep(0.05)
+        except SystemExit:
+            continue
+
+
+processes.serve_in_processes(2, serve)
+"""
+
+
+def test_a_stop_that_hangs_ends_after_its_deadline(tmp_path: Path) -> None:
+    server = subprocess.Popen(
+        [sys.executable, "-c", HUNG_STOP], stderr=subprocess.PIPE, text=True, cwd=tmp_path
+    )
+    try:
+        parent = psutil.Process(server.pid)
+        deadline = time.monotonic() + 30
+        while not parent.children() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        workers = parent.children()
+        assert len(workers) == 1
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=10) == 1
+        assert gone([w.pid for w in workers], 10), "a worker outlived its server"
+        assert server.stderr is not None
+        assert "the server did not stop within 1 s; ending it" in server.stderr.read()
+    finally:
+        server.kill()
+        server.wait()
+        if server.stderr is not None:
+            server.stderr.close()
