@@ -3,6 +3,7 @@ WebDAV locks, and stop together."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import socket
 import subprocess
@@ -144,6 +145,7 @@ def test_a_stop_that_hangs_ends_after_its_deadline(tmp_path: Path) -> None:
     server = subprocess.Popen(
         [sys.executable, "-c", HUNG_STOP], stderr=subprocess.PIPE, text=True, cwd=tmp_path
     )
+    workers: list[psutil.Process] = []
     try:
         parent = psutil.Process(server.pid)
         deadline = time.monotonic() + 30
@@ -157,7 +159,9 @@ def test_a_stop_that_hangs_ends_after_its_deadline(tmp_path: Path) -> None:
         assert server.stderr is not None
         assert "the server did not stop within 1 s; ending it" in server.stderr.read()
     finally:
-        server.kill()
+        for process in [*workers, server]:
+            with contextlib.suppress(psutil.NoSuchProcess, ProcessLookupError):
+                process.kill()
         server.wait()
         if server.stderr is not None:
             server.stderr.close()
