@@ -1,20 +1,18 @@
-"""The metadata index in SQL, for SQLite and PostgreSQL alike: row conversions and every
-statement of an :class:`IndexTransaction`, written once with ``?`` placeholders over a
-DB-API-like connection (``execute``/``executemany``; rows readable by column name and by
-position). The engines differ only in their schemas (``sqlite``, ``postgres``)
-and in a few search functions (:class:`~rokkafs.store.index.sql_search.Dialect`)."""
+"""The metadata index in SQL, for SQLite and PostgreSQL alike: every statement of an
+:class:`IndexTransaction`, written once with ``?`` placeholders over a DB-API-like
+connection (``execute``/``executemany``; rows readable by column name and by position);
+the rows' conversions are in ``sql_rows``. The engines differ only in their schemas
+(``sqlite``, ``postgres``) and in a few search functions
+(:class:`~rokkafs.store.index.sql_search.Dialect`)."""
 
 from __future__ import annotations
 
-import functools
 import json
 import math
-import operator
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from typing import Any, Protocol
 
-from rokkafs.model import Organization, SourceImage
+from rokkafs.model import Organization
 from rokkafs.rokka.search import SearchQuery
 from rokkafs.store.index import (
     BlobBeingDeleted,
@@ -22,6 +20,14 @@ from rokkafs.store.index import (
     IndexTransaction,
     SearchPage,
     StoredImage,
+)
+from rokkafs.store.index.sql_rows import (
+    COPY,
+    UPSERT,
+    record_values,
+    row_to_organization,
+    row_to_stored,
+    rows_to_stored,
 )
 from rokkafs.store.index.sql_search import SQLITE, Dialect, build_search, cursor_condition
 
@@ -49,145 +55,6 @@ class SqlConnection(Protocol):
 _IN_LIST = 500  # (ids per IN (…) list)
 _NO_SEQ = 2**62  # (past every sequence number)
 
-_IMAGE_COLUMNS = (
-    "org, hash, short_hash, binary_hash, blob_id, name, format, mimetype, size, width, height, "
-    "opaque, animated, locked, protected, created, mtime, deleted_at, user_metadata, "
-    "dynamic_metadata, md5"
-)
-
-
-_UPSERT = (
-    f"INSERT INTO images ({_IMAGE_COLUMNS}) VALUES ({', '.join('?' * 21)}) "
-    "ON CONFLICT (org, hash) DO UPDATE SET "
-    + ", ".join(
-        f"{c} = excluded.{c}" for c in _IMAGE_COLUMNS.split(", ") if c not in ("org", "hash")
-    )
-)
-
-
-_COPIED = {"org": "?", "short_hash": "?", "created": "?", "locked": "FALSE", "deleted_at": "NULL"}
-_COPY = (
-    f"INSERT INTO images ({_IMAGE_COLUMNS}) SELECT "
-    + ", ".join(_COPIED.get(c, c) for c in _IMAGE_COLUMNS.split(", "))
-    + " FROM images WHERE org = ? AND hash = ? ON CONFLICT (org, hash) DO UPDATE SET "
-    + ", ".join(
-        f"{c} = excluded.{c}" for c in _IMAGE_COLUMNS.split(", ") if c not in ("org", "hash")
-    )
-)
-
-
-def _record_values(stored: StoredImage) -> tuple[object, ...]:
-    image = stored.image
-    return (
-        image.organization,
-        image.hash,
-        image.short_hash,
-        image.binary_hash,
-        stored.blob_id,
-        image.name,
-        image.format,
-        image.mimetype,
-        image.size,
-        image.width,
-        image.height,
-        image.opaque,
-        image.animated,
-        image.locked,
-        image.protected,
-        image.created.timestamp(),
-        image.mtime,
-        image.deleted_date.timestamp() if image.deleted_date else None,
-        json.dumps(dict(image.user_metadata), separators=(",", ":")),
-        json.dumps(dict(image.dynamic_metadata), separators=(",", ":")),
-        image.md5,
-    )
-
-
-def _timestamp(value: float) -> datetime:
-    return datetime.fromtimestamp(int(value), tz=UTC)
-
-
-def _optional_bool(value: int | None) -> bool | None:
-    return None if value is None else bool(value)
-
-
-def _metadata(text: str) -> dict[str, Any]:
-    """A metadata column (most are empty: no JSON parse for those; a fresh dict each time)."""
-    return {} if text == "{}" else dict(json.loads(text))
-
-
-_STORED_COLUMNS = (
-    "org", "hash", "short_hash", "binary_hash", "name", "format", "mimetype", "size", "width",
-    "height", "created", "mtime", "user_metadata", "dynamic_metadata", "locked", "protected",
-    "opaque", "animated", "deleted_at", "md5", "blob_id",
-)  # fmt: skip
-
-
-@functools.lru_cache(maxsize=64)
-def _record_reader(columns: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
-    """What reads an image record from a row of these columns, by position (the first of a
-    repeated name, as a lookup by name finds it)."""
-    first: dict[str, int] = {}
-    for position, column in enumerate(columns):
-        first.setdefault(column, position)
-    return operator.itemgetter(*(first[column] for column in _STORED_COLUMNS))
-
-
-def _rows_to_stored(rows: Sequence[Any]) -> tuple[StoredImage, ...]:
-    """Image records from the rows of one result (the columns looked up once: by name, a
-    listing of 10,000 rows would search 210,000 times)."""
-    if not rows:
-        return ()
-    read = _record_reader(tuple(rows[0].keys()))
-    return tuple(_stored(read(row)) for row in rows)
-
-
-def _row_to_stored(row: Any) -> StoredImage:
-    return _rows_to_stored([row])[0]
-
-
-def _stored(values: tuple[Any, ...]) -> StoredImage:
-    (org, image_hash, short_hash, binary_hash, name, image_format, mimetype, size, width, height,
-     created, mtime, user_metadata, dynamic_metadata, locked, protected, opaque, animated,
-     deleted_at, md5, blob_id) = values  # fmt: skip
-    image = SourceImage(
-        organization=org,
-        hash=image_hash,
-        short_hash=short_hash,
-        binary_hash=binary_hash,
-        name=name,
-        format=image_format,
-        mimetype=mimetype,
-        size=size,
-        width=width,
-        height=height,
-        created=_timestamp(created),
-        mtime=mtime,
-        user_metadata=_metadata(user_metadata),
-        dynamic_metadata=_metadata(dynamic_metadata),
-        locked=bool(locked),
-        protected=bool(protected),
-        opaque=_optional_bool(opaque),
-        animated=_optional_bool(animated),
-        deleted=deleted_at is not None,
-        deleted_date=None if deleted_at is None else _timestamp(deleted_at),
-        md5=md5,
-    )
-    return StoredImage(image, blob_id)
-
-
-def _row_to_organization(row: Any) -> Organization:
-    return Organization(
-        id=row["id"],
-        name=row["name"],
-        display_name=row["display_name"],
-        billing_email=row["billing_email"],
-        created=_timestamp(row["created"]),
-        master_organization=row["master_organization"],
-        options=json.loads(row["options"]),
-    )
-
-
 # (a deletion of the blob that is under way, or done after the epoch an uploader read)
 _GOING = "SELECT 1 FROM blob_deletions WHERE blob_id = ? AND (NOT done OR seq > ?) LIMIT 1"
 
@@ -201,11 +68,11 @@ class SqlTransaction(IndexTransaction):
 
     def get_organization(self, name: str) -> Organization | None:
         row = self._db.execute("SELECT * FROM organizations WHERE name = ?", (name,)).fetchone()
-        return None if row is None else _row_to_organization(row)
+        return None if row is None else row_to_organization(row)
 
     def list_organizations(self) -> list[Organization]:
         rows = self._db.execute("SELECT * FROM organizations ORDER BY name").fetchall()
-        return [_row_to_organization(r) for r in rows]
+        return [row_to_organization(r) for r in rows]
 
     def insert_organization(self, organization: Organization) -> None:
         self._db.execute(
@@ -238,7 +105,7 @@ class SqlTransaction(IndexTransaction):
         deleted_at = row["deleted_at"]
         if deleted_at is not None and (not include_deleted or deleted_at < trash_cutoff):
             return None
-        return _row_to_stored(row)
+        return row_to_stored(row)
 
     def image_named(
         self, org: str, name: str, *, deleted: bool, trash_cutoff: float
@@ -250,7 +117,7 @@ class SqlTransaction(IndexTransaction):
             "ORDER BY created, seq LIMIT 1",
             params,
         ).fetchone()
-        return None if row is None else _row_to_stored(row)
+        return None if row is None else row_to_stored(row)
 
     def image_named_or_below(
         self, org: str, name: str, *, deleted: bool, trash_cutoff: float
@@ -264,7 +131,7 @@ class SqlTransaction(IndexTransaction):
             f"AND {state} LIMIT 1) AS inside",
             (org, name, *cutoff, org, name + "/", name + "0", *cutoff),
         ).fetchall()
-        named = [_row_to_stored(row) for row in rows if not row["below"]]
+        named = [row_to_stored(row) for row in rows if not row["below"]]
         return (named[0] if named else None), any(row["below"] for row in rows)
 
     def live_name_among(self, org: str, names: Sequence[str]) -> str | None:
@@ -309,7 +176,7 @@ class SqlTransaction(IndexTransaction):
         self, org: str, destination: str, copies: list[tuple[str, str, float]]
     ) -> None:
         self._db.executemany(
-            _COPY, [(destination, short, created, org, h) for h, short, created in copies]
+            COPY, [(destination, short, created, org, h) for h, short, created in copies]
         )
 
     def live_hashes(self, org: str, *, after: str, limit: int) -> list[str]:
@@ -332,10 +199,10 @@ class SqlTransaction(IndexTransaction):
             "SELECT * FROM images WHERE org = ? AND hash >= ? AND hash < ?",
             (org, prefix, prefix + "g"),
         ).fetchall()
-        return list(_rows_to_stored(rows))
+        return list(rows_to_stored(rows))
 
     def put_image(self, stored: StoredImage) -> None:
-        self._db.execute(_UPSERT, _record_values(stored))
+        self._db.execute(UPSERT, record_values(stored))
 
     def search(self, org: str, query: SearchQuery, *, trash_cutoff: float) -> SearchPage:
         sql = build_search(org, query, trash_cutoff=trash_cutoff, dialect=self._dialect)
@@ -358,7 +225,7 @@ class SqlTransaction(IndexTransaction):
             ).fetchall()
         key_count = len(sql.sort_exprs)
         last_key = list(tuple(rows[-1])[-key_count:]) if rows else None
-        return SearchPage(count, _rows_to_stored(rows), last_key)
+        return SearchPage(count, rows_to_stored(rows), last_key)
 
     def purge_images(self, *, deleted_before: float) -> int:
         cursor = self._db.execute(
