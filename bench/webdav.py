@@ -6,7 +6,9 @@ Run: .venv/bin/python bench/webdav.py [--small 200] [--big-mib 200] [--listing 1
     [--rounds 5] [--workers CPUS]
 
 rokkafs runs as ``rokkafs serve --workers`` (by default one process per CPU: rclone's Go
-server uses every CPU, nginx here one worker process).
+server uses every CPU, nginx here one worker process), once on cheroot (the default HTTP
+server) and, where granian is installed, once with ``--http-server granian``; each gets its
+ratios to the other servers.
 
 Rows: PUT of N files of 256 KiB one after the other and from 8 clients at once; GET of them;
 GET of one of them from 8 connections for 5 s with wrk (seconds per 1,000 answers); PUT and
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import importlib.util
 import os
 import re
 import shutil
@@ -68,9 +71,12 @@ def wait_up(url: str, auth: tuple[str, str] | None) -> None:
     raise TimeoutError(url)
 
 
-def start_rokkafs(work: Path, workers: int) -> tuple[subprocess.Popen[bytes], str, tuple[str, str]]:
-    """``rokkafs serve --workers N`` on its embedded store, as a user starts it."""
-    data = work / "rokkafs"
+def start_rokkafs(
+    work: Path, workers: int, http_server: str = "cheroot"
+) -> tuple[subprocess.Popen[bytes], str, tuple[str, str]]:
+    """``rokkafs serve --workers N --http-server S`` on its embedded store, as a user starts
+    it."""
+    data = work / f"rokkafs-{http_server}"
     cli = [sys.executable, "-m", "rokkafs.cli", "--data", str(data)]
     for org in ("bench", "copy"):
         subprocess.run([*cli, "org", "create", org], check=True, capture_output=True)
@@ -78,6 +84,7 @@ def start_rokkafs(work: Path, workers: int) -> tuple[subprocess.Popen[bytes], st
     (data / "admin-api-key").write_text(KEY)  # (the administrator's key: made on first start)
     port = free_port()
     command = [*cli, "serve", "--port", str(port), "--workers", str(workers)]
+    command += ["--http-server", http_server]
     process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/dav/bench"
     wait_up(url, ("b", KEY))
@@ -305,8 +312,8 @@ def run_rows(servers: dict[str, Server], small: list[list[bytes]], big: bytes) -
 
 def fill_listing(name: str, work: Path, count: int, sample: bytes) -> None:
     """Put --listing files in place the fastest way each server allows (not measured)."""
-    if name == "rokkafs":
-        fill_rows(work / "rokkafs", "bench", "listing", count, sample)
+    if name.startswith("rokkafs"):
+        fill_rows(work / name, "bench", "listing", count, sample)
         return
     folder = work / {"wsgidav": "wsgidav", "nginx": "nginx-root", "rclone": "rclone-root"}[name]
     folder = folder / "listing"
@@ -334,7 +341,15 @@ def main() -> None:
         servers: dict[str, Server] = {}
         try:
             for name, start in (
-                ("rokkafs", lambda work: start_rokkafs(work, args.workers)),
+                ("rokkafs-cheroot", lambda work: start_rokkafs(work, args.workers)),
+                (
+                    "rokkafs-granian",
+                    lambda work: (
+                        start_rokkafs(work, args.workers, "granian")
+                        if importlib.util.find_spec("granian")
+                        else None
+                    ),
+                ),
                 ("rclone", start_rclone),
                 ("nginx", start_nginx),
                 ("wsgidav", start_wsgidav),
@@ -352,15 +367,16 @@ def main() -> None:
                 process.terminate()
                 process.wait(timeout=30)
     names = list(results)
-    peers = names[1:]
-    print(
-        f"{'row':44}" + "".join(f"{n:>10}" for n in names) + "   rokkafs vs "
-        + ", ".join(peers)
-    )  # fmt: skip
-    for row in results["rokkafs"]:
-        cells = "".join(f"{results[n][row]:10.3f}" for n in names)
-        ratios = " ".join(f"{results[p][row] / results['rokkafs'][row]:6.2f}x" for p in peers)
-        print(f"{row:44}{cells}   {ratios}")
+    ours = [n for n in names if n.startswith("rokkafs")]
+    peers = [n for n in names if n not in ours]
+    print(f"{'row':44}" + "".join(f"{n.removeprefix('rokkafs-'):>10}" for n in names))
+    for row in results[ours[0]]:
+        print(f"{row:44}" + "".join(f"{results[n][row]:10.3f}" for n in names))
+    for mine in ours:
+        print(f"\n{mine} vs {', '.join(peers)}:")
+        for row in results[mine]:
+            ratios = " ".join(f"{results[p][row] / results[mine][row]:6.2f}x" for p in peers)
+            print(f"{row:44}{ratios}")
     print(f"(the disk's own durable write of the {count} small files: {floor:.3f} s)")
     print("(seconds, lower is better; a ratio is how many times faster rokkafs is than that")
     print(" server; for RSS rows it is that server's / rokkafs's: below 1, rokkafs uses more)")

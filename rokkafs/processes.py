@@ -32,6 +32,7 @@ from collections.abc import Callable
 __all__ = [
     "MALLOC_ARENAS",
     "STOP_SECONDS",
+    "end_with",
     "in_a_child",
     "limit_malloc_arenas",
     "serve_in_processes",
@@ -83,7 +84,7 @@ def _forked(run: Callable[[], None]) -> int:
         return pid
     status = 1
     try:
-        _end_with(parent)
+        end_with(parent)
         run()
         status = 0
     except KeyboardInterrupt:
@@ -96,7 +97,7 @@ def _forked(run: Callable[[], None]) -> int:
         os._exit(status)
 
 
-def _end_with(parent: int) -> None:
+def end_with(parent: int) -> None:
     """Have the kernel send this (forked) process SIGTERM when ``parent`` ends, even by
     SIGKILL (Linux's ``PR_SET_PDEATHSIG``): no worker serves on, holding the port, after
     the server it belongs to is gone. Elsewhere nothing is done."""

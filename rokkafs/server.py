@@ -1,4 +1,5 @@
-"""``rokkafs serve``: one cheroot server for the REST API at ``/`` and WebDAV at ``/dav/``."""
+"""``rokkafs serve``: the REST API at ``/`` and WebDAV at ``/dav/``, on a cheroot server
+(the default; ``rokkafs.granianserver`` runs the same application on granian)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from rokkafs.cherootio import Connection, SocketBodies
 from rokkafs.store.base import Store
 from rokkafs.store.blobs import BlobStorage
 
-__all__ = ["make_server", "running_server"]
+__all__ = ["make_server", "running_server", "whole_app"]
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +40,41 @@ def make_server(
     side_blobs: BlobStorage | None = None,
     reuse_port: bool = False,
 ) -> wsgi.Server:
-    """A cheroot server for rokkafs's WSGI applications (not started).
+    """A cheroot server for :func:`whole_app` (not started).
 
-    With ``data_dir`` WebDAV is served at ``/dav/`` too; its own state (empty folders, side
-    files, dead properties, locks) lives there, or with ``database_url`` (several nodes) in
-    that PostgreSQL database, the side files' bytes in ``side_blobs``. Windows Explorer
-    opens many connections at once, hence 50 threads by default. ``reuse_port``: several
-    processes listen on the port (``serve --workers``).
+    Windows Explorer opens many connections at once, hence 50 threads by default.
+    ``reuse_port``: several processes listen on the port (``serve --workers``).
+    """
+    app = whole_app(
+        store, api_keys, data_dir=data_dir, registry=registry, database_url=database_url,
+        side_blobs=side_blobs,
+    )  # fmt: skip
+    server = wsgi.Server(
+        (host, port), SocketBodies(app), numthreads=threads, server_name="rokkafs",
+        reuse_port=reuse_port,
+    )  # fmt: skip
+    server.ConnectionClass = Connection
+    server.max_request_body_size = store.config.max_upload_bytes + (1 << 20)
+    if tls_cert is not None and tls_key is not None:
+        server.ssl_adapter = BuiltinSSLAdapter(str(tls_cert), str(tls_key))
+    return server
+
+
+def whole_app(
+    store: Store,
+    api_keys: Callable[[], list[str]],
+    *,
+    data_dir: Path | None = None,
+    registry: AccessRegistry | None = None,
+    database_url: str | None = None,
+    side_blobs: BlobStorage | None = None,
+) -> Any:
+    """rokkafs's WSGI application, whatever HTTP server runs it: the REST API, and with
+    ``data_dir`` WebDAV at ``/dav/`` too, with the access log.
+
+    WebDAV's own state (empty folders, side files, dead properties, locks) lives in
+    ``data_dir``, or with ``database_url`` (several nodes) in that PostgreSQL database, the
+    side files' bytes in ``side_blobs``.
     """
     app: Any = make_app(store, api_keys, registry)
     if data_dir is not None:
@@ -62,15 +91,7 @@ def make_server(
         app = DavRoot(
             DispatcherMiddleware(app, {DAV_PATH: dav}), DAV_PATH, _key_check(api_keys, registry)
         )
-    server = wsgi.Server(
-        (host, port), SocketBodies(AccessLog(app)), numthreads=threads, server_name="rokkafs",
-        reuse_port=reuse_port,
-    )  # fmt: skip
-    server.ConnectionClass = Connection
-    server.max_request_body_size = store.config.max_upload_bytes + (1 << 20)
-    if tls_cert is not None and tls_key is not None:
-        server.ssl_adapter = BuiltinSSLAdapter(str(tls_cert), str(tls_key))
-    return server
+    return AccessLog(app)
 
 
 def _key_check(

@@ -32,6 +32,7 @@ class DavServer:
     key: str
     store: LocalStore
     data: Path
+    http_server: str = "cheroot"
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.dav, auth=("someone@example.org", self.key), timeout=60)
@@ -149,3 +150,23 @@ def postgres_dav_server(
     with running_server(server) as base:
         yield DavServer(base, f"{base}/dav", KEY, store, data)
     store.close()
+
+
+@contextmanager
+def granian_dav_server(tmp_path: Path) -> Iterator[DavServer]:
+    """``rokkafs serve --http-server granian --workers 2`` as a user starts it, on a data
+    directory with the organizations of the other test servers; the test process opens the
+    same store (both processes share its SQLite files, as workers do)."""
+    from support import serving
+
+    data = tmp_path / "granian-data"
+    data.mkdir()
+    (data / "rokkafs.toml").write_text("[store]\nmax_upload_bytes = 5000000\n")
+    store = LocalStore(data, StoreConfig(max_upload_bytes=5_000_000))
+    store.create_organization("acme")
+    store.create_organization("other")
+    try:
+        with serving(data, "--http-server", "granian", "--workers", "2") as (url, key, _):
+            yield DavServer(url, f"{url}/dav", key, store, data, "granian")
+    finally:
+        store.close()

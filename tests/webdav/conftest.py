@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from davsupport import KEY, DavServer, postgres_dav_server
+from davsupport import KEY, DavServer, granian_dav_server, postgres_dav_server
 
 from rokkafs.server import make_server, running_server
 from rokkafs.store.config import StoreConfig
@@ -26,23 +26,32 @@ def dav_server(tmp_path: Path) -> Iterator[DavServer]:
     store.close()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "postgres", "granian"])
 def any_dav_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DavServer]:
-    """The server of ``dav_server``, and one whose state is all in PostgreSQL (index, face
-    state, WebDAV locks and properties), for the client suites that run on both."""
+    """The server of ``dav_server``, one whose state is all in PostgreSQL (index, face
+    state, WebDAV locks and properties), and ``rokkafs serve --http-server granian``, for the
+    client suites that run on all."""
     if request.param == "sqlite":
         yield request.getfixturevalue("dav_server")
+        return
+    if request.param == "granian":
+        with granian_dav_server(tmp_path) as server:
+            yield server
         return
     with postgres_dav_server(request.getfixturevalue("postgres"), tmp_path) as server:
         yield server
 
 
-@pytest.fixture(params=["sqlite", "postgres", "postgres-s3"])
+@pytest.fixture(params=["sqlite", "postgres", "postgres-s3", "granian"])
 def every_dav_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DavServer]:
     """The servers of ``any_dav_server``, and one with its bytes in an S3 bucket too (for
     litmus and rclone)."""
     if request.param == "sqlite":
         yield request.getfixturevalue("dav_server")
+        return
+    if request.param == "granian":
+        with granian_dav_server(tmp_path) as server:
+            yield server
         return
     bucket = request.getfixturevalue("s3").new_url() if request.param.endswith("s3") else None
     with postgres_dav_server(request.getfixturevalue("postgres"), tmp_path, bucket) as server:

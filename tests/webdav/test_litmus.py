@@ -31,5 +31,10 @@ def test_litmus_all_suites_pass(every_dav_server: DavServer, tmp_path: Path) -> 
         assert line, f"litmus suite {suite} did not run:\n{result.stdout[-3000:]}"
         run, passed, failed = (int(g) for g in line.groups())
         assert failed == 0 and passed == run, f"{suite}:\n{result.stdout[-3000:]}"
-    assert "WARNING" not in result.stdout, result.stdout
+    warnings = re.findall(r"WARNING: (.*)", result.stdout)
+    if dav_server.http_server == "granian":  # (hyper drops a #fragment before rokkafs sees it)
+        fragment = "DELETE removed collection resource with Request-URI including fragment; unsafe"
+        assert warnings == [fragment], result.stdout
+    else:
+        assert not warnings, result.stdout
     assert "SKIPPED" not in result.stdout, result.stdout  # (a skipped check proves nothing)

@@ -1,0 +1,143 @@
+"""``rokkafs serve --http-server granian``: what the cheroot server does, on granian — the
+desktop clients' sequences, big images streamed both ways with flat memory, TLS, and its
+processes stopping together. (litmus, rclone, cadaver, davfs2 and the npm client run on it
+through the ``every_dav_server``/``any_dav_server`` fixtures.)"""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import images
+import psutil
+import pytest
+from davsupport import granian_dav_server, make_certificate
+from support import free_port, serving
+from test_dav_operations import test_explorer_sequence as explorer_sequence
+from test_dav_operations import test_finder_sequence as finder_sequence
+from test_serve_workers import gone
+
+from rokkafs.store.local import LocalStore
+
+pytestmark = pytest.mark.timeout(180)
+
+MIB = 1 << 20
+
+
+def peak_rss(process: psutil.Process) -> int:
+    """The most memory the process ever held (the kernel's high-water mark, VmHWM)."""
+    for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM")
+
+
+def test_finder_and_explorer_sequences(tmp_path: Path) -> None:
+    """Finder's chunked PUT under a lock and Explorer's PUT + Win32 PROPPATCH."""
+    for sequence, folder in ((finder_sequence, "finder"), (explorer_sequence, "explorer")):
+        (tmp_path / folder).mkdir()
+        with granian_dav_server(tmp_path / folder) as server, server.client() as dav:
+            sequence(dav, server)
+
+
+def test_a_big_image_streams_both_ways_with_flat_memory(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "rokkafs.toml").write_text("[store]\nmax_upload_bytes = 300000000\n")
+    LocalStore(data).create_organization("acme")
+    big = tmp_path / "big.png"
+    images.write_big_png(big, 200)
+    with serving(data, "--http-server", "granian") as (url, key, server):
+        auth = ("me", key)
+        with big.open("rb") as body:
+            put = httpx.put(f"{url}/dav/acme/big.png", content=body, auth=auth, timeout=300)
+        assert put.status_code == 201, put.text
+        digest = hashlib.sha1()
+        with httpx.stream("GET", f"{url}/dav/acme/big.png", auth=auth, timeout=300) as answer:
+            for chunk in answer.iter_bytes():
+                digest.update(chunk)
+        assert digest.hexdigest() == hashlib.sha1(big.read_bytes()).hexdigest()
+        [worker] = psutil.Process(server.pid).children()
+        assert peak_rss(worker) < 150 * MIB  # (the image is 200 MiB)
+        too_big = httpx.put(
+            f"{url}/dav/acme/huge.png", content=b"\0" * 300_000_001, auth=auth, timeout=60
+        )
+        assert too_big.status_code == 413
+
+
+def test_tls(tmp_path: Path) -> None:
+    cert, key_file = make_certificate(tmp_path)
+    data = tmp_path / "data"
+    LocalStore(data).create_organization("acme")
+    port = free_port()
+    cli = [sys.executable, "-m", "rokkafs.cli", "--data", str(data), "serve", "--port", str(port)]
+    tls = ["--tls-cert", str(cert), "--tls-key", str(key_file), "--http-server", "granian"]
+    server = subprocess.Popen([*cli, *tls], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        url = f"https://127.0.0.1:{port}"
+        with httpx.Client(verify=False, timeout=10) as client:  # (no IP in the certificate)
+            answer = None
+            for _ in range(100):
+                try:
+                    answer = client.get(f"{url}/")
+                    break
+                except httpx.TransportError:
+                    assert server.poll() is None, server.communicate()
+                    time.sleep(0.2)
+            assert answer is not None
+            key = (data / "admin-api-key").read_text().strip()
+            put = client.put(f"{url}/dav/acme/a.png", content=images.png(), auth=("me", key))
+            assert put.status_code == 201
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
+
+
+def test_workers_stop_together(tmp_path: Path) -> None:
+    """SIGTERM stops every process; a worker that dies stops the server (status 1); a
+    server killed outright takes its workers with it."""
+    data = tmp_path / "data"
+    LocalStore(data).create_organization("acme")
+    with serving(data, "--http-server", "granian", "--workers", "2") as (url, key, server):
+        workers = psutil.Process(server.pid).children()
+        assert len(workers) == 2
+        assert httpx.put(f"{url}/dav/acme/a.png", content=images.png(), auth=("me", key)).is_success
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(30) == 0
+        assert gone([w.pid for w in workers], 15)
+    with serving(data, "--http-server", "granian", "--workers", "2") as (url, _, server):
+        workers = psutil.Process(server.pid).children()
+        workers[0].kill()
+        assert server.wait(30) == 1
+        assert gone([w.pid for w in workers], 15)
+    with serving(data, "--http-server", "granian", "--workers", "2") as (url, _, server):
+        port = int(url.rsplit(":", 1)[1])
+        workers = psutil.Process(server.pid).children()
+        server.send_signal(signal.SIGKILL)
+        server.wait()
+        assert gone([w.pid for w in workers], 15), "a worker outlived its server"
+        with socket.socket() as probe:  # (nothing listens on the port any more)
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(("127.0.0.1", port))
+
+
+def test_without_granian_installed_the_command_says_how_to_get_it(tmp_path: Path) -> None:
+    hide = "import sys; sys.modules['granian'] = None; from rokkafs.cli import main; main()"
+    command = [sys.executable, "-c", hide, "--data", str(tmp_path / "d"), "serve"]
+    result = subprocess.run(
+        [*command, "--port", str(free_port()), "--http-server", "granian"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "pip install 'rokkafs[granian]'" in result.stderr
+    assert "serves" not in result.stdout and not (tmp_path / "d" / "admin-api-key").exists()
