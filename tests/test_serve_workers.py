@@ -110,16 +110,19 @@ def test_workers_end_with_a_server_killed_outright(tmp_path: Path) -> None:
     data = tmp_path / "data"
     LocalStore(data).create_organization("acme")
     with serving(data, "--workers", "3") as (url, _, server):
-        port = int(url.rsplit(":", 1)[1])
-        parent = psutil.Process(server.pid)
-        workers = parent.children()
-        assert len(workers) == 2
-        server.send_signal(signal.SIGKILL)
-        server.wait()
-        assert gone([w.pid for w in workers], 15), "a worker outlived its server"
-        with socket.socket() as probe:  # (nothing listens on the port any more)
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind(("127.0.0.1", port))
+        assert len(psutil.Process(server.pid).children()) == 2
+        kill_and_see_the_workers_end(server, url)
+
+
+def kill_and_see_the_workers_end(server: subprocess.Popen[str], url: str) -> None:
+    """SIGKILL the server's first process: its workers must end and free the port."""
+    workers = psutil.Process(server.pid).children()
+    server.send_signal(signal.SIGKILL)
+    server.wait()
+    assert gone([w.pid for w in workers], 15), "a worker outlived its server"
+    with socket.socket() as probe:  # (nothing listens on the port any more)
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(("127.0.0.1", int(url.rsplit(":", 1)[1])))
 
 
 HUNG_STOP = """

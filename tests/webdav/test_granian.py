@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from davsupport import granian_dav_server, make_certificate
 from support import free_port, serving
 from test_dav_operations import test_explorer_sequence as explorer_sequence
 from test_dav_operations import test_finder_sequence as finder_sequence
-from test_serve_workers import gone
+from test_serve_workers import gone, kill_and_see_the_workers_end
 
 from rokkafs.store.local import LocalStore
 
@@ -119,14 +118,7 @@ def test_workers_stop_together(tmp_path: Path) -> None:
         assert server.wait(30) == 1
         assert gone([w.pid for w in workers], 15)
     with serving(data, "--http-server", "granian", "--workers", "2") as (url, _, server):
-        port = int(url.rsplit(":", 1)[1])
-        workers = psutil.Process(server.pid).children()
-        server.send_signal(signal.SIGKILL)
-        server.wait()
-        assert gone([w.pid for w in workers], 15), "a worker outlived its server"
-        with socket.socket() as probe:  # (nothing listens on the port any more)
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind(("127.0.0.1", port))
+        kill_and_see_the_workers_end(server, url)
 
 
 def test_without_granian_installed_the_command_says_how_to_get_it(tmp_path: Path) -> None:
@@ -153,7 +145,7 @@ def test_rest_api_upload_metadata_and_download(tmp_path: Path) -> None:
             uploaded = api.post(
                 "/sourceimages/acme",
                 files={"filedata": ("cat.jpg", data)},
-                data={"meta_user[owner]": "anna"},
+                data={"meta_user[0]": '{"owner": "anna"}'},
             )
             assert uploaded.status_code == 200, uploaded.text
             [item] = uploaded.json()["items"]
