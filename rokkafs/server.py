@@ -76,7 +76,7 @@ def whole_app(
     ``data_dir``, or with ``database_url`` (several nodes) in that PostgreSQL database, the
     side files' bytes in ``side_blobs``.
     """
-    app: Any = make_app(store, api_keys, registry)
+    app: Any = make_app(store, api_keys, registry, side_blobs)
     if data_dir is not None:
         from werkzeug.middleware.dispatcher import DispatcherMiddleware
 

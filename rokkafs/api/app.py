@@ -30,6 +30,7 @@ from rokkafs.api.forms import ApiRequest
 from rokkafs.api.responses import EXTENSIONS, json_response
 from rokkafs.errors import RokkaFSError
 from rokkafs.store.base import Store
+from rokkafs.store.blobs import BlobStorage
 
 __all__ = ["make_app"]
 
@@ -102,10 +103,12 @@ class RokkaApi:
         store: Store,
         api_keys: Callable[[], Iterable[str]],
         registry: AccessRegistry | None = None,
+        side_blobs: BlobStorage | None = None,
     ) -> None:
         self.store = store
         self._api_keys = api_keys
         self._registry = registry
+        self._side_blobs = side_blobs
         self._throttle = Throttle()
         self._token_secret = secrets.token_bytes(32)
         self._map = Map(
@@ -147,6 +150,7 @@ class RokkaApi:
             return _error(exc.code or 400, exc.description or "bad request")
         request.environ["rokkafs.registry"] = self._registry
         request.environ["rokkafs.token_secret"] = self._token_secret
+        request.environ["rokkafs.side_blobs"] = self._side_blobs  # (for the purge and check)
         registry = self._registry
         if handler is users.create_user:  # public: signing up
             if registry is None:
@@ -202,7 +206,9 @@ def make_app(
     store: Store,
     api_keys: Callable[[], Iterable[str]],
     registry: AccessRegistry | None = None,
+    side_blobs: BlobStorage | None = None,
 ) -> RokkaApi:
     """Build the WSGI application. ``api_keys`` yields administrator keys; with a
-    ``registry`` its users' keys work too, each limited to its memberships."""
-    return RokkaApi(store, api_keys, registry)
+    ``registry`` its users' keys work too, each limited to its memberships. ``side_blobs``:
+    where the WebDAV face keeps side files' bytes (the purge and the check look there too)."""
+    return RokkaApi(store, api_keys, registry, side_blobs)

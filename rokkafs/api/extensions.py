@@ -14,6 +14,7 @@ from rokkafs.errors import InvalidInput
 from rokkafs.rokka.search import parse_search
 from rokkafs.rokka.wire import organization_to_rokka
 from rokkafs.store.base import Store
+from rokkafs.store.maintenance import abort_unfinished_uploads, unfinished_upload_notes
 from rokkafs.store.paging import iter_images
 
 
@@ -39,6 +40,9 @@ def purge_trash(store: Store, request: Request) -> Response:
     except (ValueError, OverflowError):
         raise InvalidInput("older_than must be a number of seconds") from None
     result = store.purge_trash(older_than=older_than)
+    side = request.environ.get("rokkafs.side_blobs")
+    if side is not None:  # (side files' bytes: multipart uploads of their own prefix)
+        abort_unfinished_uploads(side)
     return json_response(
         {"images": result.images, "blobs": result.blobs, "freed_bytes": result.freed_bytes}
     )
@@ -71,4 +75,8 @@ def _chunks(store: Store, org: str, image_hash: str) -> Iterator[bytes]:
 def check(store: Store, request: Request) -> Response:
     """``GET /check?deep=true``: the store's consistency report."""
     report = store.check(deep=request.args.get("deep", "").lower() == "true")
-    return json_response({"problems": list(report.problems), "notes": list(report.notes)})
+    notes = list(report.notes)
+    side = request.environ.get("rokkafs.side_blobs")
+    if side is not None:
+        notes += (f"side files: {note}" for note in unfinished_upload_notes(side))
+    return json_response({"problems": list(report.problems), "notes": notes})

@@ -20,6 +20,7 @@ from httpx_auth import AWS4Auth
 from s3server import ACCESS_KEY, BUCKET, SECRET_KEY, S3Server
 
 from rokkafs.cli import cli
+from rokkafs.server import make_server, running_server
 from rokkafs.store import maintenance
 from rokkafs.store.blobs.s3 import S3BlobStorage
 from rokkafs.store.local import LocalStore
@@ -122,3 +123,29 @@ def test_side_files_unfinished_uploads_are_noted_and_aborted_like_the_images(
     repaired = runner.invoke(cli, [*command, "check", "--repair"])
     assert "repaired: 1 leftovers removed" in repaired.output, repaired.output
     assert list(side.unfinished_uploads()) == [] and "multipart" not in repaired.output
+
+
+def test_the_rest_purge_and_check_look_at_the_side_files_too(
+    s3: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``DELETE /trash`` and ``GET /check`` on a server: the side files' multipart leftovers
+    are noted and aborted like those of the images (only for the administrator)."""
+    url = s3.new_url()
+    data = tmp_path / "data"
+    side = S3BlobStorage(url, tmp_path / "staging", area="side")
+    store = LocalStore(data, blobs=S3BlobStorage(url, tmp_path / "staging"))
+    key = "k" * 64
+    begin_upload(s3, f"{prefix_of(url)}/side/cd/cd/{'cd' * 20}")
+    server = make_server(store, lambda: [key], port=0, data_dir=data, side_blobs=side)
+    with running_server(server) as base, httpx.Client(base_url=base, timeout=30) as api:
+        stranger = api.delete("/trash", headers={"Api-Key": "x" * 64})
+        assert stranger.status_code == 403
+        notes = api.get("/check", headers={"Api-Key": key}).json()["notes"]
+        assert "side files: unfinished multipart upload of " + "cd" * 20 in " ".join(notes)
+        monkeypatch.setattr(maintenance, "BLOB_GRACE_SECONDS", 0.0)  # (an hour later)
+        assert len(list(side.unfinished_uploads())) == 1  # (the stranger changed nothing)
+        assert api.delete("/trash", headers={"Api-Key": key}).status_code == 200
+        assert list(side.unfinished_uploads()) == []
+        notes = api.get("/check", headers={"Api-Key": key}).json()["notes"]
+        assert not any("multipart" in note for note in notes)
+    store.close()
