@@ -153,20 +153,27 @@ def postgres_dav_server(
 
 
 @contextmanager
-def granian_dav_server(tmp_path: Path) -> Iterator[DavServer]:
+def granian_dav_server(
+    tmp_path: Path, index: str | None = None, bucket: str | None = None
+) -> Iterator[DavServer]:
     """``rokkafs serve --http-server granian --workers 2`` as a user starts it, on a data
-    directory with the organizations of the other test servers; the test process opens the
-    same store (both processes share its SQLite files, as workers do)."""
+    directory with the organizations of the other test servers (with ``index``, a
+    PostgreSQL URL, and ``bucket``, an ``s3://`` URL, on those); the test process opens the
+    same store (both processes share its files or databases, as workers do)."""
     from support import serving
 
     data = tmp_path / "granian-data"
     data.mkdir()
     (data / "rokkafs.toml").write_text("[store]\nmax_upload_bytes = 5000000\n")
-    store = LocalStore(data, StoreConfig(max_upload_bytes=5_000_000))
+    config = StoreConfig(max_upload_bytes=5_000_000)
+    shared = PostgresIndex(index) if index is not None else None
+    store = LocalStore(data, config, index=shared, blobs=open_blobs(bucket, data))
     store.create_organization("acme")
     store.create_organization("other")
+    options = (*(("--index", index) if index else ()), *(("--blobs", bucket) if bucket else ()))
+    command = ("--http-server", "granian", "--workers", "2")
     try:
-        with serving(data, "--http-server", "granian", "--workers", "2") as (url, key, _):
+        with serving(data, *command, before=options) as (url, key, _):
             yield DavServer(url, f"{url}/dav", key, store, data, "granian")
     finally:
         store.close()

@@ -42,15 +42,18 @@ def any_dav_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[D
         yield server
 
 
-@pytest.fixture(params=["sqlite", "postgres", "postgres-s3", "granian"])
+@pytest.fixture(params=["sqlite", "postgres", "postgres-s3", "granian", "granian-postgres-s3"])
 def every_dav_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DavServer]:
-    """The servers of ``any_dav_server``, and one with its bytes in an S3 bucket too (for
-    litmus and rclone)."""
+    """The servers of ``any_dav_server``, and with its bytes in an S3 bucket too, on cheroot
+    and on granian (for litmus and rclone)."""
     if request.param == "sqlite":
         yield request.getfixturevalue("dav_server")
         return
-    if request.param == "granian":
-        with granian_dav_server(tmp_path) as server:
+    if request.param.startswith("granian"):
+        shared = request.param.endswith("s3")
+        index = request.getfixturevalue("postgres").new_database() if shared else None
+        bucket = request.getfixturevalue("s3").new_url() if shared else None
+        with granian_dav_server(tmp_path, index, bucket) as server:
             yield server
         return
     bucket = request.getfixturevalue("s3").new_url() if request.param.endswith("s3") else None
