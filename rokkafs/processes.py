@@ -122,10 +122,10 @@ def serve_in_processes(count: int, serve: Callable[[], None]) -> None:
     signal.signal(signal.SIGTERM, _exit)  # (inherited by the forks)
     children = [_forked(serve) for _ in range(count - 1)]
     log.info("serving in %d processes (%d and %s)", count, os.getpid(), children)
-    stopping = threading.Event()
+    stopping, lost = threading.Event(), threading.Event()
     for pid in children:
         threading.Thread(
-            target=_watch, args=(pid, stopping), name=f"rokkafs-worker-{pid}", daemon=True
+            target=_watch, args=(pid, stopping, lost), name=f"rokkafs-worker-{pid}", daemon=True
         ).start()
     status = 0
     try:
@@ -138,6 +138,8 @@ def serve_in_processes(count: int, serve: Callable[[], None]) -> None:
     finally:
         stopping.set()
         _stop(children)
+    if lost.is_set():  # (a worker died: a supervisor sees a failure and restarts the server)
+        status = 1
     # a server whose stop was cut short keeps threads that would hold this process at exit
     # (seen once in a test run): everything is closed, so nothing is left to wait for
     sys.stdout.flush()
@@ -163,15 +165,17 @@ def _end_after(seconds: float) -> None:
     os._exit(1)
 
 
-def _watch(pid: int, stopping: threading.Event) -> None:
-    """When a worker dies, stop this process too (whoever runs rokkafs sees it and restarts
-    the whole server) instead of serving on with fewer workers unnoticed."""
+def _watch(pid: int, stopping: threading.Event, lost: threading.Event) -> None:
+    """When a worker dies, stop this process too, with exit status 1 (whoever runs rokkafs
+    sees it and restarts the whole server) instead of serving on with fewer workers
+    unnoticed."""
     try:
         _, status = os.waitpid(pid, 0)
     except ChildProcessError:
         return
     if not stopping.wait(0.5):  # (not when all are stopping: Ctrl-C reaches every worker)
         log.error("worker %d stopped (status %d): stopping the server", pid, status)
+        lost.set()
         os.kill(os.getpid(), signal.SIGTERM)
 
 

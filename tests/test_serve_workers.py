@@ -78,6 +78,7 @@ def test_a_dead_worker_stops_the_server(tmp_path: Path) -> None:
         (child,) = parent.children()
         child.kill()  # (not serving on, unnoticed, with fewer workers)
         assert gone([parent.pid], 15)
+        assert server.wait(15) == 1  # (a failure: a supervisor restarts it)
 
 
 def test_workers_on_postgresql_and_a_bucket(

@@ -45,7 +45,8 @@ from rokkafs.store.base import Store
     default="cheroot",
     show_default=True,
     envvar="ROKKAFS_HTTP_SERVER",
-    help="The HTTP server: cheroot (pure Python) or granian (Rust; faster on small requests; "
+    help="The HTTP server: cheroot (pure Python) or granian (Rust; faster under many "
+    "concurrent small requests, slower for uploads into a bucket; "
     "pip install 'rokkafs[granian]').",
 )
 @click.option(

@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from httpx_auth import AWS4Auth
 from s3server import ACCESS_KEY, BUCKET, SECRET_KEY, S3Server
 
+from rokkafs.access.registry import AccessRegistry
 from rokkafs.cli import cli
 from rokkafs.server import make_server, running_server
 from rokkafs.store import maintenance
@@ -134,18 +135,26 @@ def test_the_rest_purge_and_check_look_at_the_side_files_too(
     data = tmp_path / "data"
     side = S3BlobStorage(url, tmp_path / "staging", area="side")
     store = LocalStore(data, blobs=S3BlobStorage(url, tmp_path / "staging"))
+    store.create_organization("acme")
+    registry = AccessRegistry(data)
+    member, member_key = registry.create_user("member@example.org")
+    registry.set_membership("acme", member.id, ["admin"])  # (an organization's admin only)
     key = "k" * 64
     begin_upload(s3, f"{prefix_of(url)}/side/cd/cd/{'cd' * 20}")
-    server = make_server(store, lambda: [key], port=0, data_dir=data, side_blobs=side)
+    monkeypatch.setattr(maintenance, "BLOB_GRACE_SECONDS", 0.0)  # (as if an hour later)
+    server = make_server(
+        store, lambda: [key], port=0, data_dir=data, side_blobs=side, registry=registry
+    )
     with running_server(server) as base, httpx.Client(base_url=base, timeout=30) as api:
-        stranger = api.delete("/trash", headers={"Api-Key": "x" * 64})
-        assert stranger.status_code == 403
+        for refused in (member_key, "x" * 64):
+            assert api.delete("/trash", headers={"Api-Key": refused}).status_code == 403
+            assert api.get("/check", headers={"Api-Key": refused}).status_code == 403
+        assert len(list(side.unfinished_uploads())) == 1  # (nobody else changed anything)
         notes = api.get("/check", headers={"Api-Key": key}).json()["notes"]
         assert "side files: unfinished multipart upload of " + "cd" * 20 in " ".join(notes)
-        monkeypatch.setattr(maintenance, "BLOB_GRACE_SECONDS", 0.0)  # (an hour later)
-        assert len(list(side.unfinished_uploads())) == 1  # (the stranger changed nothing)
         assert api.delete("/trash", headers={"Api-Key": key}).status_code == 200
         assert list(side.unfinished_uploads()) == []
         notes = api.get("/check", headers={"Api-Key": key}).json()["notes"]
         assert not any("multipart" in note for note in notes)
+    registry.close()
     store.close()

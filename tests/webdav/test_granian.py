@@ -5,8 +5,11 @@ through the ``every_dav_server``/``any_dav_server`` fixtures.)"""
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import hashlib
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -158,3 +161,101 @@ def test_rest_api_upload_metadata_and_download(tmp_path: Path) -> None:
             assert part.status_code == 206 and part.content == data[:10]
         image = server.store.get_source_image("acme", item["hash"])
         assert image.binary_hash == hashlib.sha1(data).hexdigest()
+
+
+def chunked_put(url: str, key: str, path: str, chunks: list[bytes], **headers: str) -> str:
+    """A chunked PUT sent by hand, ending after ``chunks`` without the final empty chunk
+    when ``cut`` is given (the client went away); returns the status line, or "" if none."""
+    cut = headers.pop("cut", "")
+    host, port = url.removeprefix("http://").split(":")
+    auth = base64.b64encode(f"me:{key}".encode()).decode()
+    lines = [f"PUT {path} HTTP/1.1", f"Host: {host}", f"Authorization: Basic {auth}",
+             "Transfer-Encoding: chunked"]  # fmt: skip
+    lines += [f"{name.replace('_', '-')}: {value}" for name, value in headers.items()]
+    with socket.create_connection((host, int(port)), timeout=30) as connection:
+        connection.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        for chunk in chunks:
+            connection.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        if cut:
+            connection.shutdown(socket.SHUT_RDWR)
+            return ""
+        connection.sendall(b"0\r\n\r\n")
+        return connection.recv(4096).decode("latin-1").split("\r\n", 1)[0]
+
+
+def test_a_chunked_put_must_state_its_length_and_bring_all_of_it(tmp_path: Path) -> None:
+    """granian hands over a chunked body cut off by its client as one that ended: without
+    a stated length the part that came would be stored as the whole file."""
+    with granian_dav_server(tmp_path) as server, server.client() as dav:
+        half = [b"n" * 25_000, b"n" * 25_000]
+        url, key = server.url, server.key
+        stated = {"X_Expected_Entity_Length": "100000"}
+        assert chunked_put(url, key, "/dav/acme/cut.txt~", half, cut="1", **stated) == ""
+        assert chunked_put(url, key, "/dav/acme/unstated.txt~", half).endswith(
+            "411 Length Required"
+        )
+        longer = chunked_put(url, key, "/dav/acme/long.txt~", half, X_Expected_Entity_Length="10")
+        assert not longer.endswith(("200 OK", "201 Created", "204 No Content")), longer
+        whole = chunked_put(url, key, "/dav/acme/whole.txt~", [*half, *half], **stated)
+        assert whole.endswith("201 Created"), whole
+        time.sleep(1)  # (the cut-off request ends in the server after the client left)
+        for name in ("cut.txt~", "unstated.txt~", "long.txt~"):
+            assert dav.get(f"/acme/{name}").status_code == 404, name
+        assert dav.get("/acme/whole.txt~").content == b"n" * 100_000
+
+
+def test_environment_variables_do_not_read_as_request_headers(tmp_path: Path) -> None:
+    """granian copies the process environment into every request's environ: an
+    ``HTTP_X_OC_MTIME`` there would set the modification time of every upload."""
+    data = tmp_path / "data"
+    LocalStore(data).create_organization("acme")
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv("HTTP_X_OC_MTIME", "12345")
+        environment.setenv("HTTP_DEPTH", "0")
+        with serving(data, "--http-server", "granian") as (url, key, _):
+            auth = ("me", key)
+            assert httpx.put(f"{url}/dav/acme/a.png", content=images.png(), auth=auth).is_success
+            listing = httpx.request("PROPFIND", f"{url}/dav/acme/", auth=auth)
+            assert listing.status_code == 207 and "a.png" in listing.text  # (Depth 1, not 0)
+    store = LocalStore(data)
+    [image] = store.list_source_images("acme").items
+    assert image.mtime != 12345
+    store.close()
+
+
+SLOW_LOAD = """
+import sys
+import time
+from rokkafs.granianserver import serve_with_granian
+
+
+def load():  # (a store that takes long to open)
+    time.sleep(60)
+    raise SystemExit(1)
+
+
+serve_with_granian(load, host="127.0.0.1", port=int(sys.argv[1]), workers=2)
+"""
+
+
+def test_workers_still_opening_the_store_end_with_a_server_killed_outright() -> None:
+    server = subprocess.Popen([sys.executable, "-c", SLOW_LOAD, str(free_port())])
+    workers: list[psutil.Process] = []
+    try:
+        main = psutil.Process(server.pid)
+        for _ in range(300):
+            if len(main.children()) == 2:
+                break
+            time.sleep(0.1)
+        workers = main.children()
+        assert len(workers) == 2
+        time.sleep(1)  # (both are in the loader by now)
+        server.kill()
+        server.wait()
+        assert gone([w.pid for w in workers], 15), "a worker outlived its server"
+    finally:
+        for process in workers:  # (what the test started, whatever happened)
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+        server.kill()
+        server.wait()
