@@ -2,9 +2,9 @@
 
 granian (``pip install 'rokkafs[granian]'``) parses HTTP and moves the bytes in Rust and
 calls the WSGI application in Python threads; cheroot, the default, does all of it in
-Python. On a 2-CPU machine granian answers many concurrent small requests faster, one
-request after another no faster, and uploads into a bucket slower (the README's performance
-section has the numbers). What differs for a user:
+Python. On a 2-CPU machine granian answers many concurrent small requests faster, and one
+request after another no faster (the README's performance section has the numbers). What
+differs for a user:
 
 - its processes: granian's first process only watches its workers (``--workers``, at least
   one), which it forks and which share the listening socket; it stops them on SIGTERM or

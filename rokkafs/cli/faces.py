@@ -46,7 +46,7 @@ from rokkafs.store.base import Store
     show_default=True,
     envvar="ROKKAFS_HTTP_SERVER",
     help="The HTTP server: cheroot (pure Python) or granian (Rust; faster under many "
-    "concurrent small requests, slower for uploads into a bucket; "
+    "concurrent small requests; "
     "pip install 'rokkafs[granian]').",
 )
 @click.option(
