@@ -14,7 +14,7 @@ from rokkafs.errors import InvalidInput
 from rokkafs.rokka.search import parse_search
 from rokkafs.rokka.wire import organization_to_rokka
 from rokkafs.store.base import Store
-from rokkafs.store.maintenance import abort_unfinished_uploads, unfinished_upload_notes
+from rokkafs.store.maintenance import abort_unfinished_uploads, side_file_notes
 from rokkafs.store.paging import iter_images
 
 
@@ -78,5 +78,5 @@ def check(store: Store, request: Request) -> Response:
     notes = list(report.notes)
     side = request.environ.get("rokkafs.side_blobs")
     if side is not None:
-        notes += (f"side files: {note}" for note in unfinished_upload_notes(side))
+        notes += side_file_notes(side)
     return json_response({"problems": list(report.problems), "notes": notes})

@@ -115,21 +115,21 @@ def list_images(obj: Context, organization: str, path: str, as_json: bool, delet
 @click.pass_obj
 def check(obj: Context, deep: bool, repair: bool) -> None:
     """Check the store's consistency (exit 3 on problems)."""
-    from rokkafs.store.maintenance import abort_unfinished_uploads, unfinished_upload_notes
+    from rokkafs.store.maintenance import abort_unfinished_uploads, side_file_notes
 
     store = obj.store()
     with store:
         side = side_blobs(obj)  # (side files' bytes: multipart uploads of their own prefix)
         report = store.check(deep=deep)
-        side_notes = unfinished_upload_notes(side)
+        side_notes = side_file_notes(side)
         if repair and (report.notes or side_notes):
             removed = store.remove_leftovers() + abort_unfinished_uploads(side)
             report = store.check(deep=deep)
-            side_notes = unfinished_upload_notes(side)
+            side_notes = side_file_notes(side)
             click.echo(f"repaired: {removed} leftovers removed")
     for problem in report.problems:
         click.echo(f"problem: {problem}")
-    for note in [*report.notes, *(f"side files: {n}" for n in side_notes)]:
+    for note in [*report.notes, *side_notes]:
         click.echo(f"note: {note}")
     click.echo("ok" if report.ok else f"{len(report.problems)} problems")
     if not report.ok:

@@ -17,6 +17,7 @@ __all__ = [
     "check",
     "purge",
     "remove_leftovers",
+    "side_file_notes",
     "unfinished_upload_notes",
 ]
 
@@ -66,6 +67,12 @@ def unfinished_upload_notes(blobs: BlobStorage) -> list[str]:
         ]
     except BackendUnavailable as exc:  # (keys without s3:ListBucketMultipartUploads)
         return [f"unfinished multipart uploads could not be listed: {exc}"]
+
+
+def side_file_notes(side: BlobStorage) -> list[str]:
+    """The notes of a check about the side files' storage (the WebDAV face's, with a prefix
+    of its own in a bucket): their unfinished multipart uploads."""
+    return [f"side files: {note}" for note in unfinished_upload_notes(side)]
 
 
 def abort_unfinished_uploads(blobs: BlobStorage) -> int:
