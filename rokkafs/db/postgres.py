@@ -26,12 +26,15 @@ from typing import Any
 
 from rokkafs.errors import BackendUnavailable, InvalidInput, TransactionConflict
 
-__all__ = ["PgConnection", "PgDatabase", "safe_url"]
+__all__ = ["WRITE_IDLE_SECONDS", "PgConnection", "PgDatabase", "safe_url"]
 
 log = logging.getLogger(__name__)
 
 _MIGRATION_LOCK = 7_531_000
 _POOL_WAIT_SECONDS = 5.0
+# (a write transaction's statements follow each other within milliseconds: nothing slow
+# happens inside one, see docs/architecture.md)
+WRITE_IDLE_SECONDS = 15.0
 
 
 @functools.cache  # (statement texts repeat: each is translated once)
@@ -115,10 +118,16 @@ def _locked(
     connection: Any, lock: int, errors: tuple[type[BaseException], ...]
 ) -> Iterator[PgConnection]:
     """A READ COMMITTED transaction holding advisory lock ``lock``, begun in one round trip
-    (both statements in one text: a write pays for one wait on the database, not two);
-    committed at the end, rolled back on any exception."""
+    (the statements in one text: a write pays for one wait on the database, not three);
+    committed at the end, rolled back on any exception.
+
+    The lock makes every node's writes wait for this one, so the database ends the
+    transaction (and the session) if this node leaves it waiting for its next statement for
+    ``WRITE_IDLE_SECONDS``: a node frozen or cut off while writing stops the others' writes
+    for that long, not until it comes back."""
     begin = "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE"
-    connection.execute(f"{begin}; SELECT pg_advisory_xact_lock({lock:d})".encode())
+    idle = f"SET LOCAL idle_in_transaction_session_timeout = {round(WRITE_IDLE_SECONDS * 1000):d}"
+    connection.execute(f"{begin}; {idle}; SELECT pg_advisory_xact_lock({lock:d})".encode())
     try:
         yield PgConnection(connection)
     except BaseException:
@@ -154,7 +163,10 @@ class PgDatabase:
         import psycopg
         from psycopg_pool import ConnectionPool
 
-        self._errors: tuple[type[BaseException], ...] = (psycopg.OperationalError,)
+        self._errors: tuple[type[BaseException], ...] = (
+            psycopg.OperationalError,
+            psycopg.errors.IdleInTransactionSessionTimeout,  # (WRITE_IDLE_SECONDS ran out)
+        )
         self._snapshot = psycopg.IsolationLevel.REPEATABLE_READ
         # (writes read what committed before their advisory lock was granted, whatever the
         # server's default_transaction_isolation)

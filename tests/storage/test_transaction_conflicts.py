@@ -4,7 +4,12 @@ result; one that keeps being refused is a clear 503 / EIO."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import images
@@ -85,4 +90,54 @@ def test_an_upload_refused_once_is_committed_on_the_next_attempt(
         image = upload(store, images.png(color=4), "a.png")
         assert not refusals and store.find_by_name("acme", "a.png") == image
     finally:
+        store.close()
+
+
+FROZEN_WRITER = """
+import os, signal, sys
+import rokkafs.db.postgres
+rokkafs.db.postgres.WRITE_IDLE_SECONDS = 1.0
+from rokkafs.store.index.postgres import PostgresIndex
+index = PostgresIndex(sys.argv[1])
+try:
+    with index.write() as tx:
+        tx.set_organization_options("acme", {"remote_basepath": "frozen"})
+        os.kill(os.getpid(), signal.SIGSTOP)  # (frozen while it holds the index's write lock)
+except Exception as exc:
+    print(type(exc).__name__, exc)
+"""
+
+
+def _stopped(pid: int) -> bool:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T"
+
+
+def test_a_node_frozen_inside_a_write_holds_up_the_others_only_for_a_while(  # type: ignore[no-untyped-def]
+    postgres, tmp_path: Path
+) -> None:
+    url = postgres.new_database()
+    store = LocalStore(tmp_path / "data", index=PostgresIndex(url))
+    frozen = None
+    try:
+        store.create_organization("acme")
+        frozen = subprocess.Popen(
+            [sys.executable, "-c", FROZEN_WRITER, url], stdout=subprocess.PIPE, text=True
+        )
+        deadline = time.monotonic() + 30
+        while not _stopped(frozen.pid):
+            assert frozen.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        uploaded: list[object] = []
+        writer = threading.Thread(target=lambda: uploaded.append(upload(store, images.png())))
+        writer.start()
+        writer.join(30)
+        assert uploaded, "every write waited for the frozen node"
+        os.kill(frozen.pid, signal.SIGCONT)
+        said, _ = frozen.communicate(timeout=30)
+        assert said.startswith("BackendUnavailable"), said  # (its transaction was ended)
+        assert store.get_organization("acme").options.get("remote_basepath") is None
+    finally:
+        if frozen is not None and frozen.poll() is None:
+            frozen.kill()  # (ends its session and the lock: the waiting writer ends too)
+            frozen.wait()
         store.close()
