@@ -16,6 +16,7 @@ EIO); the pool reconnects by itself when it is back.
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import re
 import time
@@ -26,7 +27,7 @@ from typing import Any
 
 from rokkafs.errors import BackendUnavailable, InvalidInput, TransactionConflict
 
-__all__ = ["WRITE_IDLE_SECONDS", "PgConnection", "PgDatabase", "safe_url"]
+__all__ = ["WRITE_IDLE_SECONDS", "PgConnection", "PgDatabase", "lock_key", "safe_url"]
 
 log = logging.getLogger(__name__)
 
@@ -115,19 +116,25 @@ class PgConnection:
 
 
 def _locked(
-    connection: Any, lock: int, errors: tuple[type[BaseException], ...]
+    connection: Any,
+    shared: Sequence[int],
+    exclusive: Sequence[int],
+    errors: tuple[type[BaseException], ...],
 ) -> Iterator[PgConnection]:
-    """A READ COMMITTED transaction holding advisory lock ``lock``, begun in one round trip
-    (the statements in one text: a write pays for one wait on the database, not three);
-    committed at the end, rolled back on any exception.
+    """A READ COMMITTED transaction holding advisory locks (``shared`` ones first, then the
+    ``exclusive`` ones, each list in its order), begun in one round trip (the statements in
+    one text: a write pays for one wait on the database, not several); committed at the
+    end, rolled back on any exception.
 
-    The lock makes every node's writes wait for this one, so the database ends the
+    The locks make other nodes' writes wait for this one, so the database ends the
     transaction (and the session) if this node leaves it waiting for its next statement for
     ``WRITE_IDLE_SECONDS``: a node frozen or cut off while writing stops the others' writes
     for that long, not until it comes back."""
     begin = "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE"
     idle = f"SET LOCAL idle_in_transaction_session_timeout = {round(WRITE_IDLE_SECONDS * 1000):d}"
-    connection.execute(f"{begin}; {idle}; SELECT pg_advisory_xact_lock({lock:d})".encode())
+    locks = [f"SELECT pg_advisory_xact_lock_shared({key:d})" for key in shared]
+    locks += [f"SELECT pg_advisory_xact_lock({key:d})" for key in exclusive]
+    connection.execute("; ".join([begin, idle, *locks]).encode())
     try:
         yield PgConnection(connection)
     except BaseException:
@@ -135,6 +142,13 @@ def _locked(
             connection.rollback()
         raise
     connection.commit()
+
+
+def lock_key(*parts: str) -> int:
+    """An advisory lock's key for a thing named by ``parts`` (a 64-bit hash: two things
+    that share a key only wait for each other needlessly)."""
+    digest = hashlib.blake2b("\0".join(parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def safe_url(url: str) -> str:
@@ -214,13 +228,17 @@ class PgDatabase:
 
     @contextmanager
     def _connection(
-        self, *, transaction: bool, read_only: bool = False, lock: int | None = None
+        self,
+        *,
+        transaction: bool,
+        read_only: bool = False,
+        locks: tuple[Sequence[int], Sequence[int]] | None = None,
     ) -> Iterator[PgConnection]:
         try:
             with self._pool.connection() as connection:
                 try:
-                    if lock is not None:
-                        yield from _locked(connection, lock, self._errors)
+                    if locks is not None:
+                        yield from _locked(connection, *locks, self._errors)
                         return
                     if not transaction:
                         yield PgConnection(connection)
@@ -252,9 +270,17 @@ class PgDatabase:
         """A write transaction (under the component's lock), or with ``"BEGIN"`` a snapshot
         read."""
         reading = begin.strip().upper() == "BEGIN"
-        lock = None if reading else self._write_lock
-        with self._connection(transaction=True, read_only=reading, lock=lock) as db:
+        locks = None if reading else ((), (self._write_lock,))
+        with self._connection(transaction=True, read_only=reading, locks=locks) as db:
             yield db
+
+    def locking(
+        self, shared: Sequence[int], exclusive: Sequence[int]
+    ) -> AbstractContextManager[PgConnection]:
+        """A write transaction under the given advisory locks instead of the component's
+        (``shared`` taken first, then ``exclusive``, each in its order: whoever takes
+        locks of one kind keeps one order, so no two such writes wait for each other)."""
+        return self._connection(transaction=True, locks=(shared, exclusive))
 
     def reading(self) -> AbstractContextManager[PgConnection]:
         """A snapshot read."""

@@ -84,6 +84,7 @@ def row_and_short_hash(
 ) -> tuple[StoredImage | None, str]:
     """The record of that hash in ``org`` (any state) and the short hash a new record of it
     gets, from one look at the hashes sharing its first six characters (usually none)."""
+    tx.lock_hash_prefix(org, image_hash[:MIN_SHORT_HASH])
     near = tx.images_with_hash_prefix(org, image_hash[:MIN_SHORT_HASH])
     existing = next((stored for stored in near if stored.image.hash == image_hash), None)
     if all(stored.image.hash == image_hash for stored in near):

@@ -9,10 +9,12 @@ The file faces show an image at ``/<org>/<name>`` (the oldest live image of that
   retention but not purged): the new image is a ``version`` variant of them, so no other
   image is renamed, moved or brought back from the trash.
 
-LocalStore runs :func:`write_in_index` inside its exclusive index transaction, so concurrent
-writers of one path (threads, processes, or nodes on one database) serialize: the last to
-commit is the file, every earlier one is in the trash. :func:`write_through_store` does the
-same with any store's public operations, for stores that cannot do it in one step.
+LocalStore runs :func:`write_in_index` inside a path write's index transaction
+(:meth:`~rokkafs.store.index.MetadataIndex.write_path`), which excludes the writes of the same
+path, so concurrent writers of one path (threads, processes, or nodes on one database)
+serialize: the last to commit is the file, every earlier one is in the trash.
+:func:`write_through_store` does the same with any store's public operations, for stores
+that cannot do it in one step.
 """
 
 from __future__ import annotations

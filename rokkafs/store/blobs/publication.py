@@ -29,7 +29,7 @@ from rokkafs.db.retry import pauses
 from rokkafs.errors import BackendUnavailable, TransactionConflict
 from rokkafs.staging import Staged
 from rokkafs.store.blobs import BlobStorage
-from rokkafs.store.index import BlobBeingDeleted, IndexTransaction, MetadataIndex
+from rokkafs.store.index import BlobBeingDeleted, IndexTransaction, MetadataIndex, PathScope
 
 __all__ = ["Publication", "commit_with_blob"]
 
@@ -72,12 +72,14 @@ def commit_with_blob(
     blobs: BlobStorage,
     staged: Staged,
     body: Callable[[IndexTransaction, Publication], T],
+    scope: PathScope | None = None,
 ) -> T:
     """Run ``body`` in an exclusive index transaction, with ``staged`` (complete and
     durable) published first unless recorded already; ``body`` calls
     :meth:`Publication.record` if its records refer to the blob. Retried (``body`` must be
     safe to run again) while the clean-up removes the same bytes, and after the database
-    refused the transaction for a concurrent one (:mod:`rokkafs.db.retry`).
+    refused the transaction for a concurrent one (:mod:`rokkafs.db.retry`). With ``scope``
+    the transaction is a path write's (:meth:`MetadataIndex.write_path`).
 
     Raises:
         BackendUnavailable: the clean-up held the bytes for longer than 30 s.
@@ -93,7 +95,7 @@ def commit_with_blob(
     conflict_pauses = pauses()
     while True:
         try:
-            with index.write() as tx:
+            with index.write() if scope is None else index.write_path(scope) as tx:
                 return body(tx, publication)
         except _Unpublished:
             pass

@@ -21,6 +21,7 @@ __all__ = [
     "ImageState",
     "IndexTransaction",
     "MetadataIndex",
+    "PathScope",
     "SearchPage",
     "StoredImage",
 ]
@@ -52,6 +53,17 @@ class SearchPage:
     total: int
     items: tuple[StoredImage, ...]
     last_key: list[object] | None
+
+
+@dataclass(frozen=True, slots=True)
+class PathScope:
+    """What one path write of a file face touches (:mod:`rokkafs.store.path_write`): the
+    images named ``name`` in ``org``, the names of its folders and of images inside it
+    (read), and the records whose hashes start with ``hash_prefix`` (its new record's)."""
+
+    org: str
+    name: str
+    hash_prefix: str
 
 
 class IndexTransaction(abc.ABC):
@@ -206,6 +218,12 @@ class IndexTransaction(abc.ABC):
     def forget_deletions(self, *, before: float) -> None:
         """Drop confirmed deletions older than ``before`` (no upload is that slow)."""
 
+    def lock_hash_prefix(self, org: str, prefix: str) -> None:
+        """Wait for the other writes deciding on records of ``org`` whose hashes start with
+        ``prefix``, before deciding on them (a short hash, a variant): only a path write's
+        transaction (:meth:`MetadataIndex.write_path`) does not exclude them already."""
+        return None
+
 
 class BlobBeingDeleted(Exception):
     """A blob's bytes are being, or were after the caller's epoch, removed by the clean-up."""
@@ -221,6 +239,14 @@ class MetadataIndex(abc.ABC):
     @abc.abstractmethod
     def write(self) -> AbstractContextManager[IndexTransaction]:
         """An exclusive write transaction."""
+
+    def write_path(self, scope: PathScope) -> AbstractContextManager[IndexTransaction]:
+        """A write transaction for one path write: it must exclude the writes of the same
+        name, of its folders' names and of names inside it, and every write that is not a
+        path write; an index may let other path writes run alongside (the transaction then
+        takes :meth:`IndexTransaction.lock_hash_prefix` before deciding on hashes). By
+        default an exclusive :meth:`write`."""
+        return self.write()
 
     def lookup(self) -> AbstractContextManager[IndexTransaction]:
         """Reads whose statements need not agree on one snapshot (each sees the latest

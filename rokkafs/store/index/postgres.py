@@ -9,9 +9,12 @@ orders them by code point alike.
 Consistency: a write transaction first takes one transaction-level advisory lock, so writes
 run one at a time across every node, exactly as SQLite's ``BEGIN IMMEDIATE`` does on one
 machine; the rules written for that (one decision per path write, unique short hashes, copy
-batches) hold unchanged. Writes are short (no bytes move inside them), so this serializes
-only the metadata step of an upload, not the upload. Reads are consistent snapshots
-(``REPEATABLE READ``) and never wait for writes.
+batches) hold unchanged. Writes are short (no bytes move inside them). The file faces' path
+writes (most uploads) take that lock shared instead, so they run alongside each other but
+never alongside any other write, plus locks of what they decide on: their name exclusive,
+its folders' names shared (a file named like one of them, or inside the name, waits), and
+the first six characters of their new record's hash exclusive (short hashes, variants).
+Reads are consistent snapshots (``REPEATABLE READ``) and never wait for writes.
 
 The schema is versioned (:class:`rokkafs.db.postgres.PgDatabase`): migrations run once, under an
 advisory lock, when a node opens the database.
@@ -23,8 +26,8 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 
 from rokkafs.db.changes import path_triggers
-from rokkafs.db.postgres import PgDatabase
-from rokkafs.store.index import IndexTransaction, MetadataIndex
+from rokkafs.db.postgres import PgConnection, PgDatabase, lock_key
+from rokkafs.store.index import IndexTransaction, MetadataIndex, PathScope
 from rokkafs.store.index.sql import SqlTransaction
 from rokkafs.store.index.sql_search import POSTGRES
 
@@ -120,6 +123,18 @@ class PostgresIndex(MetadataIndex):
     def read(self) -> AbstractContextManager[IndexTransaction]:
         return self._scope("BEGIN")
 
+    @contextmanager
+    def write_path(self, scope: PathScope) -> Iterator[IndexTransaction]:
+        parts = scope.name.split("/")
+        folders = ["/".join(parts[:end]) for end in range(1, len(parts))]  # (top down)
+        shared = [_WRITE_LOCK, *(lock_key("name", scope.org, f) for f in folders)]
+        exclusive = [
+            lock_key("name", scope.org, scope.name),
+            lock_key("hash", scope.org, scope.hash_prefix),
+        ]
+        with self._database.locking(shared, exclusive) as db:
+            yield _PathTransaction(db, scope)
+
     def write(self) -> AbstractContextManager[IndexTransaction]:
         return self._scope("BEGIN IMMEDIATE")
 
@@ -131,3 +146,20 @@ class PostgresIndex(MetadataIndex):
 
     def close(self) -> None:
         self._database.close()
+
+
+class _PathTransaction(SqlTransaction):
+    """A path write's transaction: it takes the lock of any other hash prefix it decides on
+    (a variant's) when it gets there."""
+
+    def __init__(self, db: PgConnection, scope: PathScope) -> None:
+        super().__init__(db, POSTGRES)
+        self._connection = db
+        self._taken = {(scope.org, scope.hash_prefix)}
+
+    def lock_hash_prefix(self, org: str, prefix: str) -> None:
+        if (org, prefix) not in self._taken:
+            self._connection.execute(
+                "SELECT pg_advisory_xact_lock(?)", (lock_key("hash", org, prefix),)
+            )
+            self._taken.add((org, prefix))
