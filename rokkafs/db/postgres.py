@@ -33,8 +33,8 @@ log = logging.getLogger(__name__)
 
 _MIGRATION_LOCK = 7_531_000
 _POOL_WAIT_SECONDS = 5.0
-# (a write transaction's statements follow each other within milliseconds: nothing slow
-# happens inside one, see docs/architecture.md)
+# (an index, registry or WebDAV state write's statements follow each other within
+# milliseconds: nothing slow happens inside one, see docs/architecture.md)
 WRITE_IDLE_SECONDS = 15.0
 
 
@@ -92,11 +92,12 @@ def _check_if_idle(connection: Any) -> None:
         _last_used[connection] = time.monotonic()
 
 
-def _configure(connection: Any) -> None:
-    """Every new connection plans each statement with its values (prepared statements skip
-    only the parsing): a plan cached once for all values is made while a table is small and
-    kept until the next ANALYZE, and one made when an organization had a few images scanned
-    all of its images for every lookup by name once it had thousands."""
+def _plan_each_time(connection: Any) -> None:
+    """A new connection plans each statement with its values (prepared statements skip only
+    the parsing): a plan cached once for all values is made while a table is small and kept
+    until the next ANALYZE, and one made when an organization had a few images scanned all
+    of its images for every lookup by name once it had thousands. (For the index: its images
+    table has eight indexes to choose from; the other components' lookups have one each.)"""
     connection.execute("SET plan_cache_mode = force_custom_plan")
 
 
@@ -120,21 +121,24 @@ def _locked(
     shared: Sequence[int],
     exclusive: Sequence[int],
     errors: tuple[type[BaseException], ...],
+    idle_seconds: float | None,
 ) -> Iterator[PgConnection]:
     """A READ COMMITTED transaction holding advisory locks (``shared`` ones first, then the
     ``exclusive`` ones, each list in its order), begun in one round trip (the statements in
     one text: a write pays for one wait on the database, not several); committed at the
     end, rolled back on any exception.
 
-    The locks make other nodes' writes wait for this one, so the database ends the
-    transaction (and the session) if this node leaves it waiting for its next statement for
-    ``WRITE_IDLE_SECONDS``: a node frozen or cut off while writing stops the others' writes
+    The locks make other nodes' writes wait for this one, so with ``idle_seconds`` the
+    database ends the transaction (and the session) if this node leaves it waiting for its
+    next statement that long: a node frozen or cut off while writing stops the others' writes
     for that long, not until it comes back."""
-    begin = "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE"
-    idle = f"SET LOCAL idle_in_transaction_session_timeout = {round(WRITE_IDLE_SECONDS * 1000):d}"
-    locks = [f"SELECT pg_advisory_xact_lock_shared({key:d})" for key in shared]
-    locks += [f"SELECT pg_advisory_xact_lock({key:d})" for key in exclusive]
-    connection.execute("; ".join([begin, idle, *locks]).encode())
+    statements = ["BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE"]
+    if idle_seconds is not None:
+        milliseconds = round(idle_seconds * 1000)
+        statements.append(f"SET LOCAL idle_in_transaction_session_timeout = {milliseconds:d}")
+    statements += [f"SELECT pg_advisory_xact_lock_shared({key:d})" for key in shared]
+    statements += [f"SELECT pg_advisory_xact_lock({key:d})" for key in exclusive]
+    connection.execute("; ".join(statements).encode())
     try:
         yield PgConnection(connection)
     except BaseException:
@@ -173,7 +177,13 @@ class PgDatabase:
         *,
         write_lock: int,
         max_connections: int = 16,
+        idle_limit: bool = True,
+        plan_each_time: bool = False,
     ) -> None:
+        """``idle_limit``: the database ends a write transaction that waits for this node's
+        next statement for ``WRITE_IDLE_SECONDS`` (False for components whose writes move
+        bytes inside them). ``plan_each_time``: plan every statement with its values (see
+        :func:`_plan_each_time`)."""
         import psycopg
         from psycopg_pool import ConnectionPool
 
@@ -187,6 +197,7 @@ class PgDatabase:
         self._committed = psycopg.IsolationLevel.READ_COMMITTED
         self._bad_values: tuple[type[BaseException], ...] = (psycopg.DataError,)
         self._write_lock = write_lock
+        self._idle_limit = idle_limit
         self._url = safe_url(url)
         self._pool = ConnectionPool(
             url,
@@ -195,7 +206,7 @@ class PgDatabase:
             kwargs={"row_factory": _row_factory, "autocommit": True},
             timeout=_POOL_WAIT_SECONDS,
             check=_check_if_idle,  # (after a restart: no dead connection)
-            configure=_configure,
+            configure=_plan_each_time if plan_each_time else None,
             open=False,
             name=f"rokkafs-{component}",
         )
@@ -238,7 +249,8 @@ class PgDatabase:
             with self._pool.connection() as connection:
                 try:
                     if locks is not None:
-                        yield from _locked(connection, *locks, self._errors)
+                        idle = WRITE_IDLE_SECONDS if self._idle_limit else None
+                        yield from _locked(connection, *locks, self._errors, idle)
                         return
                     if not transaction:
                         yield PgConnection(connection)

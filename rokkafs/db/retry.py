@@ -1,11 +1,13 @@
 """Running a transaction again when the database refused it because of a concurrent one
 (docs/architecture.md#scaling-out).
 
-rokkafs's own writes should never meet such a refusal: each component's write transactions
-first take that component's advisory lock and run at READ COMMITTED, reads are read-only
-snapshots, and no transaction touches another component's tables. A serialization failure or
-deadlock can still come from outside (an operator's statement, a server setting, a future
-change): then the transaction was rolled back whole, and the operation runs again after a
+rokkafs's own writes rarely meet such a refusal: each component's write transactions first
+take that component's advisory lock (path writes: shared, with locks of their own names and
+hash prefix) and run at READ COMMITTED, reads are read-only snapshots, and no transaction
+touches another component's tables. Two path writes can still wait for each other's hash
+prefix lock in a circle (a variant's prefix, locked later, equal to the other's: a 24-bit
+coincidence), and a refusal can come from outside (an operator's statement, a server
+setting): then the transaction was rolled back whole, and the operation runs again after a
 short, growing, jittered pause, a few times, before the caller sees a 503 / EIO.
 """
 

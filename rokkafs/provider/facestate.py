@@ -122,8 +122,13 @@ class FaceState:
         if database_url is not None:
             from rokkafs.db.postgres import PgDatabase
 
-            self._database = PgDatabase(
-                database_url, "faces", PG_MIGRATIONS, write_lock=PG_WRITE_LOCK, max_connections=8
+            self._database = PgDatabase(  # (a write publishes or deletes a side file's bytes)
+                database_url,
+                "faces",
+                PG_MIGRATIONS,
+                write_lock=PG_WRITE_LOCK,
+                max_connections=8,
+                idle_limit=False,
             )
             return
         self._database = Database(data_dir / "faces.sqlite3", SCHEMA)

@@ -57,7 +57,7 @@ def commit_path_write(
     require_org: Callable[[IndexTransaction, str], object] = require_org,
 ) -> SourceImage:
     """Detect a staged upload and make it the file at ``write.name``, deciding what it
-    replaces inside one exclusive index transaction; the staging file is removed whatever
+    replaces inside one path write's index transaction; the staging file is removed whatever
     happens. (``require_org``: the store's check, which remembers organizations it saw.)"""
     try:
         staged = detect_staged(

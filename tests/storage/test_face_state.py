@@ -3,6 +3,7 @@ directory and PostgreSQL with the side files' bytes in a shared folder."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -124,3 +125,25 @@ def test_a_failed_transaction_keeps_the_bytes_its_rows_name(
     for name in ("x", "y"):  # (rolled back: every row as before, with its bytes)
         assert side_bytes(faces, "acme", f"new/{name}/.DS_Store") == b"n" + name.encode()
         assert side_bytes(faces, "acme", f"old/{name}/.DS_Store") == b"o" + name.encode()
+
+
+def test_a_side_file_slower_to_store_than_the_index_idle_limit_is_stored(  # type: ignore[no-untyped-def]
+    postgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A side file's bytes are published inside the face state's write transaction, so that
+    transaction has no idle limit (the index's write transactions have one: a frozen node)."""
+    monkeypatch.setattr("rokkafs.db.postgres.WRITE_IDLE_SECONDS", 0.2)
+    blobs = open_blobs(None, tmp_path / "shared", side=True)
+    publish = blobs.publish
+
+    def slow_publish(staged: Path, blob_id: str) -> bool:  # (a slow storage: fault injection)
+        time.sleep(1.0)
+        return publish(staged, blob_id)
+
+    monkeypatch.setattr(blobs, "publish", slow_publish)
+    faces = FaceState(tmp_path / "data", database_url=postgres.new_database(), blobs=blobs)
+    try:
+        faces.put_file("acme", "big/.goutputstream-X1", staged_blob(blobs, b"slow bytes"), 5.0)
+        assert side_bytes(faces, "acme", "big/.goutputstream-X1") == b"slow bytes"
+    finally:
+        faces.close()

@@ -15,6 +15,7 @@ import images
 import pytest
 from support import in_threads
 
+from rokkafs.db.postgres import lock_key
 from rokkafs.store.index import PathScope
 from rokkafs.store.index.postgres import PostgresIndex
 from rokkafs.store.local import LocalStore
@@ -32,11 +33,25 @@ def index(postgres, tmp_path: Path) -> Iterator[PostgresIndex]:  # type: ignore[
     store.close()
 
 
+INDEX_WRITE_LOCK = 7_531_001  # (rokkafs.store.index.postgres)
+HELD_KEYS = {  # (what a path write of HELD holds)
+    INDEX_WRITE_LOCK,
+    lock_key("name", "acme", "a"),
+    lock_key("name", "acme", "a/b.png"),
+    lock_key("hash", "acme", "abcdef"),
+}
+
+
 def _waiting_locks(index: PostgresIndex) -> int:
+    """How many requests for one of the locks HELD holds wait (pg_locks shows a 64-bit
+    advisory key as two 32-bit halves)."""
     rows = index._database.query(
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        "SELECT classid::bigint, objid::bigint FROM pg_locks "
+        "WHERE locktype = 'advisory' AND objsubid = 1 AND NOT granted"
     )
-    return int(rows[0][0])
+    keys = {int.from_bytes(((high << 32) | low).to_bytes(8, "big"), "big", signed=True)
+            for high, low in rows}  # fmt: skip
+    return len(keys & HELD_KEYS)
 
 
 def _waits_while_held(index: PostgresIndex, write: Callable[[], object]) -> bool:

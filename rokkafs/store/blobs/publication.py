@@ -1,7 +1,7 @@
 """Publishing a blob before the index transaction that records it.
 
 An upload's bytes are published (linked into place, or PUT to an object store) *before* the
-exclusive index transaction, so that no node waits for another's transfer under the write
+index transaction that records them, so that no node waits for another's transfer under a write
 lock. The clean-up (:mod:`rokkafs.store.blobs.cleanup`) removes blobs no record names, outside
 any write transaction. Two rules keep them apart (``docs/architecture.md#blobs``):
 
@@ -74,7 +74,7 @@ def commit_with_blob(
     body: Callable[[IndexTransaction, Publication], T],
     scope: PathScope | None = None,
 ) -> T:
-    """Run ``body`` in an exclusive index transaction, with ``staged`` (complete and
+    """Run ``body`` in an index write transaction, with ``staged`` (complete and
     durable) published first unless recorded already; ``body`` calls
     :meth:`Publication.record` if its records refer to the blob. Retried (``body`` must be
     safe to run again) while the clean-up removes the same bytes, and after the database

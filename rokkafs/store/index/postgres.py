@@ -108,7 +108,12 @@ class PostgresIndex(MetadataIndex):
 
     def __init__(self, url: str, *, max_connections: int = 16) -> None:
         self._database = PgDatabase(
-            url, "index", MIGRATIONS, write_lock=_WRITE_LOCK, max_connections=max_connections
+            url,
+            "index",
+            MIGRATIONS,
+            write_lock=_WRITE_LOCK,
+            max_connections=max_connections,
+            plan_each_time=True,
         )
 
     @contextmanager
