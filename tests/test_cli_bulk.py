@@ -38,11 +38,18 @@ def test_import_is_resumable_after_sigint(tmp_path: Path) -> None:
     source, data = tmp_path / "src", tmp_path / "data"
     make_tree(source, 1000)
     assert rokkafs(data, "org", "create", "lib").returncode == 0
-    interrupted = subprocess.Popen(
-        [sys.executable, "-m", "rokkafs.cli", "--data", str(data), "import", str(source), "lib"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    # (a test run started in the background by a shell ignores SIGINT, and so would the
+    # import it starts: a Python handler here makes the child's SIGINT the default again)
+    command = [sys.executable, "-m", "rokkafs.cli", "--data", str(data), "import", str(source)]
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        interrupted = subprocess.Popen(
+            [*command, "lib"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
     store = LocalStore(data)
     deadline = time.monotonic() + 120
     while store.list_source_images("lib", SearchQuery(limit=0)).total < 200:
