@@ -290,8 +290,8 @@ class PgDatabase:
         self, shared: Sequence[int], exclusive: Sequence[int]
     ) -> AbstractContextManager[PgConnection]:
         """A write transaction under the given advisory locks instead of the component's
-        (``shared`` taken first, then ``exclusive``, each in its order: whoever takes
-        locks of one kind keeps one order, so no two such writes wait for each other)."""
+        (``shared`` taken first, then ``exclusive``, each in its order: callers that keep
+        one order never wait for each other in a circle)."""
         return self._connection(transaction=True, locks=(shared, exclusive))
 
     def reading(self) -> AbstractContextManager[PgConnection]:
