@@ -18,7 +18,10 @@ from pathlib import Path
 
 from support import free_port
 
-__all__ = ["PostgresCluster", "postgres_cluster"]
+__all__ = ["INDEX_WRITE_LOCK", "PostgresCluster", "postgres_cluster"]
+
+# the index's write lock, an advisory lock key (rokkafs.store.index.postgres)
+INDEX_WRITE_LOCK = 7_531_001
 
 
 def _binaries() -> Path:

@@ -8,16 +8,16 @@ from dataclasses import dataclass, replace
 
 from rokkafs.errors import PayloadTooLarge
 from rokkafs.model import SourceImage
-from rokkafs.rokka.metadata import compute_hash, validate_dynamic_metadata
+from rokkafs.rokka.metadata import compute_hash
 from rokkafs.staging import Staged, fsync_soon
 from rokkafs.store.blobs import BlobStorage
 from rokkafs.store.blobs.publication import Publication, commit_with_blob
 from rokkafs.store.config import OptimizeSource, StoreConfig
-from rokkafs.store.index import IndexTransaction, MetadataIndex, PathScope, StoredImage
+from rokkafs.store.index import IndexTransaction, MetadataIndex, StoredImage
 from rokkafs.store.ingest import detect_staged, discard, new_source_image, optimize_staged
 from rokkafs.store.lookups import require_file_name, require_org, row_and_short_hash
-from rokkafs.store.path_write import write_in_index
-from rokkafs.store.records import MIN_SHORT_HASH, reuploaded
+from rokkafs.store.path_write import path_scope, write_in_index
+from rokkafs.store.records import reuploaded
 
 __all__ = ["PathWrite", "UploadRequest", "adopt_file", "commit_path_write", "commit_upload"]
 
@@ -78,19 +78,11 @@ def commit_path_write(
                 trash_cutoff=trash_cutoff,
             )
 
-        return commit_with_blob(index, blobs, staged, body, _scope(write, staged))
+        return commit_with_blob(
+            index, blobs, staged, body, path_scope(write.org, write.name, write.replacing, staged)
+        )
     finally:
         discard(staged)
-
-
-def _scope(write: PathWrite, staged: Staged) -> PathScope | None:
-    """What the write decides on: its name and its plain record's hash (a write naming the
-    image it replaces by hash, ``cat~1a2b3c.png``, touches another name: it takes every
-    other write's turn, as other writes do)."""
-    if write.replacing is not None:
-        return None
-    plain = compute_hash(staged.binary_hash, validate_dynamic_metadata({}))
-    return PathScope(write.org, write.name, plain[:MIN_SHORT_HASH])
 
 
 def commit_upload(

@@ -26,11 +26,12 @@ from rokkafs.errors import NotFound
 from rokkafs.model import SourceImage
 from rokkafs.rokka.metadata import compute_hash, validate_dynamic_metadata
 from rokkafs.rokka.search import Filter, SearchQuery
-from rokkafs.staging import HandedOver
-from rokkafs.store.index import IndexTransaction, StoredImage
+from rokkafs.staging import HandedOver, Staged
+from rokkafs.store.index import IndexTransaction, PathScope, StoredImage
 from rokkafs.store.ingest import new_source_image
 from rokkafs.store.lookups import require_file_name, row_and_short_hash
 from rokkafs.store.records import (
+    MIN_SHORT_HASH,
     deleted,
     first_unused_variant,
     require_unlocked,
@@ -41,7 +42,13 @@ if TYPE_CHECKING:
     from rokkafs.store.base import Store
     from rokkafs.store.blobs.publication import Publication
 
-__all__ = ["move_in_index", "move_through_store", "write_in_index", "write_through_store"]
+__all__ = [
+    "move_in_index",
+    "move_through_store",
+    "path_scope",
+    "write_in_index",
+    "write_through_store",
+]
 
 
 def _shown(
@@ -52,6 +59,16 @@ def _shown(
     if replacing is not None:  # a duplicate spelling (``cat~1a2b3c.png``) names its image
         return tx.get_image(org, replacing, include_deleted=False, trash_cutoff=trash_cutoff), None
     return tx.image_named_or_below(org, name, deleted=False, trash_cutoff=trash_cutoff)
+
+
+def path_scope(org: str, name: str, replacing: str | None, staged: Staged) -> PathScope | None:
+    """What :func:`write_in_index` decides on, for the index's path write transaction: the
+    name and its plain record's hash prefix. None (every other write's turn) for a write
+    naming the image it replaces by hash (``cat~1a2b3c.png``): that touches another name."""
+    if replacing is not None:
+        return None
+    plain = compute_hash(staged.binary_hash, validate_dynamic_metadata({}))
+    return PathScope(org, name, plain[:MIN_SHORT_HASH])
 
 
 def write_in_index(
@@ -85,7 +102,7 @@ def write_in_index(
         require_file_name(tx, org, name, images_inside=images_inside)
     for candidate in variant_candidates({}, name):
         dynamic = validate_dynamic_metadata(candidate)
-        image_hash = compute_hash(staged.binary_hash, dynamic)
+        image_hash = compute_hash(staged.binary_hash, dynamic)  # (the first: plain_hash)
         existing, short_hash = row_and_short_hash(tx, org, image_hash)
         if existing is None:
             break

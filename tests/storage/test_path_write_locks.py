@@ -13,6 +13,7 @@ from pathlib import Path
 
 import images
 import pytest
+from postgres import INDEX_WRITE_LOCK
 from support import in_threads
 
 from rokkafs.db.postgres import lock_key
@@ -33,7 +34,6 @@ def index(postgres, tmp_path: Path) -> Iterator[PostgresIndex]:  # type: ignore[
     store.close()
 
 
-INDEX_WRITE_LOCK = 7_531_001  # (rokkafs.store.index.postgres)
 HELD_KEYS = {  # (what a path write of HELD holds)
     INDEX_WRITE_LOCK,
     lock_key("name", "acme", "a"),

@@ -15,14 +15,13 @@ from pathlib import Path
 import images
 import psycopg
 import pytest
+from postgres import INDEX_WRITE_LOCK
 from support import upload
 
 from rokkafs.db.retry import ATTEMPTS, retried_on_conflict
 from rokkafs.errors import TransactionConflict
 from rokkafs.store.index.postgres import PostgresIndex
 from rokkafs.store.local import LocalStore
-
-INDEX_WRITE_LOCK = 7_531_001  # (the index's advisory lock: rokkafs.store.index.postgres)
 
 
 def test_a_rename_caught_in_a_real_deadlock_is_run_again(postgres, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

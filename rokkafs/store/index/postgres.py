@@ -159,12 +159,9 @@ class _PathTransaction(SqlTransaction):
 
     def __init__(self, db: PgConnection, scope: PathScope) -> None:
         super().__init__(db, POSTGRES)
-        self._connection = db
         self._taken = {(scope.org, scope.hash_prefix)}
 
     def lock_hash_prefix(self, org: str, prefix: str) -> None:
         if (org, prefix) not in self._taken:
-            self._connection.execute(
-                "SELECT pg_advisory_xact_lock(?)", (lock_key("hash", org, prefix),)
-            )
+            self._db.execute("SELECT pg_advisory_xact_lock(?)", (lock_key("hash", org, prefix),))
             self._taken.add((org, prefix))
