@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from rokkafs.provider.nodes import Seen
 from rokkafs.provider.uploads import Upload
 
 __all__ = ["Handle", "HandleTable"]
@@ -15,7 +16,8 @@ __all__ = ["Handle", "HandleTable"]
 @dataclass
 class Handle:
     """An open file. ``upload`` holds written bytes until the commit in ``flush``; ``reader``
-    is opened lazily on the first read (``open`` never downloads)."""
+    is opened lazily on the first read (``open`` never downloads); ``seen``: what the lookup
+    before ``create`` found at the path, for the first commit."""
 
     path: str
     writable: bool
@@ -25,6 +27,7 @@ class Handle:
     mtime: float | None = None
     failed: int = 0  # the errno of a failed write: the file must not be committed
     staged_xattrs: dict[str, bytes] = field(default_factory=dict)
+    seen: Seen | None = None
     lock: threading.RLock = field(default_factory=threading.RLock)
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from rokkafs.provider import Node
+from rokkafs.provider.nodes import Seen
 
 __all__ = ["NodeCache"]
 
@@ -75,6 +76,21 @@ class NodeCache:
         if listing is None or listing[0] < time.monotonic():
             return False
         return name not in listing[2]
+
+    def seen(self, path: str) -> Seen | None:
+        """What the cache knows is at ``path`` (a node, or nothing), with when it learnt it;
+        None when it knows nothing fresh."""
+        now = time.monotonic()
+        with self._lock:
+            hit = self._nodes.get(path)
+        if hit is not None and hit[0] >= now:
+            return Seen(hit[1], hit[0] - self._seconds)
+        parent = path.rpartition("/")[0] or "/"
+        with self._lock:
+            listing = self._listings.get(parent)
+        if listing is not None and listing[0] >= now and self.absent(path):
+            return Seen(None, listing[0] - self._seconds)
+        return None
 
     def settle(self, path: str, node: Node) -> None:
         """The mount itself just put ``node`` at ``path``: remember it and add it to the

@@ -173,7 +173,9 @@ class RokkaOperations(XattrOperations):
             self.pending.hold(handle.path, upload.finish(), handle.mtime or time.time())
             self.cache.drop(handle.path)
             return
-        self._now_at(handle.path, self.paths.commit(handle.path, upload, mtime=handle.mtime))
+        seen, handle.seen = handle.seen, None
+        node = self.paths.commit(handle.path, upload, mtime=handle.mtime, seen=seen)
+        self._now_at(handle.path, node)
         staged, handle.staged_xattrs = handle.staged_xattrs, {}
         for name, value in staged.items():
             self._apply_xattr(handle.path, name, value)
@@ -251,6 +253,7 @@ class RokkaOperations(XattrOperations):
             else:
                 raise OSError(errno.EEXIST, "exists")
         handle = Handle(path, writable=True, upload=self.paths.new_upload(), dirty=True)
+        handle.seen = self.cache.seen(path)  # (the kernel looked the name up just before)
         self.cache.drop(path)  # getattr answers from the handle until the commit
         return self.handles.add(handle)
 

@@ -60,9 +60,11 @@ class Provider:
         """Start a write (nothing visible until :meth:`commit`)."""
         return self.writer.new_upload()
 
-    def commit(self, path: str, upload: Upload, *, mtime: float | None = None) -> Node:
-        """Commit a finished write at ``path``."""
-        return self.writer.commit(path, upload, mtime=mtime)
+    def commit(
+        self, path: str, upload: Upload, *, mtime: float | None = None, seen: Seen | None = None
+    ) -> Node:
+        """Commit a finished write at ``path`` (``seen``: what was there just before)."""
+        return self.writer.commit(path, upload, mtime=mtime, seen=seen)
 
     def commit_staged(
         self, path: str, staged: Staged, mtime: float | None = None, *, seen: Seen | None = None

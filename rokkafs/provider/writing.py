@@ -101,14 +101,17 @@ class Writer:
         sync = self.faces.blobs.syncs_staging or self.store.syncs_staging()
         return Upload(self.faces, max_bytes=self.store.config.max_upload_bytes, sync=sync)
 
-    def commit(self, path: str, upload: Upload, *, mtime: float | None = None) -> Node:
-        """Commit a finished write at ``path`` (the upload is consumed either way)."""
+    def commit(
+        self, path: str, upload: Upload, *, mtime: float | None = None, seen: Seen | None = None
+    ) -> Node:
+        """Commit a finished write at ``path`` (the upload is consumed either way; ``seen``
+        as for :meth:`commit_staged`)."""
         try:
             staged = upload.finish()
         except BaseException:
             upload.discard()
             raise
-        return self.commit_staged(path, staged, mtime)
+        return self.commit_staged(path, staged, mtime, seen=seen)
 
     def commit_staged(
         self, path: str, staged: Staged, mtime: float | None = None, *, seen: Seen | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from rokkafs.fusefs.nodecache import NodeCache
 from rokkafs.provider import Node
 
@@ -44,3 +46,18 @@ def test_a_path_too_long_to_announce_forgets_everything() -> None:
     cache.put_listing("/other", [".", ".."], {})
     cache.invalidate({"*"})
     assert cache.listing("/other") is None
+
+
+def test_what_was_seen_at_a_path_comes_with_when() -> None:
+    cache = NodeCache(60)
+    cache.put("/acme/miss.png", None)
+    cache.put_listing("/acme/a", [".", "..", "x.png"], {"/acme/a/x.png": file("a/x.png")})
+    now = time.monotonic()
+    miss, listed, absent = (
+        cache.seen(p) for p in ("/acme/miss.png", "/acme/a/x.png", "/acme/a/y.png")
+    )
+    assert miss is not None and miss.node is None and now - 1 < miss.at <= now
+    assert listed is not None and listed.node == file("a/x.png")
+    assert absent is not None and absent.node is None  # (the listing does not show it)
+    assert cache.seen("/acme/b/unknown.png") is None
+    assert NodeCache(0).seen("/acme/miss.png") is None

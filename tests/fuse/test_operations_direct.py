@@ -367,3 +367,19 @@ def test_links_and_device_files_are_refused_as_not_permitted(ops: Any) -> None:
         with pytest.raises(fuse.FuseOSError) as refused:
             refuse()
         assert refused.value.errno == errno.EPERM
+
+
+def test_a_new_file_the_kernel_just_looked_up_is_committed_without_looking_again(
+    ops: Any,
+) -> None:
+    with pytest.raises(fuse.FuseOSError):
+        ops.getattr("/acme/new.png")  # (the kernel's lookup before create: a miss, cached)
+    reader = ops.paths.writer.reader
+
+    def unreachable(*args: object) -> None:
+        raise OSError(errno.EIO, "the store must not be asked")
+
+    reader.stat_location = unreachable  # a fault: a second lookup of the path fails
+    write_file(ops, "/acme/new.png", images.png(color=5))
+    del reader.stat_location
+    assert read_all(ops, "/acme/new.png") == images.png(color=5)
