@@ -24,6 +24,7 @@ __all__ = [
     "SourceImage",
     "SourceImageList",
     "check_segment_length",
+    "folders_of",
     "validate_hash_ref",
     "validate_image_name",
     "validate_organization_name",
@@ -243,6 +244,12 @@ def validate_image_name(name: str) -> str:
             )
         check_segment_length(segment)
     return normalized
+
+
+def folders_of(name: str) -> list[str]:
+    """The folders an image name lies in, top down (``a``, ``a/b`` for ``a/b/cat.png``)."""
+    parts = name.split("/")
+    return ["/".join(parts[:end]) for end in range(1, len(parts))]
 
 
 def check_segment_length(segment: str) -> None:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from rokkafs.errors import AlreadyExists, ImageNotFound, OrganizationNotFound
-from rokkafs.model import Organization, validate_hash_ref
+from rokkafs.model import Organization, folders_of, validate_hash_ref
 from rokkafs.store.index import IndexTransaction, StoredImage
 from rokkafs.store.records import MIN_SHORT_HASH, shortest_unique_prefix
 
 __all__ = [
     "existing_row",
+    "refuse_name_clash",
     "require_file_name",
     "require_image",
     "require_org",
@@ -49,27 +51,27 @@ def require_image(
     return stored
 
 
-def require_file_name(
-    tx: IndexTransaction,
-    org: str,
-    name: str,
-    *,
-    images_inside: bool | None = None,
-) -> None:
+def require_file_name(tx: IndexTransaction, org: str, name: str) -> None:
     """Refuse a name that would make one path both a file and a folder (``x.svg`` next to
-    ``x.svg/inner.svg``): the file faces could show only one of them. (``images_inside``:
-    whether live images are inside ``name``, if the caller looked already.)
+    ``x.svg/inner.svg``): the file faces could show only one of them.
 
     Raises:
         AlreadyExists: a live image is named like one of its folders, or has it as a folder.
     """
-    parts = name.split("/")
-    folders = ["/".join(parts[:end]) for end in range(1, len(parts))]
-    folder = tx.live_name_among(org, folders)
-    if folder is not None:
-        raise AlreadyExists(f"{folder!r} is a file, so it cannot be a folder of {name!r}")
-    if images_inside is None:
-        images_inside = tx.has_live_names_below(org, name)
+    file_folder = tx.live_name_among(org, folders_of(name))
+    refuse_name_clash(name, file_folder, file_folder is None and tx.has_live_names_below(org, name))
+
+
+def refuse_name_clash(name: str, file_folder: str | None, images_inside: bool) -> None:
+    """:func:`require_file_name` on what was looked up already: ``file_folder``, one of the
+    name's folders that a live image is named; ``images_inside``, whether live images are
+    inside the name as a folder.
+
+    Raises:
+        AlreadyExists: either.
+    """
+    if file_folder is not None:
+        raise AlreadyExists(f"{file_folder!r} is a file, so it cannot be a folder of {name!r}")
     if images_inside:
         raise AlreadyExists(f"{name!r} is a folder of other images, so it cannot be a file")
 
@@ -80,12 +82,14 @@ def existing_row(tx: IndexTransaction, org: str, image_hash: str) -> StoredImage
 
 
 def row_and_short_hash(
-    tx: IndexTransaction, org: str, image_hash: str
+    tx: IndexTransaction, org: str, image_hash: str, near: Sequence[StoredImage] | None = None
 ) -> tuple[StoredImage | None, str]:
     """The record of that hash in ``org`` (any state) and the short hash a new record of it
-    gets, from one look at the hashes sharing its first six characters (usually none)."""
-    tx.lock_hash_prefix(org, image_hash[:MIN_SHORT_HASH])
-    near = tx.images_with_hash_prefix(org, image_hash[:MIN_SHORT_HASH])
+    gets, from one look at the hashes sharing its first six characters (usually none;
+    ``near``: those records, when the caller read them already under that prefix's lock)."""
+    if near is None:
+        tx.lock_hash_prefix(org, image_hash[:MIN_SHORT_HASH])
+        near = tx.images_with_hash_prefix(org, image_hash[:MIN_SHORT_HASH])
     existing = next((stored for stored in near if stored.image.hash == image_hash), None)
     if all(stored.image.hash == image_hash for stored in near):
         return existing, image_hash[:MIN_SHORT_HASH]

@@ -27,9 +27,9 @@ from rokkafs.model import SourceImage
 from rokkafs.rokka.metadata import compute_hash, validate_dynamic_metadata
 from rokkafs.rokka.search import Filter, SearchQuery
 from rokkafs.staging import HandedOver, Staged
-from rokkafs.store.index import IndexTransaction, PathScope, StoredImage
+from rokkafs.store.index import IndexTransaction, PathScope, PathView, StoredImage
 from rokkafs.store.ingest import new_source_image
-from rokkafs.store.lookups import require_file_name, row_and_short_hash
+from rokkafs.store.lookups import refuse_name_clash, require_file_name, row_and_short_hash
 from rokkafs.store.records import (
     MIN_SHORT_HASH,
     deleted,
@@ -51,14 +51,10 @@ __all__ = [
 ]
 
 
-def _shown(
-    tx: IndexTransaction, org: str, name: str, replacing: str | None, trash_cutoff: float
-) -> tuple[StoredImage | None, bool | None]:
-    """The image shown at ``name`` and, when known from the same lookup, whether live images
-    are inside ``name`` as a folder."""
-    if replacing is not None:  # a duplicate spelling (``cat~1a2b3c.png``) names its image
-        return tx.get_image(org, replacing, include_deleted=False, trash_cutoff=trash_cutoff), None
-    return tx.image_named_or_below(org, name, deleted=False, trash_cutoff=trash_cutoff)
+def _plain_hash(staged: Staged) -> str:
+    """The hash of the bytes' plain record (no dynamic metadata): a path write's first
+    choice."""
+    return compute_hash(staged.binary_hash, validate_dynamic_metadata({}))
 
 
 def path_scope(org: str, name: str, replacing: str | None, staged: Staged) -> PathScope | None:
@@ -67,8 +63,7 @@ def path_scope(org: str, name: str, replacing: str | None, staged: Staged) -> Pa
     naming the image it replaces by hash (``cat~1a2b3c.png``): that touches another name."""
     if replacing is not None:
         return None
-    plain = compute_hash(staged.binary_hash, validate_dynamic_metadata({}))
-    return PathScope(org, name, plain[:MIN_SHORT_HASH])
+    return PathScope(org, name, _plain_hash(staged)[:MIN_SHORT_HASH])
 
 
 def write_in_index(
@@ -89,7 +84,13 @@ def write_in_index(
         Locked: the image shown there is locked (nothing changes).
     """
     staged = publication.staged
-    shown, images_inside = _shown(tx, org, name, replacing, trash_cutoff)
+    plain = _plain_hash(staged)
+    view: PathView | None = None
+    if replacing is None:  # (what the path shows, and all else decided on, in one lookup)
+        view = tx.path_view(org, name, plain[:MIN_SHORT_HASH])
+        shown = view.shown
+    else:  # a duplicate spelling (``cat~1a2b3c.png``) names its image
+        shown = tx.get_image(org, replacing, include_deleted=False, trash_cutoff=trash_cutoff)
     if shown is not None and shown.image.binary_hash == staged.binary_hash:
         if mtime is None or mtime == shown.image.mtime:
             return shown.image
@@ -98,12 +99,15 @@ def write_in_index(
         return unchanged
     if shown is not None:
         require_unlocked(shown.image, "be replaced")
+    elif view is not None:
+        refuse_name_clash(name, view.file_folder, view.images_inside)
     else:
-        require_file_name(tx, org, name, images_inside=images_inside)
+        require_file_name(tx, org, name)
     for candidate in variant_candidates({}, name):
         dynamic = validate_dynamic_metadata(candidate)
-        image_hash = compute_hash(staged.binary_hash, dynamic)  # (the first: plain_hash)
-        existing, short_hash = row_and_short_hash(tx, org, image_hash)
+        image_hash = compute_hash(staged.binary_hash, dynamic)  # (the first: plain)
+        near = view.near if view is not None and image_hash == plain else None
+        existing, short_hash = row_and_short_hash(tx, org, image_hash, near)
         if existing is None:
             break
     image = new_source_image(

@@ -22,6 +22,7 @@ __all__ = [
     "IndexTransaction",
     "MetadataIndex",
     "PathScope",
+    "PathView",
     "SearchPage",
     "StoredImage",
 ]
@@ -66,6 +67,19 @@ class PathScope:
     hash_prefix: str
 
 
+@dataclass(frozen=True, slots=True)
+class PathView:
+    """What a path write decides on, read in one lookup (:meth:`IndexTransaction.path_view`):
+    the oldest live image named like the path, whether live images are inside that name as a
+    folder, the shallowest of its folders that a live image is named, and every record (in
+    any state) whose hash starts with the hash prefix asked for."""
+
+    shown: StoredImage | None
+    images_inside: bool
+    file_folder: str | None
+    near: tuple[StoredImage, ...]
+
+
 class IndexTransaction(abc.ABC):
     """Operations inside one index transaction.
 
@@ -107,6 +121,11 @@ class IndexTransaction(abc.ABC):
     ) -> tuple[StoredImage | None, bool]:
         """:meth:`image_named`, and whether a live (``deleted``: restorable) image has a name
         inside ``name`` as a folder, in one lookup."""
+
+    @abc.abstractmethod
+    def path_view(self, org: str, name: str, hash_prefix: str) -> PathView:
+        """What a path write of ``name`` whose new record's hash starts with ``hash_prefix``
+        decides on (:class:`PathView`), in one lookup."""
 
     @abc.abstractmethod
     def live_name_among(self, org: str, names: Sequence[str]) -> str | None:

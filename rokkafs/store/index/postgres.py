@@ -27,6 +27,7 @@ from contextlib import AbstractContextManager, contextmanager
 
 from rokkafs.db.changes import path_triggers
 from rokkafs.db.postgres import PgConnection, PgDatabase, lock_key
+from rokkafs.model import folders_of
 from rokkafs.store.index import IndexTransaction, MetadataIndex, PathScope
 from rokkafs.store.index.sql import SqlTransaction
 from rokkafs.store.index.sql_search import POSTGRES
@@ -130,8 +131,7 @@ class PostgresIndex(MetadataIndex):
 
     @contextmanager
     def write_path(self, scope: PathScope) -> Iterator[IndexTransaction]:
-        parts = scope.name.split("/")
-        folders = ["/".join(parts[:end]) for end in range(1, len(parts))]  # (top down)
+        folders = folders_of(scope.name)  # (top down)
         shared = [_WRITE_LOCK, *(lock_key("name", scope.org, f) for f in folders)]
         exclusive = [
             lock_key("name", scope.org, scope.name),

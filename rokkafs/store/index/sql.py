@@ -12,12 +12,13 @@ import math
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from rokkafs.model import Organization
+from rokkafs.model import Organization, folders_of
 from rokkafs.rokka.search import SearchQuery
 from rokkafs.store.index import (
     BlobBeingDeleted,
     ImageState,
     IndexTransaction,
+    PathView,
     SearchPage,
     StoredImage,
 )
@@ -133,6 +134,34 @@ class SqlTransaction(IndexTransaction):
         ).fetchall()
         named = [row_to_stored(row) for row in rows if not row["below"]]
         return (named[0] if named else None), any(row["below"] for row in rows)
+
+    def path_view(self, org: str, name: str, hash_prefix: str) -> PathView:
+        folders = folders_of(name)
+        among = (  # (the shallowest: prefixes sort first)
+            "SELECT *, 2 FROM (SELECT * FROM images WHERE org = ? AND name IN "
+            f"({', '.join('?' * len(folders))}) AND deleted_at IS NULL ORDER BY name LIMIT 1) "
+            "AS folder UNION ALL "
+            if folders
+            else ""
+        )
+        rows = self._db.execute(  # ('0' follows '/': the range is every name below the folder)
+            "SELECT *, 0 AS part FROM (SELECT * FROM images WHERE org = ? AND name = ? "
+            "AND deleted_at IS NULL ORDER BY created, seq LIMIT 1) AS named UNION ALL "
+            "SELECT *, 1 FROM (SELECT * FROM images WHERE org = ? AND name > ? AND name < ? "
+            f"AND deleted_at IS NULL LIMIT 1) AS inside UNION ALL {among}"
+            "SELECT *, 3 FROM images WHERE org = ? AND hash >= ? AND hash < ?",
+            (org, name, org, name + "/", name + "0", *((org, *folders) if folders else ()),
+             org, hash_prefix, hash_prefix + "g"),
+        ).fetchall()  # fmt: skip
+        parts: dict[int, list[Any]] = {0: [], 1: [], 2: [], 3: []}
+        for row in rows:
+            parts[row["part"]].append(row)
+        return PathView(
+            shown=row_to_stored(parts[0][0]) if parts[0] else None,
+            images_inside=bool(parts[1]),
+            file_folder=str(parts[2][0]["name"]) if parts[2] else None,
+            near=tuple(rows_to_stored(parts[3])),
+        )
 
     def live_name_among(self, org: str, names: Sequence[str]) -> str | None:
         if not names:
