@@ -125,9 +125,7 @@ def mount(
     )
     feed = None
     if changes_url is not None:
-        feed = ChangeFeed(
-            changes_url, operations.cache.invalidate, operations.cache.clear, skip_own=True
-        )
+        feed = ChangeFeed(changes_url, operations.cache.invalidate, operations.cache.clear)
         if not feed.listening.wait(10):
             log.warning("not listening for other nodes' changes yet; retrying")
     log.info("mounting %s (libfuse %d, %s)", mountpoint, major, fuse.__name__)
