@@ -16,6 +16,7 @@ from typing import Any
 from rokkafs.errors import NotFound, RokkaFSError
 from rokkafs.fusefs.nodecache import NodeCache
 from rokkafs.provider import Node, Provider
+from rokkafs.provider.nodes import Seen
 from rokkafs.provider.paths import TRASH, split_spelling
 
 __all__ = ["LIST_AFTER_MISSES", "LIST_WITHIN_SECONDS", "Lookups"]
@@ -111,10 +112,17 @@ class Lookups:
             return True
         return False
 
+    def seen(self, path: str) -> Seen | None:
+        """What the cache knows is at ``path``, and since when (None: nothing fresh)."""
+        return self._cache.seen(path, listed=_listed(path))
+
     def _unlisted(self, path: str) -> bool:
-        """Whether a fresh listing shows nothing at ``path``. ``.trash`` and other spellings of
-        duplicate names resolve without being listed."""
-        name = path.rsplit("/", 1)[-1]
-        if name == TRASH or split_spelling(name) is not None:
-            return False
-        return self._cache.absent(path)
+        """Whether a fresh listing shows nothing at ``path``."""
+        return _listed(path) and self._cache.absent(path)
+
+
+def _listed(path: str) -> bool:
+    """Whether a listing shows what resolves at ``path``: ``.trash`` and other spellings of
+    duplicate names resolve without being listed."""
+    name = path.rsplit("/", 1)[-1]
+    return name != TRASH and split_spelling(name) is None

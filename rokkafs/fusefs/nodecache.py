@@ -77,18 +77,18 @@ class NodeCache:
             return False
         return name not in listing[2]
 
-    def seen(self, path: str) -> Seen | None:
+    def seen(self, path: str, *, listed: bool = True) -> Seen | None:
         """What the cache knows is at ``path`` (a node, or nothing), with when it learnt it;
-        None when it knows nothing fresh."""
+        None when it knows nothing fresh. ``listed``: whether the parent's listing shows
+        every name that resolves at ``path`` (not so for ``.trash`` and other spellings)."""
         now = time.monotonic()
+        parent, _, name = path.rpartition("/")
         with self._lock:
             hit = self._nodes.get(path)
+            listing = self._listings.get(parent or "/")
         if hit is not None and hit[0] >= now:
             return Seen(hit[1], hit[0] - self._seconds)
-        parent = path.rpartition("/")[0] or "/"
-        with self._lock:
-            listing = self._listings.get(parent)
-        if listing is not None and listing[0] >= now and self.absent(path):
+        if listed and listing is not None and listing[0] >= now and name not in listing[2]:
             return Seen(None, listing[0] - self._seconds)
         return None
 

@@ -253,7 +253,7 @@ class RokkaOperations(XattrOperations):
             else:
                 raise OSError(errno.EEXIST, "exists")
         handle = Handle(path, writable=True, upload=self.paths.new_upload(), dirty=True)
-        handle.seen = self.cache.seen(path)  # (the kernel looked the name up just before)
+        handle.seen = self.lookups.seen(path)  # (the kernel looked the name up just before)
         self.cache.drop(path)  # getattr answers from the handle until the commit
         return self.handles.add(handle)
 

@@ -60,4 +60,5 @@ def test_what_was_seen_at_a_path_comes_with_when() -> None:
     assert listed is not None and listed.node == file("a/x.png")
     assert absent is not None and absent.node is None  # (the listing does not show it)
     assert cache.seen("/acme/b/unknown.png") is None
+    assert cache.seen("/acme/a/x~1a2b3c.png", listed=False) is None  # (a spelling: not listed)
     assert NodeCache(0).seen("/acme/miss.png") is None
