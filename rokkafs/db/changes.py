@@ -5,7 +5,10 @@ folders) send ``<org>/<name>`` on the channel :data:`CHANNEL` for every row writ
 delivers them when (and only if) the transaction commits. A :class:`ChangeFeed` listens on a
 connection of its own, in a thread, and hands each batch of changed paths to a callback; after
 every (re)connection it first calls ``on_reset`` (what happened while it was away is unknown:
-forget everything). See ``docs/architecture.md#scaling-out``.
+forget everything). With ``skip_own`` it leaves out what this process's own pool connections
+changed (a process that keeps its caches right on its own writes, as the mount does, would
+otherwise forget a folder's listing after every file it writes there). See
+``docs/architecture.md#scaling-out``.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from rokkafs.db.postgres import safe_url
+from rokkafs.db.postgres import made_here, safe_url
 
 __all__ = ["CHANNEL", "TRIGGER_STATEMENTS", "ChangeFeed", "path_triggers"]
 
@@ -74,11 +77,13 @@ class ChangeFeed:
         on_reset: Callable[[], None],
         *,
         retry_seconds: float = 1.0,
+        skip_own: bool = False,
     ) -> None:
         self._url = url
         self._on_change = on_change
         self._on_reset = on_reset
         self._retry_seconds = retry_seconds
+        self._skip_own = skip_own
         self._stopped = threading.Event()
         self.listening = threading.Event()  # (set while connected and listening)
         self._thread = threading.Thread(target=self._run, name="rokkafs-changes", daemon=True)
@@ -110,14 +115,19 @@ class ChangeFeed:
             self.listening.set()
             quiet_since = time.monotonic()
             while not self._stopped.is_set():
-                changed = {n.payload for n in connection.notifies(timeout=0.5, stop_after=1)}
-                if changed:  # (then what else has arrived, as one batch)
-                    changed |= {n.payload for n in connection.notifies(timeout=0.0)}
-                    self._on_change(changed)
+                heard = list(connection.notifies(timeout=0.5, stop_after=1))
+                if heard:  # (then what else has arrived, as one batch)
+                    heard += connection.notifies(timeout=0.0)
                     quiet_since = time.monotonic()
+                    changed = {n.payload for n in heard if not self._made_here(n.pid)}
+                    if changed:
+                        self._on_change(changed)
                 elif time.monotonic() - quiet_since > HEARTBEAT_SECONDS:
                     connection.execute("SELECT 1")  # (raises if the server is gone)
                     quiet_since = time.monotonic()
+
+    def _made_here(self, backend_pid: int) -> bool:
+        return self._skip_own and made_here(backend_pid)
 
     def stop(self) -> None:
         """Stop listening (within half a second)."""

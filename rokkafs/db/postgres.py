@@ -27,7 +27,14 @@ from typing import Any
 
 from rokkafs.errors import BackendUnavailable, InvalidInput, TransactionConflict
 
-__all__ = ["WRITE_IDLE_SECONDS", "PgConnection", "PgDatabase", "lock_key", "safe_url"]
+__all__ = [
+    "WRITE_IDLE_SECONDS",
+    "PgConnection",
+    "PgDatabase",
+    "lock_key",
+    "made_here",
+    "safe_url",
+]
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +97,25 @@ def _check_if_idle(connection: Any) -> None:
     if time.monotonic() - _last_used.get(connection, 0.0) > _IDLE_CHECK_SECONDS:
         connection.execute("")
         _last_used[connection] = time.monotonic()
+
+
+# (a server process id -> this process's pool connection it serves)
+_backends: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
+
+
+def made_here(backend_pid: int) -> bool:
+    """Whether the server process ``backend_pid`` serves an open pool connection of this
+    process (a notification it sent announces a change this process made)."""
+    connection = _backends.get(backend_pid)
+    return connection is not None and not connection.closed
+
+
+def _configure(plan_each_time: bool, connection: Any) -> None:
+    """A new pool connection: remembered by its server process id, and see
+    :func:`_plan_each_time`."""
+    _backends[connection.info.backend_pid] = connection
+    if plan_each_time:
+        _plan_each_time(connection)
 
 
 def _plan_each_time(connection: Any) -> None:
@@ -206,7 +232,7 @@ class PgDatabase:
             kwargs={"row_factory": _row_factory, "autocommit": True},
             timeout=_POOL_WAIT_SECONDS,
             check=_check_if_idle,  # (after a restart: no dead connection)
-            configure=_plan_each_time if plan_each_time else None,
+            configure=functools.partial(_configure, plan_each_time),
             open=False,
             name=f"rokkafs-{component}",
         )

@@ -125,7 +125,9 @@ def mount(
     )
     feed = None
     if changes_url is not None:
-        feed = ChangeFeed(changes_url, operations.cache.invalidate, operations.cache.clear)
+        feed = ChangeFeed(
+            changes_url, operations.cache.invalidate, operations.cache.clear, skip_own=True
+        )
         if not feed.listening.wait(10):
             log.warning("not listening for other nodes' changes yet; retrying")
     log.info("mounting %s (libfuse %d, %s)", mountpoint, major, fuse.__name__)

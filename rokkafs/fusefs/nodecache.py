@@ -1,15 +1,18 @@
-"""A short-lived cache of the mount's metadata, filled by listings, emptied by its own writes."""
+"""A short-lived cache of the mount's metadata, filled by listings and lookups, kept right by
+the mount's own writes (:meth:`NodeCache.settle`, :meth:`NodeCache.forget`) and by other
+processes' changes (:meth:`NodeCache.invalidate`)."""
 
 from __future__ import annotations
 
-import stat
 import threading
 import time
 from collections.abc import Iterable
 from typing import Any
 
+from rokkafs.model import folders_of
 from rokkafs.provider import Node
 from rokkafs.provider.nodes import Seen
+from rokkafs.provider.paths import TRASH
 
 __all__ = ["NodeCache"]
 
@@ -18,9 +21,15 @@ class NodeCache:
     """Path → node (or None: nothing there) and folder path → readdir entries, each entry a
     few seconds long.
 
-    Forgetting a path also forgets its parent folder and the listings of the path, its parent
-    and everything below it; forgetting an organization or anything directly in one also
-    drops every cached miss, so a new folder or file shows at once.
+    Forgetting a path also forgets the folders above it (one may have lost its last image)
+    and the listings of the path, the folders above and everything below it; forgetting an
+    organization or anything directly in one also drops every cached miss, so a new folder or
+    file shows at once. Every change of this mount also forgets its organization's ``.trash``
+    listings (what was at a path may have gone there); misses below ``.trash`` are not kept.
+
+    A fill (a lookup or a listing) passes the :attr:`generation` it started at: it is dropped
+    if anything was forgotten since, or if this mount wrote into the same folder since (it
+    may have read the store before that write).
     """
 
     def __init__(self, seconds: float) -> None:
@@ -32,6 +41,8 @@ class NodeCache:
         # (advanced by every change: a fill that read the store before a change is dropped,
         # so what another node changed meanwhile is not cached stale)
         self.generation = 0
+        self._forgotten_at = 0  # (the generation of the last change that may touch anything)
+        self._written_at: dict[str, int] = {}  # (folder -> generation of a write into it)
 
     def listing(self, path: str) -> list[Any] | None:
         """The cached readdir entries of a folder, if fresh."""
@@ -49,7 +60,7 @@ class NodeCache:
         expires = time.monotonic() + self._seconds
         names = frozenset(child.rsplit("/", 1)[-1] for child in nodes)
         with self._lock:
-            if since is not None and since != self.generation:
+            if self._stale(path, since):
                 return
             self._listings[path] = (expires, entries, names)
             for child, node in nodes.items():
@@ -63,9 +74,35 @@ class NodeCache:
         return True, hit[1]
 
     def put(self, path: str, node: Node | None, since: int | None = None) -> None:
+        parent = path.rsplit("/", 1)[0] or "/"
+        if node is None and _below_trash(path):
+            return
         with self._lock:
-            if since is None or since == self.generation:
+            if not self._stale(parent, since):
                 self._nodes[path] = (time.monotonic() + self._seconds, node)
+
+    def _stale(self, folder: str, since: int | None) -> bool:
+        """Whether a fill of ``folder`` that started at generation ``since`` may have read the
+        store before a change (the lock held)."""
+        return since is not None and (
+            since < self._forgotten_at or since < self._written_at.get(folder, -1)
+        )
+
+    def _changed(self, *, folder: str | None = None) -> None:
+        """Advance the generation for a write into ``folder``, or a change that may touch
+        anything (None) (the lock held)."""
+        self.generation += 1
+        if folder is None or len(self._written_at) > 4096:  # (bounded)
+            self._written_at.clear()
+            self._forgotten_at = self.generation
+        else:
+            self._written_at[folder] = self.generation
+
+    def _forget_trash(self, paths: Iterable[str]) -> None:
+        """Drop the ``.trash`` listings of the organizations of ``paths`` (the lock held)."""
+        trashes = {_trash_of(path) for path in paths}
+        for folder in [f for f in self._listings if _trash_of(f) in trashes and _below_trash(f)]:
+            del self._listings[folder]
 
     def absent(self, path: str) -> bool:
         """Whether a fresh listing of the parent folder shows that nothing is at ``path``."""
@@ -92,19 +129,26 @@ class NodeCache:
             return Seen(None, listing[0] - self._seconds)
         return None
 
-    def settle(self, path: str, node: Node) -> None:
-        """The mount itself just put ``node`` at ``path``: remember it and add it to the
-        parent's cached listing (the parent's node stays: a write never changes a folder's
-        attributes)."""
+    def settle(self, path: str, node: Node, attributes: dict[str, Any]) -> None:
+        """The mount itself just put ``node`` at ``path``: remember it and show it with
+        ``attributes`` in the parent's cached listing (the parent's node stays: a write never
+        changes a folder's attributes)."""
         parent, _, name = path.rpartition("/")
         parent = parent or "/"
         expires = time.monotonic() + self._seconds
+        entry = (name, attributes, 0)
         with self._lock:
+            self._changed(folder=parent)
             self._nodes[path] = (expires, node)
+            self._forget_trash([path])
             listing = self._listings.get(parent)
-            if listing is not None and name not in listing[2]:
-                entry = (name, {"st_mode": stat.S_IFDIR if node.is_dir else stat.S_IFREG}, 0)
-                self._listings[parent] = (listing[0], [*listing[1], entry], listing[2] | {name})
+            if listing is None:
+                return
+            if name in listing[2]:
+                entries = [entry if _name_of(e) == name else e for e in listing[1]]
+            else:
+                entries = [*listing[1], entry]
+            self._listings[parent] = (listing[0], entries, listing[2] | {name})
 
     def drop(self, path: str) -> None:
         """Forget what is known of ``path`` alone (a file this mount holds or is writing, which
@@ -114,12 +158,13 @@ class NodeCache:
 
     def forget(self, *paths: str) -> None:
         with self._lock:
-            self.generation += 1
+            self._changed()
+            self._forget_trash(paths)
             for path in paths:
                 self._nodes.pop(path, None)
-                parent = path.rsplit("/", 1)[0] or "/"
-                self._nodes.pop(parent, None)
-                self._listings.pop(parent, None)
+                for folder in _folders_above(path):
+                    self._nodes.pop(folder, None)
+                    self._listings.pop(folder, None)
                 below = path.rstrip("/") + "/"
                 for folder in [f for f in self._listings if f == path or f.startswith(below)]:
                     del self._listings[folder]
@@ -135,15 +180,15 @@ class NodeCache:
         folders: set[str] = set()
         parents: set[str] = set()
         for path in changed:
-            parts = path.strip("/").split("/")
-            above = ["/" + "/".join(parts[:depth]) for depth in range(1, len(parts))] or ["/"]
+            above = _folders_above(path)
             folders.update(above)
-            parents.add(above[-1])
+            parents.add(above[0])
         if "*" in changed:  # (a path too long to announce)
             self.clear()
             return
         with self._lock:
-            self.generation += 1
+            self._changed()
+            self._forget_trash(changed)
             for folder in folders:
                 self._listings.pop(folder, None)
             self._nodes = {
@@ -157,6 +202,27 @@ class NodeCache:
     def clear(self) -> None:
         """Forget everything (changes may have been missed)."""
         with self._lock:
-            self.generation += 1
+            self._changed()
             self._nodes.clear()
             self._listings.clear()
+
+
+def _folders_above(path: str) -> list[str]:
+    """The folders above ``path``, nearest first (the root only above an organization)."""
+    return ["/" + folder for folder in reversed(folders_of(path.strip("/")))] or ["/"]
+
+
+def _trash_of(path: str) -> str:
+    """The ``.trash`` folder of the organization ``path`` is in (``org/name`` or ``/org/…``)."""
+    return f"/{path.strip('/').split('/', 1)[0]}/{TRASH}"
+
+
+def _below_trash(path: str) -> bool:
+    """Whether ``path`` is an organization's ``.trash`` or below it."""
+    parts = path.strip("/").split("/")
+    return len(parts) > 1 and parts[1] == TRASH
+
+
+def _name_of(entry: Any) -> str:
+    """The name of a readdir entry (a name, or a tuple of name, attributes and offset)."""
+    return entry if isinstance(entry, str) else str(entry[0])

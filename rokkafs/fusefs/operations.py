@@ -124,7 +124,7 @@ class RokkaOperations(XattrOperations):
     def _now_at(self, path: str, node: Node) -> None:
         """A write of this mount put ``node`` at ``path`` (the getattr that follows every
         write then needs no lookup)."""
-        self.cache.settle(path, node)
+        self.cache.settle(path, node, self._attrs(node))
 
     def _writable(self) -> None:
         if self.read_only:

@@ -62,3 +62,44 @@ def test_what_was_seen_at_a_path_comes_with_when() -> None:
     assert cache.seen("/acme/b/unknown.png") is None
     assert cache.seen("/acme/a/x~1a2b3c.png", listed=False) is None  # (a spelling: not listed)
     assert NodeCache(0).seen("/acme/miss.png") is None
+
+
+def test_this_mounts_write_replaces_the_listed_entry_and_drops_fills_in_flight() -> None:
+    cache = NodeCache(60)
+    cache.put_listing(
+        "/acme", [".", "..", ("x.png", {"st_size": 1}, 0)], {"/acme/x.png": file("x.png")}
+    )
+    cache.put_listing("/other", [".", ".."], {})
+    since = cache.generation  # (lookups start reading the store…)
+    cache.settle("/acme/x.png", file("x.png"), {"st_size": 2})  # (…the mount overwrites x.png…)
+    cache.settle("/acme/y.png", file("y.png"), {"st_size": 3})
+    cache.put("/acme/y.png", None, since)  # (…a miss read before the write arrives)
+    cache.put_listing("/acme", [".", ".."], {}, since)
+    cache.put("/other/z.png", None, since)  # (another folder: nothing was written there)
+    assert cache.listing("/acme") == [
+        ".",
+        "..",
+        ("x.png", {"st_size": 2}, 0),
+        ("y.png", {"st_size": 3}, 0),
+    ]
+    assert cache.get("/acme/y.png") == (True, file("y.png"))
+    assert cache.get("/other/z.png") == (True, None)
+
+
+def test_forgetting_a_path_forgets_the_folders_above_and_the_trash() -> None:
+    cache = NodeCache(60)
+    cache.put_listing("/acme", [".", "..", "a"], {"/acme/a": folder("a")})
+    cache.put_listing("/acme/a", [".", "..", "b"], {"/acme/a/b": folder("a/b")})
+    cache.put_listing("/acme/.trash", [".", ".."], {})
+    cache.put_listing("/acme/.trash/a", [".", ".."], {})
+    cache.put_listing("/other/.trash", [".", ".."], {})
+    cache.put("/acme/.trash/a/x.png", None)  # (a miss below .trash is not kept)
+    assert cache.get("/acme/.trash/a/x.png") == (False, None)
+    cache.forget("/acme/a/b/x.png")  # (the last image of a folder of images only)
+    assert cache.listing("/acme") is None and cache.listing("/acme/a") is None
+    assert cache.get("/acme/a") == (False, None) and cache.get("/acme/a/b") == (False, None)
+    assert cache.listing("/acme/.trash") is None and cache.listing("/acme/.trash/a") is None
+    assert cache.listing("/other/.trash") == [".", ".."]
+    cache.put_listing("/acme/.trash", [".", ".."], {})
+    cache.invalidate({"acme/c.png"})  # (another node deleted or replaced c.png)
+    assert cache.listing("/acme/.trash") is None

@@ -383,3 +383,22 @@ def test_a_new_file_the_kernel_just_looked_up_is_committed_without_looking_again
     write_file(ops, "/acme/new.png", images.png(color=5))
     del reader.stat_location
     assert read_all(ops, "/acme/new.png") == images.png(color=5)
+
+
+def test_a_listing_shows_what_this_mount_just_wrote_and_deleted(ops: Any) -> None:
+    write_file(ops, "/acme/a.png", images.png(color=1))
+    ops.paths.commit("/acme/deep/er/b.png", filled(ops.paths, images.png(color=2)))
+    for folder in ("/acme", "/acme/deep", "/acme/.trash"):
+        ops.readdir(folder)  # (all listed, hence cached)
+    bigger = images.png(color=3, size=(64, 64))
+    write_file(ops, "/acme/a.png", bigger)  # (an overwrite: the old image goes to .trash)
+    ops.utimens("/acme/a.png", (0, 1_600_000_000 * 10**9))
+    listed = {e[0]: e[1] for e in ops.readdir("/acme")[2:]}
+    assert listed["a.png"]["st_size"] == len(bigger)  # (readdirplus hands these on)
+    assert listed["a.png"]["st_mtime"] == 1_600_000_000 * 10**9
+    assert ops.readdir("/acme/.trash")[2:], "the replaced image shows in .trash"
+    ops.unlink("/acme/deep/er/b.png")  # (the last image: both folders go)
+    assert "deep" not in [e[0] for e in ops.readdir("/acme")[2:]]
+    with pytest.raises(fuse.FuseOSError) as missing:
+        ops.getattr("/acme/deep")
+    assert missing.value.errno == errno.ENOENT

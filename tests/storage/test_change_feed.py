@@ -112,3 +112,20 @@ def test_a_path_too_long_to_announce_is_announced_as_everything(
     faces.put_file("acme", deep, staged_blob(faces.blobs, b"bud1"), 1.0)
     heard.wait_for(lambda: "*" in heard.paths)
     faces.close()
+
+
+def test_a_feed_that_skips_its_own_hears_only_other_processes(url: str, tmp_path: Path) -> None:
+    # (the mount keeps its caches right on its own writes: hearing them again made it forget
+    # the listing of the folder it was writing into after every file)
+    store = LocalStore(tmp_path / "node", index=PostgresIndex(url))
+    heard = Heard()
+    feed = ChangeFeed(url, heard.change, heard.reset, retry_seconds=0.1, skip_own=True)
+    assert feed.listening.wait(10)
+    store.create_organization("acme")
+    store.create_source_image("acme", io.BytesIO(images.png(3)), name="own.png")
+    with psycopg.connect(url, autocommit=True) as other:  # (another node's connection)
+        other.execute("SELECT pg_notify('rokkafs_paths', 'acme/theirs.png')")
+    heard.wait_for(lambda: "acme/theirs.png" in heard.paths)
+    assert heard.paths == ["acme/theirs.png"]
+    feed.stop()
+    store.close()
