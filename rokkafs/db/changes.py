@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from rokkafs.db.postgres import made_here, safe_url
+from rokkafs.db.postgres import forget_backends, made_here, safe_url
 
 __all__ = ["CHANNEL", "TRIGGER_STATEMENTS", "ChangeFeed", "path_triggers"]
 
@@ -111,6 +111,8 @@ class ChangeFeed:
             keepalives_count=3,
         ) as connection:
             connection.execute(f"LISTEN {CHANNEL}")
+            if self._skip_own:  # (the database may have restarted: process ids are reused)
+                forget_backends()
             self._on_reset()
             self.listening.set()
             quiet_since = time.monotonic()

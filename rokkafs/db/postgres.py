@@ -31,6 +31,7 @@ __all__ = [
     "WRITE_IDLE_SECONDS",
     "PgConnection",
     "PgDatabase",
+    "forget_backends",
     "lock_key",
     "made_here",
     "safe_url",
@@ -97,9 +98,11 @@ def _check_if_idle(connection: Any) -> None:
     if time.monotonic() - _last_used.get(connection, 0.0) > _IDLE_CHECK_SECONDS:
         connection.execute("")
         _last_used[connection] = time.monotonic()
+    _backends[connection.info.backend_pid] = connection
 
 
-# (a server process id -> this process's pool connection it serves)
+# (a server process id -> this process's pool connection it serves; filled whenever the pool
+# makes or lends a connection, emptied by forget_backends)
 _backends: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
 
 
@@ -108,6 +111,14 @@ def made_here(backend_pid: int) -> bool:
     process (a notification it sent announces a change this process made)."""
     connection = _backends.get(backend_pid)
     return connection is not None and not connection.closed
+
+
+def forget_backends() -> None:
+    """Forget which server processes serve this process (after the database restarted, a
+    new server process may have the id of a dead one; connections in use are remembered again
+    when next lent). A pooler between rokkafs and the database (pgbouncer) hides the server
+    process ids: then nothing counts as made here, and nothing is skipped."""
+    _backends.clear()
 
 
 def _configure(plan_each_time: bool, connection: Any) -> None:

@@ -16,7 +16,9 @@ import pytest
 from blobsupport import staged_blob
 from postgres import PostgresCluster
 
+from rokkafs.db import postgres as database
 from rokkafs.db.changes import ChangeFeed
+from rokkafs.db.postgres import forget_backends, made_here
 from rokkafs.provider.facestate import FaceState
 from rokkafs.store.index.postgres import PostgresIndex
 from rokkafs.store.local import LocalStore
@@ -127,5 +129,14 @@ def test_a_feed_that_skips_its_own_hears_only_other_processes(url: str, tmp_path
         other.execute("SELECT pg_notify('rokkafs_paths', 'acme/theirs.png')")
     heard.wait_for(lambda: "acme/theirs.png" in heard.paths)
     assert heard.paths == ["acme/theirs.png"]
+    own = list(database._backends)
+    assert own and all(made_here(pid) for pid in own)
+    forget_backends()  # (as when the feed reconnects: the database may have restarted)
+    assert not any(made_here(pid) for pid in own)
+    store.create_source_image("acme", io.BytesIO(images.png(4)), name="again.png")
+    with psycopg.connect(url, autocommit=True) as other:
+        other.execute("SELECT pg_notify('rokkafs_paths', 'acme/later.png')")
+    heard.wait_for(lambda: "acme/later.png" in heard.paths)
+    assert "acme/again.png" not in heard.paths  # (a connection lent again is known again)
     feed.stop()
     store.close()
